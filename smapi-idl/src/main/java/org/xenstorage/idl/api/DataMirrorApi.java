@@ -1,0 +1,154 @@
+package org.xenstorage.idl.api;
+
+import java.util.List;
+import java.util.Map;
+import org.xenstorage.idl.types.MirrorInfo;
+import org.xenstorage.idl.types.MirrorReceiveResult;
+import org.xenstorage.idl.types.VdiInfo;
+
+/**
+ * SMAPIv2 {@code DATA.MIRROR}: the storage-migration mirror protocol.
+ * Every method may throw {@link org.xenstorage.idl.errors.StorageException}.
+ */
+public interface DataMirrorApi {
+    /**
+     * {@code DATA.MIRROR.send_start}: source side: start mirroring to the prepared remote mirror (in practice called in-process; mux/v1 wire servers return Unimplemented). QUIRK: upstream's server binding passes wire {@code dp} to the implementation's {@code task_id} and vice versa; decode by name and use the names as documented here
+     */
+    @RpcMethod("DATA.MIRROR.send_start")
+    void sendStart(
+            @Param("dbg") String dbg,
+            @Param("dp") String dp,
+            @Param("task_id") String taskId,
+            @Param("src_sr") String srcSr,
+            @Param("vdi") String vdi,
+            @Param("image_format") String imageFormat,
+            @Param("mirror_vm") String mirrorVm,
+            @Param("id") String id,
+            @Param("local_vdi") VdiInfo localVdi,
+            @Param("copy_vm") String copyVm,
+            @Param("live_vm") String liveVm,
+            @Param("url") String url,
+            @Param("recv_result") MirrorReceiveResult recvResult,
+            @Param("dest_sr") String destSr,
+            @Param("verify_dest") boolean verifyDest);
+
+    /**
+     * {@code DATA.MIRROR.receive_start}: D
+     *
+     * @deprecated kept because older xapis still call it during cross-version storage migration
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.receive_start")
+    MirrorReceiveResult receiveStart(
+            @Param("dbg") String dbg,
+            @Param("sr") String sr,
+            @Param("vdi_info") VdiInfo vdiInfo,
+            @Param("id") String id,
+            @Param("similar") List<String> similar);
+
+    /**
+     * {@code DATA.MIRROR.receive_start2}: D
+     *
+     * @deprecated kept because older xapis still call it during cross-version storage migration
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.receive_start2")
+    MirrorReceiveResult receiveStart2(
+            @Param("dbg") String dbg,
+            @Param("sr") String sr,
+            @Param("vdi_info") VdiInfo vdiInfo,
+            @Param("id") String id,
+            @Param("similar") List<String> similar,
+            @Param("vm") String vm);
+
+    /**
+     * {@code DATA.MIRROR.receive_start3}: destination: create mirror VDI, return how to mirror
+     */
+    @RpcMethod("DATA.MIRROR.receive_start3")
+    MirrorReceiveResult receiveStart3(
+            @Param("dbg") String dbg,
+            @Param("sr") String sr,
+            @Param("vdi_info") VdiInfo vdiInfo,
+            @Param("id") String id,
+            @Param("image_format") String imageFormat,
+            @Param("similar") List<String> similar,
+            @Param("vm") String vm,
+            @Param("url") String url,
+            @Param("verify_dest") boolean verifyDest);
+
+    /**
+     * {@code DATA.MIRROR.receive_finalize}: D
+     *
+     * @deprecated kept because older xapis still call it during cross-version storage migration
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.receive_finalize")
+    void receiveFinalize(@Param("dbg") String dbg, @Param("id") String id);
+
+    /**
+     * {@code DATA.MIRROR.receive_finalize2}: D
+     *
+     * @deprecated kept because older xapis still call it during cross-version storage migration
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.receive_finalize2")
+    void receiveFinalize2(@Param("dbg") String dbg, @Param("id") String id);
+
+    /**
+     * {@code DATA.MIRROR.receive_finalize3}: destination: stop mirror, compose, clean up (after source VM paused)
+     */
+    @RpcMethod("DATA.MIRROR.receive_finalize3")
+    void receiveFinalize3(
+            @Param("dbg") String dbg,
+            @Param("id") String id,
+            @Param("sr") String sr,
+            @Param("url") String url,
+            @Param("verify_dest") boolean verifyDest);
+
+    /**
+     * {@code DATA.MIRROR.receive_cancel}: D
+     *
+     * @deprecated kept because older xapis still call it during cross-version storage migration
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.receive_cancel")
+    void receiveCancel(@Param("dbg") String dbg, @Param("id") String id);
+
+    /**
+     * {@code DATA.MIRROR.receive_cancel2}: destination cleanup on failure
+     */
+    @RpcMethod("DATA.MIRROR.receive_cancel2")
+    void receiveCancel2(
+            @Param("dbg") String dbg,
+            @Param("id") String id,
+            @Param("url") String url,
+            @Param("verify_dest") boolean verifyDest);
+
+    /**
+     * {@code DATA.MIRROR.pre_deactivate_hook}: called before deactivating a mirrored VDI
+     */
+    @RpcMethod("DATA.MIRROR.pre_deactivate_hook")
+    void preDeactivateHook(
+            @Param("dbg") String dbg,
+            @Param("dp") String dp,
+            @Param("sr") String sr,
+            @Param("vdi") String vdi);
+
+    /**
+     * {@code DATA.MIRROR.has_mirror_failed}.
+     */
+    @RpcMethod("DATA.MIRROR.has_mirror_failed")
+    boolean hasMirrorFailed(@Param("dbg") String dbg, @Param("id") String id, @Param("sr") String sr);
+
+    /**
+     * {@code DATA.MIRROR.list}.
+     */
+    @RpcMethod("DATA.MIRROR.list")
+    Map<String, MirrorInfo> list(@Param("dbg") String dbg);
+
+    /**
+     * {@code DATA.MIRROR.stat}.
+     */
+    @RpcMethod("DATA.MIRROR.stat")
+    MirrorInfo stat(@Param("dbg") String dbg, @Param("id") String id);
+}

@@ -1,0 +1,6 @@
+package org.xenstorage.idl.types;
+
+/** {@code Mirror.state}. */
+public enum MirrorState {
+    Receiving, Sending, Copying
+}

@@ -1,0 +1,6 @@
+package org.xenstorage.idl.types;
+
+/** {@code sr_health}. */
+public enum SrHealth {
+    Healthy, Recovering, Unreachable, Unavailable
+}
