@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -29,26 +28,16 @@ class DispatcherFuzzTest {
     /** A service where every method answers its golden fixture, so well-formed calls succeed. */
     static StorageService fixtureService() throws Exception {
         JsonNode spec = GoldenMethodsTest.resource("smapiv2-methods.json");
-        Object[] impls = StorageService.MODULES.stream().map(module -> Proxy.newProxyInstance(
-                module.getClassLoader(), new Class<?>[] {module}, (self, m, a) -> {
-                    if (m.getDeclaringClass() == Object.class) {
-                        return m.getName().equals("toString") ? "fixtures" : m.getName().equals("hashCode") ? 0 : false;
-                    }
-                    MethodDescriptor d = MethodTable.all().stream().filter(x -> x.method().equals(m)).findFirst()
-                            .orElseThrow();
-                    Object result = null;
-                    for (JsonNode s : spec) {
-                        if (s.get("method").textValue().equals(d.wireName())) {
-                            result = GoldenFixtures.result(d.wireName(), s.get("returns").textValue());
-                        }
-                    }
-                    return d.async() ? CompletableFuture.completedFuture(result) : result;
-                })).toArray();
-        return new StorageService((org.xenstorage.idl.api.QueryApi) impls[0], (org.xenstorage.idl.api.DpApi) impls[1],
-                (org.xenstorage.idl.api.SrApi) impls[2], (org.xenstorage.idl.api.VdiApi) impls[3],
-                (org.xenstorage.idl.api.GetByNameApi) impls[4], (org.xenstorage.idl.api.DataApi) impls[5],
-                (org.xenstorage.idl.api.DataMirrorApi) impls[6], (org.xenstorage.idl.api.PolicyApi) impls[7],
-                (org.xenstorage.idl.api.TaskApi) impls[8], (org.xenstorage.idl.api.UpdatesApi) impls[9]);
+        return GoldenMethodsTest.answering((m, a) -> {
+            MethodDescriptor d = MethodTable.all().stream().filter(x -> x.method().equals(m)).findFirst().orElseThrow();
+            Object result = null;
+            for (JsonNode s : spec) {
+                if (s.get("method").textValue().equals(d.wireName())) {
+                    result = GoldenFixtures.result(d.wireName(), s.get("returns").textValue());
+                }
+            }
+            return d.async() ? CompletableFuture.completedFuture(result) : result;
+        });
     }
 
     @Test

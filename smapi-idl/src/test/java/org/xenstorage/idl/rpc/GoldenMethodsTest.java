@@ -17,12 +17,23 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiFunction;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.xenstorage.idl.api.DataApi;
+import org.xenstorage.idl.api.DataMirrorApi;
+import org.xenstorage.idl.api.DpApi;
+import org.xenstorage.idl.api.GetByNameApi;
+import org.xenstorage.idl.api.PolicyApi;
+import org.xenstorage.idl.api.QueryApi;
+import org.xenstorage.idl.api.SrApi;
 import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.api.TaskApi;
+import org.xenstorage.idl.api.UpdatesApi;
+import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.wire.Json;
 
 /**
@@ -142,19 +153,24 @@ class GoldenMethodsTest {
     /** A service whose every method records its call and returns the given value. */
     static StorageService recordingService(AtomicReference<Method> called, AtomicReference<List<Object>> args,
                                            Object result) {
+        return answering((m, a) -> {
+            called.set(m);
+            args.set(a == null ? List.of() : Arrays.asList(a));
+            return result;
+        });
+    }
+
+    /** A service of dynamic proxies: every SMAPIv2 method call goes to {@code answer}. */
+    static StorageService answering(BiFunction<Method, Object[], Object> answer) {
         Object[] impls = StorageService.MODULES.stream().map(module -> Proxy.newProxyInstance(
                 module.getClassLoader(), new Class<?>[] {module}, (self, m, a) -> {
                     if (m.getDeclaringClass() == Object.class) {
-                        return m.getName().equals("toString") ? "recording" : m.getName().equals("hashCode") ? 0 : false;
+                        return m.getName().equals("toString") ? "test service" : m.getName().equals("hashCode") ? 0 : false;
                     }
-                    called.set(m);
-                    args.set(a == null ? List.of() : Arrays.asList(a));
-                    return result;
+                    return answer.apply(m, a);
                 })).toArray();
-        return new StorageService((org.xenstorage.idl.api.QueryApi) impls[0], (org.xenstorage.idl.api.DpApi) impls[1],
-                (org.xenstorage.idl.api.SrApi) impls[2], (org.xenstorage.idl.api.VdiApi) impls[3],
-                (org.xenstorage.idl.api.GetByNameApi) impls[4], (org.xenstorage.idl.api.DataApi) impls[5],
-                (org.xenstorage.idl.api.DataMirrorApi) impls[6], (org.xenstorage.idl.api.PolicyApi) impls[7],
-                (org.xenstorage.idl.api.TaskApi) impls[8], (org.xenstorage.idl.api.UpdatesApi) impls[9]);
+        return new StorageService((QueryApi) impls[0], (DpApi) impls[1], (SrApi) impls[2], (VdiApi) impls[3],
+                (GetByNameApi) impls[4], (DataApi) impls[5], (DataMirrorApi) impls[6], (PolicyApi) impls[7],
+                (TaskApi) impls[8], (UpdatesApi) impls[9]);
     }
 }
