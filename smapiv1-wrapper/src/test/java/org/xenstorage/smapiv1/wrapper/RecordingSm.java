@@ -42,6 +42,13 @@ final class RecordingSm implements InvocationHandler {
     final AtomicInteger maxPerVdi = new AtomicInteger();
     /** Run inside every call, with the call's record (to block, or to observe). */
     volatile Consumer<String> during = c -> { };
+    /** Run after every successful call, with the call's record. */
+    volatile Consumer<String> after = c -> { };
+    /**
+     * The backend as an idempotent SM driver would hold it: VDI → "attached RO|RW" or "activated RO|RW";
+     * absent when detached. What a real driver's attach ledger records.
+     */
+    final Map<String, String> ledger = new ConcurrentHashMap<>();
     /** What VDI.create reports as the virtual size made (-1: the requested one). */
     volatile long createdSize = -1;
 
@@ -106,6 +113,8 @@ final class RecordingSm implements InvocationHandler {
                 throw failure;
             }
             Object result = answer(rpc, named);
+            apply(rpc, named);
+            after.accept(record);
             if (result == null && method.getReturnType() == long.class) {
                 return 0L;
             }
@@ -116,6 +125,19 @@ final class RecordingSm implements InvocationHandler {
         } finally {
             inFlightPerVdi.get(key).decrementAndGet();
             inFlight.decrementAndGet();
+        }
+    }
+
+    private void apply(String rpc, Map<String, Object> a) {
+        String vdi = String.valueOf(a.get("vdi"));
+        switch (rpc) {
+            case "VDI.attach3" -> ledger.merge(vdi, "attached " + (Boolean.TRUE.equals(a.get("read_write")) ? "RW" : "RO"),
+                    (old, fresh) -> old);
+            case "VDI.activate3" -> ledger.computeIfPresent(vdi, (k, v) -> v.replace("attached", "activated"));
+            case "VDI.deactivate" -> ledger.computeIfPresent(vdi, (k, v) -> v.replace("activated", "attached"));
+            case "VDI.detach" -> ledger.remove(vdi);
+            default -> {
+            }
         }
     }
 
