@@ -34,12 +34,14 @@ import org.xenstorage.smapiv1.driver.SmDriver;
 import org.xenstorage.smapiv1.exec.DriverExec;
 import org.xenstorage.smapiv1.translation.DriverSessions;
 import org.xenstorage.smapiv1.translation.Smapiv1Translation;
+import org.xenstorage.smapiv1.wrapper.Wrapper;
+import org.xenstorage.idl.types.RoRw;
 
 /**
  * The SMAPIv1 backend: discovers SM drivers and serves {@code <prefix>.<type>} for each.
  *
- * <p>Per type: a {@link Smapiv1Translation} (SMAPIv2 → driver execs), exposed as a
- * {@link StorageService}, dispatched by a {@link StorageDispatcher} on a bounded executor named for
+ * <p>Per type: a {@link Smapiv1Translation} (SMAPIv2 → driver execs) under the state {@link Wrapper}
+ * (automaton, datapaths, locking, persisted state with write-ahead intents), dispatched by a {@link StorageDispatcher} on a bounded executor named for
  * driver execs, behind one {@link SwitchQueueServer}. In embedded mode (no {@code xapiSocket}) the
  * backend also serves the XenAPI subset drivers call back, from a persisted {@link Catalogue}, on a
  * private socket under the state directory; in host mode drivers call the real xapi.
@@ -238,7 +240,11 @@ public final class Smapiv1Backend implements AutoCloseable {
         catalogue.ifPresent(c -> c.putSm(driver.type(), smRecord(driver)));
         Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
                 catalogue, hostRef, hostUuid, true);
-        StorageService service = StorageService.of(translation);
+        // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
+        Wrapper wrapper = new Wrapper(StorageService.of(translation),
+                config.stateDir().resolve("datapaths-" + driver.type() + ".db"));
+        translation.useModeSource((sr, vdi) -> wrapper.attachedMode(sr, vdi).map(m -> m == RoRw.RW));
+        StorageService service = wrapper.service();
         StorageDispatcher dispatcher = new StorageDispatcher(service);
         SwitchQueueServer queue = null;
         if (switchAddress != null) {

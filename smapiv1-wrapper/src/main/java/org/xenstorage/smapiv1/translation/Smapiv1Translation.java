@@ -66,6 +66,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private final boolean srMaster;
     /** (sr, vdi) → read-write, from attach to detach. */
     private final Map<String, Boolean> modes = new ConcurrentHashMap<>();
+    /** Where the mode comes from when this process did not see the attach (the wrapper's persisted state). */
+    private volatile java.util.function.BiFunction<String, String, Optional<Boolean>> modeSource =
+            (sr, vdi) -> Optional.empty();
 
     /**
      * @param api      XenAPI endpoint the records are read from
@@ -95,6 +98,20 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
      */
     public void rememberMode(String sr, String vdi, boolean readWrite) {
         modes.put(key(sr, vdi), readWrite);
+    }
+
+    /** Consulted for the attach mode of a VDI this process did not attach (spec 2.9: derive it from the wrapper). */
+    public void useModeSource(java.util.function.BiFunction<String, String, Optional<Boolean>> source) {
+        this.modeSource = source;
+    }
+
+    /** The remembered mode, else the mode source's, else read-write (see {@link #unknownMode}). */
+    private boolean modeOf(String sr, String vdi) {
+        Boolean known = modes.get(key(sr, vdi));
+        if (known != null) {
+            return known;
+        }
+        return modeSource.apply(sr, vdi).orElseGet(() -> unknownMode(sr, vdi));
     }
 
     // ---- exec plumbing --------------------------------------------------------------------------
@@ -497,12 +514,12 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     @Override
     @Deprecated
     public void activate(String dbg, String dp, String sr, String vdi) {
-        activateWith(sr, vdi, modes.getOrDefault(key(sr, vdi), unknownMode(sr, vdi)));
+        activateWith(sr, vdi, modeOf(sr, vdi));
     }
 
     @Override
     public void activate3(String dbg, String dp, String sr, String vdi, String vm) {
-        activateWith(sr, vdi, modes.getOrDefault(key(sr, vdi), unknownMode(sr, vdi)));
+        activateWith(sr, vdi, modeOf(sr, vdi));
     }
 
     @Override
@@ -512,10 +529,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
 
     /** QUIRK fixed: upstream falls back to RO; activate3 means read-write, so we fall back to RW. */
     private boolean unknownMode(String sr, String vdi) {
-        if (!modes.containsKey(key(sr, vdi))) {
-            LOG.warn("activate {}/{}: attach mode not known (attached before a restart?): activating read-write",
-                    sr, vdi);
-        }
+        LOG.warn("activate {}/{}: attach mode not known: activating read-write", sr, vdi);
         return true;
     }
 
