@@ -134,6 +134,12 @@ final class Datapaths {
         }
     }
 
+    /** A refusal by the automaton rather than a failed SM call. */
+    static boolean isRefusal(RuntimeException e) {
+        return e instanceof StorageException se && (se.error() instanceof StorageError.IllegalTransition
+                || (se.error() instanceof StorageError.InternalError ie && ie.message().contains("Bad_transition")));
+    }
+
     static boolean isNoVdi(StorageError e) {
         return e instanceof StorageError.VdiDoesNotExist
                 || (e instanceof StorageError.InternalError ie && ie.message().contains("No_VDI"));
@@ -159,6 +165,12 @@ final class Datapaths {
                 table.persist();
             });
         } catch (RuntimeException e) {
+            if (!allowLeak && isRefusal(e)) {
+                // the automaton refused (e.g. the last RW holder leaving an RO one): the backend was not
+                // touched, so nothing leaked. Upstream marks it leaked anyway, which then makes every later
+                // op on the VDI, the RO holder's own detach included, fail on the retry.
+                throw e;
+            }
             if (!allowLeak) {
                 table.update(sr, vdi, r -> r.withLeaked(dp), null);
                 persistQuietly();

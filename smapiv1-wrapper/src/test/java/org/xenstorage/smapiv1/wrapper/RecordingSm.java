@@ -69,6 +69,10 @@ final class RecordingSm implements InvocationHandler {
         }
     }
 
+    synchronized void clearFailures() {
+        failures.clear();
+    }
+
     List<String> calls() {
         synchronized (calls) {
             return List.copyOf(calls);

@@ -458,4 +458,17 @@ class WrapperBehaviourTest {
         assertEquals(List.of("sr"), s.sr().list("dbg"));
         assertNotEquals(List.of(), sm.calls());
     }
+
+    @Test
+    void refusedDestroyIsNotALeakAndDoesNotBlockTheOtherHolder() {
+        attach("A", true);
+        attach("B", false);
+        assertEquals(new StorageError.IllegalTransition(ARW, ARO),
+                error(() -> s.dp().destroy2("dbg", "A", "sr", "v", "vm-A", false)));
+        assertFalse(s.dp().diagnostics().contains("LEAKED"), s.dp().diagnostics());
+        detach("B");
+        s.dp().destroy2("dbg", "A", "sr", "v", "vm-A", false);
+        assertEquals(List.of(ATTACH_RW, DETACH), sm.calls());
+        assertEquals(stat(DpState.DETACHED), stat());
+    }
 }
