@@ -193,15 +193,25 @@ final class Datapaths {
         if (rec == null) {
             return;
         }
+        List<Holder> pending = rec.holders().stream().filter(filter).toList();
         RuntimeException last = null;
-        for (Holder h : rec.holders()) {
-            if (filter.test(h)) {
+        // Another pass while the previous one made progress: the last RW holder is refused while an RO
+        // holder remains (no downgrade), and succeeds once that holder is gone.
+        while (!pending.isEmpty()) {
+            List<Holder> failed = new java.util.ArrayList<>();
+            last = null;
+            for (Holder h : pending) {
                 try {
                     destroyDatapath(dbg, h.dp(), sr, vdi, vm != null ? vm : h.vm(), false);
                 } catch (RuntimeException e) {
                     last = e;
+                    failed.add(h);
                 }
             }
+            if (failed.size() == pending.size()) {
+                break;
+            }
+            pending = failed;
         }
         if (last != null) {
             throw last;

@@ -558,14 +558,12 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         private void detachOrDestroy(String dbg, String sr, boolean detach) {
             locks.withSr(sr, () -> locks.withMaster(sr, () -> {
                 requireAttached(sr);
-                for (Map.Entry<String, VdiRecord> e : table.vdis(sr).entrySet()) {
-                    for (Holder h : e.getValue().holders()) {
-                        try {
-                            datapaths.destroyDatapath(dbg, h.dp(), sr, e.getKey(), h.vm(), false);
-                        } catch (RuntimeException ex) {
-                            LOG.warn("SR.{} {}: tearing down dp {} of VDI {} failed: {}", detach ? "detach" : "destroy",
-                                    sr, h.dp(), e.getKey(), ex.getMessage());
-                        }
+                for (String vdi : table.vdis(sr).keySet()) {
+                    try {
+                        datapaths.removeDatapaths(dbg, sr, vdi, null, h -> true);
+                    } catch (RuntimeException ex) {
+                        LOG.warn("SR.{} {}: tearing down the datapaths of VDI {} failed: {}",
+                                detach ? "detach" : "destroy", sr, vdi, ex.getMessage());
                     }
                 }
                 Map<String, VdiRecord> left = table.vdis(sr);

@@ -471,4 +471,24 @@ class WrapperBehaviourTest {
         assertEquals(List.of(ATTACH_RW, DETACH), sm.calls());
         assertEquals(stat(DpState.DETACHED), stat());
     }
+
+    @Test
+    void vdiDestroyRetriesTheRwHolderAfterTheRoHolderLeft() {
+        attach("A", true);
+        attach("B", false);
+        attach("A", true); // a repeat: A is now the most recent holder, so it is torn down first
+        assertEquals(stat(ARW, "A", ARW, "B", ARO), stat());
+        s.vdi().destroy("dbg", "sr", "v");
+        assertEquals(List.of(ATTACH_RW, DETACH, "VDI.destroy v"), sm.calls());
+        assertEquals(stat(DpState.DETACHED), stat());
+    }
+
+    @Test
+    void srDetachTearsDownEveryHolderWhateverTheirOrder() {
+        attach("A", true);
+        attach("B", false);
+        attach("A", true);
+        s.sr().detach("dbg", "sr");
+        assertEquals(List.of(ATTACH_RW, DETACH, "SR.detach sr"), sm.calls());
+    }
 }
