@@ -253,8 +253,11 @@ public final class SwitchQueueServer implements AutoCloseable {
             keepUnsent(d, replyTo, payload);
             return;
         }
-        c.get().send(replyTo, new Message(payload, new MessageKind.Response(d.id())))
-                .thenCompose(id -> c.get().ack(d.id()))
+        // The ack is pipelined right behind the reply on the same connection: the switch answers a
+        // connection's requests in order, so it acks only after it has queued the reply.
+        CompletableFuture<?> sent = c.get().send(replyTo, new Message(payload, new MessageKind.Response(d.id())));
+        CompletableFuture<Void> acked = c.get().ack(d.id());
+        CompletableFuture.allOf(sent, acked)
                 .whenComplete((v, e) -> {
                     if (e != null) {
                         keepUnsent(d, replyTo, payload);
