@@ -233,6 +233,24 @@ class LocalfileEndToEndTest {
     }
 
     @Test
+    @Order(8)
+    void hostileNamesNeverReachAPath() {
+        // a location that is not in the catalogue never reaches the driver
+        assertEquals(new StorageError.VdiDoesNotExist("../../etc/passwd"), assertThrows(StorageException.class,
+                () -> v2.vdi().attach3("t", "dp", sr, "../../etc/passwd", "vm", false)).error());
+        // the driver itself refuses a relative SR location (fault 1, InvalidArg)
+        String other = UUID.randomUUID().toString();
+        StorageException relative = assertThrows(StorageException.class,
+                () -> v2.sr().create("t", other, "x", "", Map.of("location", "relative/dir"), 0));
+        assertEquals("SR_BACKEND_FAILURE_1", ((StorageError.BackendError) relative.error()).code());
+        assertFalse(Files.exists(Path.of("relative")));
+        // an SR nobody created is a clear error, not a crash
+        StorageException unknown = assertThrows(StorageException.class,
+                () -> backend.translationFor("localfile").stat("t", other));
+        assertEquals(new StorageError.BackendError("UUID_INVALID", List.of("SR", other)), unknown.error());
+    }
+
+    @Test
     @Order(9)
     void destroyingANonEmptySrFailsThenDetachAndDestroyWork() throws Exception {
         StorageException notEmpty = assertThrows(StorageException.class, () -> v2.sr().destroy("t", sr));

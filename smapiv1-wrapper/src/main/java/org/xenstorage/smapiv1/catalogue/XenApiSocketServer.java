@@ -46,11 +46,20 @@ public final class XenApiSocketServer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final ExecutorService workers;
     private final Thread acceptor;
+    private final java.time.Duration idleTimeout;
+    private final java.util.concurrent.ScheduledExecutorService idleCloser =
+            Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "xenapi-callback-idle");
+                t.setDaemon(true);
+                return t;
+            });
     private volatile boolean closed;
 
-    private XenApiSocketServer(Path socket, XenApi api, int maxConnections) throws IOException {
+    private XenApiSocketServer(Path socket, XenApi api, int maxConnections, java.time.Duration idleTimeout)
+            throws IOException {
         this.socket = socket;
         this.api = api;
+        this.idleTimeout = idleTimeout;
         AtomicFile.createPrivateDirectories(socket.toAbsolutePath().getParent());
         Files.deleteIfExists(socket);
         this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -66,9 +75,19 @@ public final class XenApiSocketServer implements AutoCloseable {
         acceptor.start();
     }
 
-    /** Binds {@code socket} (replacing a stale one) and starts serving. */
+    /** Binds {@code socket} (replacing a stale one) and starts serving; idle connections close after 120 s. */
     public static XenApiSocketServer start(Path socket, XenApi api, int maxConnections) throws IOException {
-        return new XenApiSocketServer(socket, api, maxConnections);
+        return new XenApiSocketServer(socket, api, maxConnections, java.time.Duration.ofSeconds(120));
+    }
+
+    /**
+     * As {@link #start(Path, XenApi, int)}; a connection that does not complete a request within
+     * {@code idleTimeout} is closed, so a silent client cannot hold a worker (Python's XML-RPC client
+     * reconnects by itself when its kept-alive connection was closed).
+     */
+    public static XenApiSocketServer start(Path socket, XenApi api, int maxConnections,
+                                           java.time.Duration idleTimeout) throws IOException {
+        return new XenApiSocketServer(socket, api, maxConnections, idleTimeout);
     }
 
     public Path socket() {
@@ -93,27 +112,27 @@ public final class XenApiSocketServer implements AutoCloseable {
         try (ch; InputStream in = Channels.newInputStream(ch); OutputStream out = Channels.newOutputStream(ch)) {
             while (!closed) {
                 Map<String, String> headers = new LinkedHashMap<>();
-                String requestLine = readHead(in, headers);
-                if (requestLine == null) {
+                java.util.concurrent.ScheduledFuture<?> idle = idleCloser.schedule(() -> {
+                    try {
+                        ch.close();
+                    } catch (IOException e) {
+                        LOG.debug("closing an idle callback connection: {}", e.toString());
+                    }
+                }, idleTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                String requestLine;
+                byte[] body;
+                try {
+                    requestLine = readHead(in, headers);
+                    body = requestLine == null ? null : readBody(in, out, headers);
+                } finally {
+                    idle.cancel(false);
+                }
+                if (requestLine == null || body == null) {
                     return;
                 }
                 String[] parts = requestLine.split(" ");
                 if (parts.length != 3 || !parts[0].equals("POST")) {
                     respond(out, 405, "Method Not Allowed", "text/plain", "POST XML-RPC only\n".getBytes(), false);
-                    return;
-                }
-                long length;
-                try {
-                    length = Long.parseLong(headers.getOrDefault("content-length", "-1").trim());
-                } catch (NumberFormatException e) {
-                    length = -1;
-                }
-                if (length < 0 || length > MAX_BODY) {
-                    respond(out, 411, "Length Required", "text/plain", "bad Content-Length\n".getBytes(), false);
-                    return;
-                }
-                byte[] body = in.readNBytes((int) length);
-                if (body.length != length) {
                     return;
                 }
                 boolean keepAlive = parts[2].equals("HTTP/1.1")
@@ -127,6 +146,23 @@ public final class XenApiSocketServer implements AutoCloseable {
         } catch (IOException e) {
             LOG.debug("XenAPI callback connection ended: {}", e.toString());
         }
+    }
+
+    /** The request body, or null (after answering) when its length is missing, bad or too large. */
+    private static byte[] readBody(InputStream in, OutputStream out, Map<String, String> headers)
+            throws IOException {
+        long length;
+        try {
+            length = Long.parseLong(headers.getOrDefault("content-length", "-1").trim());
+        } catch (NumberFormatException e) {
+            length = -1;
+        }
+        if (length < 0 || length > MAX_BODY) {
+            respond(out, 411, "Length Required", "text/plain", "bad Content-Length\n".getBytes(), false);
+            return null;
+        }
+        byte[] body = in.readNBytes((int) length);
+        return body.length == length ? body : null;
     }
 
     /** One XML-RPC request body to one XML-RPC response document. */
@@ -209,6 +245,7 @@ public final class XenApiSocketServer implements AutoCloseable {
             LOG.debug("closing {}: {}", socket, e.toString());
         }
         workers.shutdownNow();
+        idleCloser.shutdownNow();
         try {
             Files.deleteIfExists(socket);
         } catch (IOException e) {

@@ -1,7 +1,6 @@
 package org.xenstorage.smapiv1.exec;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -148,9 +147,5 @@ public final class DriverExec {
             case 12 -> "SIGUSR2";
             default -> "signal " + n;
         };
-    }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }

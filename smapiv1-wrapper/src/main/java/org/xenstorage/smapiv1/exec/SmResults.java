@@ -81,9 +81,4 @@ public final class SmResults {
         }
         return String.valueOf(v);
     }
-
-    /** Re-throws as is (helper for lambdas). */
-    static StorageException rethrow(StorageException e) {
-        return e;
-    }
 }

@@ -131,6 +131,20 @@ class XenApiEndpointTest {
     }
 
     @Test
+    void aSilentConnectionIsClosedAndDoesNotStarveOthers() throws Exception {
+        try (XenApiSocketServer small = XenApiSocketServer.start(tmp.resolve("small/xapi.sock"), catalogue, 1,
+                java.time.Duration.ofMillis(300));
+             SocketChannel silent = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            silent.connect(UnixDomainSocketAddress.of(small.socket()));
+            // the only worker is held by the silent client until the server gives up on it
+            assertEquals(-1, Channels.newInputStream(silent).read(), "server closed the idle connection");
+            RemoteXenApi other = new RemoteXenApi(small.socket());
+            assertTrue(other.call("session.login_with_password", List.of("root", "")).toString()
+                    .startsWith("OpaqueRef:"));
+        }
+    }
+
+    @Test
     void aHostileRequestGetsAFailureAndTheServerStaysUp() throws Exception {
         String body = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
                 + "<methodCall><methodName>&e;</methodName><params/></methodCall>";
