@@ -103,6 +103,14 @@ final class PluginRoot {
         });
     }
 
+    static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
     /**
      * Writes an executable fake script: Python 3 that logs its argv and stdin to the request log, then
      * runs {@code body} (which sees {@code args}, the parsed stdin, and prints the result).

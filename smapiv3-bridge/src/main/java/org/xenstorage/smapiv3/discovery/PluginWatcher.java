@@ -49,6 +49,7 @@ public final class PluginWatcher implements AutoCloseable {
     private final Duration rescanPeriod;
     private final Map<String, Path> volumes = new TreeMap<>();
     private final Map<String, FileTime> datapaths = new HashMap<>();
+    private final Set<Path> warned = new HashSet<>();
     private final WatchService watch;
     private final Thread thread;
     private volatile boolean running = true;
@@ -109,7 +110,7 @@ public final class PluginWatcher implements AutoCloseable {
             String dirName = dir.getFileName().toString();
             Optional<String> plugin = PluginNames.volumePlugin(dirName);
             if (plugin.isEmpty()) {
-                LOG.warn("ignoring volume plugin directory {}: not a usable plugin name", dir);
+                warnOnce(dir, "ignoring volume plugin directory {}: not a usable plugin name");
                 continue;
             }
             Path previous = nowVolumes.putIfAbsent(plugin.get(), dir);
@@ -135,7 +136,7 @@ public final class PluginWatcher implements AutoCloseable {
         for (Path dir : directories(datapathRoot)) {
             String scheme = dir.getFileName().toString();
             if (!PluginNames.isScheme(scheme)) {
-                LOG.warn("ignoring datapath plugin directory {}: not a URI scheme", dir);
+                warnOnce(dir, "ignoring datapath plugin directory {}: not a URI scheme");
                 continue;
             }
             seen.add(scheme);
@@ -150,6 +151,12 @@ public final class PluginWatcher implements AutoCloseable {
                 datapaths.remove(scheme);
                 safely(() -> listener.datapathRemoved(scheme));
             }
+        }
+    }
+
+    private void warnOnce(Path dir, String message) {
+        if (warned.add(dir)) {
+            LOG.warn(message, dir);
         }
     }
 
