@@ -74,7 +74,16 @@ class TranslationSpecTest {
     }
 
     Path datapath(String scheme, String version, String features) throws Exception {
-        Path d = root.datapath.resolve(scheme);
+        return datapath(scheme, version, features, java.util.Map.of());
+    }
+
+    /** Builds the plugin aside and moves it in whole, so it is registered once (as a careful installer does). */
+    Path datapath(String scheme, String version, String features, java.util.Map<String, String> more)
+            throws Exception {
+        Path d = tmp.resolve("staging").resolve(scheme);
+        for (java.util.Map.Entry<String, String> e : more.entrySet()) {
+            PluginRoot.fakePrinting(d, e.getKey(), e.getValue());
+        }
         PluginRoot.fakePrinting(d, "Plugin.Query", "{\"plugin\":\"" + scheme + "\",\"name\":\"n\",\"description\":\"d\","
                 + "\"vendor\":\"v\",\"copyright\":\"c\",\"version\":\"1\",\"required_api_version\":\"" + version
                 + "\",\"features\":" + features + ",\"configuration\":{},\"required_cluster_stack\":[]}");
@@ -84,7 +93,7 @@ class TranslationSpecTest {
                 "Datapath.detach", "Datapath.open", "Datapath.close")) {
             PluginRoot.fakePrinting(d, unit, "null");
         }
-        return d;
+        return Files.move(d, root.datapath.resolve(scheme));
     }
 
     void awaitDatapaths(String... schemes) throws Exception {
@@ -369,5 +378,43 @@ class TranslationSpecTest {
                 V2.json("{\"vdi\":\"\",\"name_label\":\"L\",\"ty\":\"user\"}"));
         assertFalse(r.get("sharable").asBoolean());
         assertEquals("user", r.get("ty").asText());
+    }
+
+    // ------------------------------------------------------------------ DATA and concurrency
+
+    @Test
+    void dataMirrorAndStatPassThrough() throws Exception {
+        datapath("blk", "5.0", "[]", java.util.Map.of("Data.mirror", "[\"MirrorV1\",\"m1\"]",
+                "Data.stat", "{\"failed\":false,\"complete\":true,\"progress\":0.5}"));
+        awaitDatapaths("blk");
+        volumes("{\"A\":" + volume("A", "[\"blk://a\"]", "{}") + "}");
+        root.newRequests();
+        JsonNode op = v2.ok("DATA.mirror", "dbg", "d", "sr", "sr1", "vdi", "A", "image_format", "vhd", "vm", "5",
+                "url", "http://remote");
+        assertEquals(V2.json("[\"MirrorV1\",\"m1\"]"), op);
+        assertEquals("Data.mirror {\"remote\":\"http://remote\",\"domain\":\"5\",\"uri\":\"blk://a\",\"dbg\":\"d\"}",
+                runs().get(1));
+        JsonNode st = v2.ok("DATA.stat", "dbg", "d", "sr", "sr1", "vdi", "A", "vm", "5", "operation", op);
+        assertEquals(V2.json("{\"failed\":false,\"complete\":true,\"progress\":0.5}"), st);
+        assertEquals("Data.stat {\"operation\":[\"MirrorV1\",\"m1\"],\"dbg\":\"d\"}", runs().get(1));
+    }
+
+    @Test
+    void requestsOnOneQueueRunConcurrently() throws Exception {
+        // each script waits until the other one has started: serialised requests could never both succeed
+        Path running = Files.createDirectories(tmp.resolve("running"));
+        PluginRoot.fake(dir, "Volume.stat", "d = " + PluginRoot.pyString(running.toString()) + "\n"
+                + "open(os.path.join(d, args['key']), 'w').close()\n"
+                + "deadline = time.time() + 30\n"
+                + "while len(os.listdir(d)) < 2 and time.time() < deadline:\n"
+                + "    time.sleep(0.02)\n"
+                + "if len(os.listdir(d)) < 2:\n"
+                + "    sys.exit(9)\n"
+                + "print(" + PluginRoot.pyString(volume("K", "[]", "{}")) + ")");
+        java.util.concurrent.CompletableFuture<JsonNode> first =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> v2.ok("VDI.stat", "dbg", "d", "sr", "sr1", "vdi", "x"));
+        JsonNode second = v2.ok("VDI.stat", "dbg", "d", "sr", "sr1", "vdi", "y");
+        assertEquals("K", second.get("vdi").asText());
+        assertEquals("K", first.get(60, java.util.concurrent.TimeUnit.SECONDS).get("vdi").asText());
     }
 }
