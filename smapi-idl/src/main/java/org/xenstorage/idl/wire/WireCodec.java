@@ -48,7 +48,9 @@ public final class WireCodec {
     @SuppressWarnings("unchecked")
     public static <T> Codec<T> of(Type type) {
         Codec<?> codec = CACHE.get(type);
-        if (codec != null) {
+        // a placeholder whose target is still unset belongs to a build running on another thread:
+        // wait for it under the lock instead of handing out a codec that would NPE
+        if (codec != null && !(codec instanceof Deferred<?> d && d.target == null)) {
             return (Codec<T>) codec;
         }
         synchronized (BUILD_LOCK) {
