@@ -8,7 +8,6 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -40,6 +39,7 @@ import org.xenstorage.idl.types.VdiInfo;
  * testable without the SMAPIv1/SMAPIv3 backends. The end-to-end tests use the real backends.
  */
 public final class FileSrDouble {
+    private static final org.xenstorage.exec.ChildProcessRunner CP = new org.xenstorage.exec.ChildProcessRunner();
     private final Path root;
     private final Map<String, Map<String, VdiInfo>> srs = new ConcurrentHashMap<>();
     /** "sr/vdi" -> dps holding it (attached or activated). */
@@ -76,6 +76,10 @@ public final class FileSrDouble {
 
     public List<String> calls() {
         return List.copyOf(calls);
+    }
+
+    public void clearCalls() {
+        calls.clear();
     }
 
     /** Datapaths currently holding the VDI. */
@@ -176,7 +180,12 @@ public final class FileSrDouble {
     VdiInfo VdiApi_clone(String dbg, String sr, VdiInfo info) throws IOException {
         VdiInfo orig = vdi(sr, info.vdi());
         String key = UUID.randomUUID().toString();
-        Files.copy(file(sr, orig.vdi()), file(sr, key), StandardCopyOption.COPY_ATTRIBUTES);
+        // cp keeps holes (Files.copy would fill them), as a real SR's clone would
+        var r = CP.run(org.xenstorage.exec.ExecRequest.of(List.of("/usr/bin/cp", "--sparse=always",
+                file(sr, orig.vdi()).toString(), file(sr, key).toString()), Map.of(), java.time.Duration.ofMinutes(1)));
+        if (!r.succeeded()) {
+            throw new IOException("cp failed: " + r.stderrText());
+        }
         VdiInfo v = orig.withVdi(key).withUuid(Optional.of(key));
         sr(sr).put(key, v);
         return v;
