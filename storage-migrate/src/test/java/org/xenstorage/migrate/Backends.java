@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -26,6 +28,8 @@ import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.smapiv1.Smapiv1Backend;
+import org.xenstorage.smapiv1.Smapiv1Config;
 import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 
@@ -72,8 +76,10 @@ final class Backends implements AutoCloseable {
             Backend b = service.vdi().attach3("t", dp, name, vdi, "0", rw);
             try {
                 service.vdi().activate3("t", dp, name, vdi, "0");
-                Path p = b.implementations().stream().filter(i -> i instanceof Implementation.File)
-                        .map(i -> Path.of(((Implementation.File) i).value().path())).findFirst().orElseThrow();
+                // LocalfileSR hands out its image as a "BlockDevice" (SMAPIv1 params), simplefile as a File
+                Path p = b.implementations().stream().map(i -> i instanceof Implementation.File f ? f.value().path()
+                                : i instanceof Implementation.BlockDevice d ? d.value().path() : null)
+                        .filter(java.util.Objects::nonNull).map(Path::of).findFirst().orElseThrow();
                 user.use(p);
             } finally {
                 service.dp().destroy2("t", dp, name, vdi, "0", false);
@@ -93,11 +99,13 @@ final class Backends implements AutoCloseable {
     }
 
     private final Smapiv3Bridge bridge;
+    private final Smapiv1Backend v1backend;
     private final Path requestLog;
     private final Map<String, Sr> srs = new LinkedHashMap<>();
 
-    private Backends(Smapiv3Bridge bridge, Path requestLog) {
+    private Backends(Smapiv3Bridge bridge, Smapiv1Backend v1backend, Path requestLog) {
         this.bridge = bridge;
+        this.v1backend = v1backend;
         this.requestLog = requestLog;
     }
 
@@ -112,7 +120,22 @@ final class Backends implements AutoCloseable {
         env.put("SMAPIV3_REQUEST_LOG", log.toString());
         Smapiv3Bridge bridge = Smapiv3Bridge.start(Smapiv3Config.of(root, tmp.resolve("v3state"))
                 .withScriptTimeout(Duration.ofSeconds(60)).withMaxConcurrent(4), null, env);
-        Backends b = new Backends(bridge, log);
+        Path smDir = Files.createDirectories(tmp.resolve("sm"));
+        Path driver = smDir.resolve("LocalfileSR");
+        Files.copy(locate("examples/sm/LocalfileSR"), driver);
+        Files.setPosixFilePermissions(driver, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Smapiv1Backend v1backend = Smapiv1Backend.start(new Smapiv1Config(smDir, tmp.resolve("v1state"),
+                "org.xen.xapi.storage", Duration.ofSeconds(60), 8, Optional.empty()), null,
+                Smapiv1Backend.Options.defaults());
+        Backends b = new Backends(bridge, v1backend, log);
+        StorageService v1 = v1backend.serviceFor("localfile");
+        for (String name : List.of("v1a", "v1b")) {
+            Path dir = tmp.resolve("sr-" + name);
+            Map<String, String> config = Map.of("location", dir.toString());
+            v1.sr().create("t", name, name, "", config, 0);
+            v1.sr().attach("t", name, config);
+            b.srs.put(name, b.new V1Sr(name, v1, dir));
+        }
         String plugin = bridge.plugins().stream().filter(p -> p.contains("simplefile")).findFirst().orElseThrow(
                 () -> new IllegalStateException("simplefile plugin not served: " + bridge.plugins()));
         StorageService v3 = bridge.serviceFor(plugin);
@@ -136,6 +159,45 @@ final class Backends implements AutoCloseable {
     @Override
     public void close() {
         bridge.close();
+        v1backend.close();
+    }
+
+    /** A LocalfileSR SR: the wrapper's DP.stat_vdi and the driver's own attach ledger must agree. */
+    final class V1Sr extends Sr {
+        V1Sr(String name, StorageService service, Path dir) {
+            super(name, service, dir);
+        }
+
+        @Override
+        void assertNothingAttached(String vdi) throws IOException {
+            assertEquals(Map.of(), service().dp().statVdi("t", name(), vdi).dps(), "wrapper datapaths on " + vdi);
+            JsonNode entry = Json.parse(Files.readString(dir.resolve(".attach-ledger.json"))).path(vdi);
+            assertTrue(entry.isObject(), "the driver saw " + vdi + " attached at some point");
+            assertEquals(false, entry.path("attached").asBoolean(true), "driver ledger of " + vdi + ": " + entry);
+            assertEquals(false, entry.path("activated").asBoolean(true), "driver ledger of " + vdi + ": " + entry);
+        }
+
+        @Override
+        void assertNoAttachLeft() throws IOException {
+            Path ledger = dir.resolve(".attach-ledger.json");
+            if (!Files.exists(ledger)) {
+                return;
+            }
+            Json.parse(Files.readString(ledger)).fields().forEachRemaining(e -> {
+                assertEquals(false, e.getValue().path("attached").asBoolean(true), "ledger " + e);
+                assertEquals(false, e.getValue().path("activated").asBoolean(true), "ledger " + e);
+            });
+        }
+
+        @Override
+        void breakIt() throws IOException {
+            Files.move(dir, dir.resolveSibling(dir.getFileName() + ".broken"));
+        }
+
+        @Override
+        void repair() throws IOException {
+            Files.move(dir.resolveSibling(dir.getFileName() + ".broken"), dir);
+        }
     }
 
     /** A simplefile SR: datapath activity is read from the request log every plugin script appends to. */

@@ -87,7 +87,8 @@ class DataCopyAcrossBackendsIT {
     }
 
     static Stream<Arguments> directions() {
-        return Stream.of(Arguments.of("v3a", "v3b"));
+        return Stream.of(Arguments.of("v1a", "v1b"), Arguments.of("v3a", "v3b"), Arguments.of("v1a", "v3b"),
+                Arguments.of("v3a", "v1b"));
     }
 
     /** A source VDI with three data runs (one of them explicit zeros) in 48 MiB, and a content id. */
