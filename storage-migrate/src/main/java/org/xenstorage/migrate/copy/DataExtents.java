@@ -93,7 +93,7 @@ public final class DataExtents {
         }
         try {
             ExecRequest request = ExecRequest.of(
-                            List.of(python.get().toString(), "-I", "-c", PROGRAM, file.toAbsolutePath().toString()),
+                            List.of(python.get().toString(), "-I", "-S", "-c", PROGRAM, file.toAbsolutePath().toString()),
                             Map.of("LC_ALL", "C"), Duration.ofMinutes(2))
                     .withMaxStdoutBytes(64 << 20);
             ExecResult result = runner.run(request);

@@ -89,6 +89,23 @@ class SparseCopierTest {
     }
 
     @Test
+    void givenOddSizedDisk_whenCopiedDirectOrBuffered_thenTheUnalignedTailIsCopiedToo() throws IOException {
+        long size = 10 * MIB + 1000;
+        Path src = dir.resolve("odd.img");
+        Disk.sparse(src, size);
+        Disk.random(src, 0, 8192, 5);
+        Disk.random(src, size - 3000, 3000, 6);
+        for (boolean direct : new boolean[] {true, false}) {
+            Path dst = dir.resolve("dst-" + direct + ".img");
+            Files.createFile(dst);
+            new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(RUNNER), direct)
+                    .copy(src, dst, size, true, CopyMonitor.NONE);
+            assertEquals(Disk.sha256(src, size), Disk.sha256(dst, size), "direct=" + direct);
+            assertEquals(size, Files.size(dst));
+        }
+    }
+
+    @Test
     void givenMonitorThatCancels_whenCopying_thenCopyStopsWithItsException() throws IOException {
         Path src = dir.resolve("full.img");
         Disk.sparse(src, 32 * MIB);
