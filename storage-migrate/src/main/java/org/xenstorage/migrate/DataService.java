@@ -60,6 +60,20 @@ public final class DataService implements DataApi, DataMirrorApi {
     }
 
     /**
+     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} (0600, via
+     * AtomicFile), one {@link SparseCopier} per copy with {@link SparseCopier#DEFAULT_BLOCK} blocks,
+     * the extent map through {@code /usr/bin/python3} run by {@code runner}, loopback urls as "this host".
+     * Call {@link #reclaimStaleCopies} once after the SRs are registered.
+     */
+    public static DataService create(StorageService storage, TaskLauncher tasks, java.nio.file.Path stateDir,
+                                     org.xenstorage.exec.ChildProcessRunner runner) {
+        org.xenstorage.migrate.copy.DataExtents extents =
+                org.xenstorage.migrate.copy.DataExtents.withSystemPython(runner);
+        return new DataService(storage, tasks, CopyRecords.persistedAt(stateDir.resolve("copies.json")),
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl);
+    }
+
+    /**
      * The default notion of "this host": an empty url, or an http(s) url whose host is a loopback
      * name (xapi's local form is {@code http://127.0.0.1/services/SM...}).
      */

@@ -235,6 +235,8 @@ class DataServiceWithTestDoubleTest {
         records.add(new CopyRecord(CopyRecord.idOf("a", source), "7", "a", source, "src-dp", "dst-dp", "b", half.vdi(),
                 LOCAL, "vm0"));
 
+        assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                java.nio.file.Files.getPosixFilePermissions(dir.resolve("copies.json")), "state file is private");
         CopyRecords reloaded = CopyRecords.persistedAt(dir.resolve("copies.json"));
         assertEquals(1, reloaded.stale().size());
         DataService restarted = new DataService(backend.service(), tasks, reloaded,
