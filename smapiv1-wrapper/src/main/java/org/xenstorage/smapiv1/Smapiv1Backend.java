@@ -300,6 +300,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             execs.shutdownNow();
         }
         callbackServer.ifPresent(XenApiSocketServer::close);
+        catalogue.ifPresent(Catalogue::close);
         if (config.xapiSocket().isPresent()) {
             sessions.close(internalSession);
         }

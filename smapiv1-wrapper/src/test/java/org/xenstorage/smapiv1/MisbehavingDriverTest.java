@@ -159,6 +159,13 @@ class MisbehavingDriverTest {
     }
 
     @Test
+    void aRequestTooLargeForArgvFailsBeforeExec() {
+        StorageError.BackendError e = backend(probeError(Map.of("behave", "ok", "big", "x".repeat(200_000))));
+        assertEquals("SR_BACKEND_FAILURE", e.code());
+        assertTrue(e.params().get(0).startsWith("request too large for one argv string (E2BIG)"), e.params().get(0));
+    }
+
+    @Test
     void fault38WithoutAMappingIsUpstreamsInternalError() {
         assertEquals(new StorageError.InternalError("Smint.Not_implemented_in_backend"),
                 probeError(Map.of("behave", "fault", "code", "38")));

@@ -26,11 +26,14 @@ import org.xenstorage.statefile.AtomicFile;
  * {@code VDI.db_forget} and {@code message.create}. Records hold XenAPI wire values: strings (ints
  * are strings in XenAPI), booleans, string maps, string lists, {@link XmlRpcDateTime}.
  *
- * <p>Persisted with {@link AtomicFile} after every change. Sessions live in memory only; a session
+ * <p>Persisted with {@link AtomicFile}: record creation and removal ({@code db_introduce},
+ * {@code db_forget}, SR records) are written before the call returns; field updates are written by a
+ * background flush at most {@link #FLUSH_DELAY_MS} ms later, coalescing bursts (xapi's own database is
+ * likewise flushed behind its writes). {@link #close()} flushes. Sessions live in memory only; a session
  * minted for a driver exec carries {@code _sm_session = <SR ref>}, and the SM-only calls are refused
  * with {@code PERMISSION_DENIED} for any other SR, as xapi does.
  */
-public final class Catalogue implements XenApi {
+public final class Catalogue implements XenApi, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Catalogue.class);
     public static final String NULL_REF = "OpaqueRef:NULL";
     private static final List<String> PERSISTED = List.of("host", "pool", "SM", "SR", "PBD", "VDI", "message");
@@ -47,6 +50,16 @@ public final class Catalogue implements XenApi {
     private final Map<String, Map<String, Map<String, Object>>> tables = new LinkedHashMap<>();
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     private final String hostRef;
+    /** Field updates are flushed this long after the first unsaved change. */
+    public static final long FLUSH_DELAY_MS = 25;
+    private final java.util.concurrent.ScheduledExecutorService flusher =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "catalogue-flush");
+                t.setDaemon(true);
+                return t;
+            });
+    private boolean flushScheduled;
+    private boolean dirty;
 
     /** An in-memory session: {@code srRef} null = unrestricted (the backend's own). */
     private record Session(String uuid, String srRef, boolean internal) {
@@ -367,8 +380,11 @@ public final class Catalogue implements XenApi {
             if (!rec.containsKey(field) || args.size() < 2 || field.equals("uuid")) {
                 throw new XenApiFailure("MESSAGE_METHOD_UNKNOWN", method);
             }
-            rec.put(field, normalise(args.get(1)));
-            save();
+            Object value = normalise(args.get(1));
+            if (!java.util.Objects.equals(rec.get(field), value)) {
+                rec.put(field, value);
+                saveLater();
+            }
             return "";
         }
         if (op.startsWith("add_to_") || op.startsWith("remove_from_")) {
@@ -387,11 +403,11 @@ public final class Catalogue implements XenApi {
                     throw new XenApiFailure("MAP_DUPLICATE_KEY", cls, field, ref, key);
                 }
                 map.put(key, arg(args, 2, method));
-            } else {
-                map.remove(key);
+            } else if (map.remove(key) == null) {
+                return "";
             }
             rec.put(field, map);
-            save();
+            saveLater();
             return "";
         }
         if (op.equals("add_tags") || op.equals("remove_tags")) {
@@ -405,7 +421,7 @@ public final class Catalogue implements XenApi {
                 tags.add(tag);
             }
             rec.put("tags", tags);
-            save();
+            saveLater();
             return "";
         }
         throw new XenApiFailure("MESSAGE_METHOD_UNKNOWN", method);
@@ -590,7 +606,36 @@ public final class Catalogue implements XenApi {
         }
     }
 
+    /** Schedules a flush of field updates (coalesced). */
+    private void saveLater() {
+        dirty = true;
+        if (!flushScheduled) {
+            flushScheduled = true;
+            flusher.schedule(this::flush, FLUSH_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Writes any pending change now. */
+    public synchronized void flush() {
+        flushScheduled = false;
+        if (dirty) {
+            try {
+                save();
+            } catch (UncheckedIOException e) {
+                LOG.error("catalogue flush failed: {}", e.getMessage());
+            }
+        }
+    }
+
+    /** Flushes pending changes and stops the background flusher. */
+    @Override
+    public void close() {
+        flush();
+        flusher.shutdownNow();
+    }
+
     private void save() {
+        dirty = false;
         Map<String, Object> out = new LinkedHashMap<>();
         tables.forEach((t, table) -> {
             Map<String, Object> jt = new LinkedHashMap<>();

@@ -188,4 +188,19 @@ class CrashRecoveryTest {
         restarted.service().dp().destroy2("dbg", "A", "sr", "v", "vm", false);
         assertEquals(List.of("VDI.deactivate v", "VDI.detach v"), after.calls());
     }
+
+    @Test
+    void corruptStateFileStartsEmptyAndServes() throws Exception {
+        Path file = dir.resolve("c/storage.db");
+        Files.createDirectories(file.getParent());
+        for (String junk : List.of("", "{\"host\":", "null")) {
+            Files.writeString(file, junk);
+            RecordingSm sm = new RecordingSm();
+            Wrapper w = new Wrapper(sm.service(), file);
+            assertEquals(List.of(), w.service().sr().list("dbg"));
+            w.service().sr().attach("dbg", "sr", Map.of());
+            assertEquals(List.of("sr"), w.service().sr().list("dbg"));
+            assertEquals(List.of("sr"), new Wrapper(sm.service(), file).service().sr().list("dbg"));
+        }
+    }
 }
