@@ -166,6 +166,8 @@ public final class Smapiv3Bridge implements AutoCloseable {
 
     /** Reacts to plugin directory changes. */
     private final class Lifecycle implements PluginWatcher.Listener {
+        private long lastRetryNanos = System.nanoTime();
+
         @Override
         public void volumePluginAdded(String plugin, Path dir) {
             if (closed) {
@@ -173,18 +175,40 @@ public final class Smapiv3Bridge implements AutoCloseable {
             }
             VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, datapaths);
             StorageDispatcher dispatcher = new StorageDispatcher(StorageService.of(service));
-            SwitchQueueServer server = null;
+            served.put(plugin, new Served(service, dispatcher, serve(plugin, dispatcher)));
+            LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, PluginNames.queue(config.queuePrefix(), plugin));
+        }
+
+        /** Starts the plugin's queue server, or null (logged) when the switch cannot be reached now. */
+        private SwitchQueueServer serve(String plugin, StorageDispatcher dispatcher) {
+            if (switchAddress == null) {
+                return null;
+            }
             String queue = PluginNames.queue(config.queuePrefix(), plugin);
-            if (switchAddress != null) {
-                try {
-                    server = SwitchQueueServer.start(switchAddress, queue, config.maxConcurrent(),
-                            request -> handle(dispatcher, request));
-                } catch (RuntimeException e) {
-                    LOG.error("cannot serve queue {} on {}: {}", queue, switchAddress, e.toString());
+            try {
+                return SwitchQueueServer.start(switchAddress, queue, config.maxConcurrent(),
+                        request -> handle(dispatcher, request));
+            } catch (RuntimeException e) {
+                LOG.error("cannot serve queue {} on {} (will retry): {}", queue, switchAddress, e.toString());
+                return null;
+            }
+        }
+
+        @Override
+        public void rescanned() {
+            // a switch that was down when a plugin appeared: try again every few seconds
+            if (switchAddress == null || closed || System.nanoTime() - lastRetryNanos < 5_000_000_000L) {
+                return;
+            }
+            lastRetryNanos = System.nanoTime();
+            for (Map.Entry<String, Served> e : served.entrySet()) {
+                if (e.getValue().server() == null) {
+                    SwitchQueueServer server = serve(e.getKey(), e.getValue().dispatcher());
+                    if (server != null) {
+                        served.put(e.getKey(), new Served(e.getValue().service(), e.getValue().dispatcher(), server));
+                    }
                 }
             }
-            served.put(plugin, new Served(service, dispatcher, server));
-            LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, queue);
         }
 
         @Override

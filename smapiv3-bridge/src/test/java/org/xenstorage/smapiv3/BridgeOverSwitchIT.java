@@ -155,4 +155,26 @@ class BridgeOverSwitchIT {
         assertEquals(List.of(), failures);
         assertTrue(good.get() > 0, "calls ran during the churn");
     }
+
+    @Test
+    void startsServingOnceASwitchThatWasDownComesUp() throws Exception {
+        Path later = tmp.resolve("later.sock");
+        PluginRoot other = new PluginRoot(tmp.resolve("other"));
+        PluginRoot.fakePrinting(other.volume.resolve("late"), "Plugin.diagnostics", "\"late\"");
+        try (Smapiv3Bridge b = Smapiv3Bridge.start(other.config().withQueuePrefix(PREFIX), SwitchAddress.unix(later),
+                other.environment())) {
+            assertEquals(Set.of("late"), b.plugins(), "served in-process even without a switch");
+            try (EmbeddedSwitch up = EmbeddedSwitch.start(Optional.of(later), Optional.empty(), tmp.resolve("later-state"));
+                 SwitchRpcClient c = SwitchRpcClient.connect(SwitchAddress.unix(later), "late-client")) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (!c.list(PREFIX + ".late", true).get(10, TimeUnit.SECONDS).contains(PREFIX + ".late")) {
+                    assertTrue(System.nanoTime() < deadline, "the bridge never retried serving its queue");
+                    Thread.sleep(200);
+                }
+                String reply = c.call(PREFIX + ".late", org.xenstorage.idl.rpc.JsonRpc.request("Query.diagnostics",
+                        V2.params("dbg", "d")), Duration.ofSeconds(60));
+                assertEquals("late", V2.json(reply).get("result").asText());
+            }
+        }
+    }
 }

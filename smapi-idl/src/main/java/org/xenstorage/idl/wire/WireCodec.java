@@ -48,8 +48,8 @@ public final class WireCodec {
     @SuppressWarnings("unchecked")
     public static <T> Codec<T> of(Type type) {
         Codec<?> codec = CACHE.get(type);
-        // A Deferred without a target is another thread's build in progress: wait for it on the lock
-        // (only the building thread itself, re-entering for a recursive type, may use the placeholder).
+        // a placeholder whose target is still unset belongs to a build running on another thread:
+        // wait for it under the lock instead of handing out a codec that would NPE
         if (codec != null && !(codec instanceof Deferred<?> d && d.target == null)) {
             return (Codec<T>) codec;
         }

@@ -41,6 +41,10 @@ public final class PluginWatcher implements AutoCloseable {
         void datapathChanged(String scheme, Path dir);
 
         void datapathRemoved(String scheme);
+
+        /** Called after every full rescan (about once a second): a chance to retry what failed. */
+        default void rescanned() {
+        }
     }
 
     private final Path volumeRoot;
@@ -152,6 +156,7 @@ public final class PluginWatcher implements AutoCloseable {
                 safely(() -> listener.datapathRemoved(scheme));
             }
         }
+        safely(listener::rescanned);
     }
 
     private void warnOnce(Path dir, String message) {

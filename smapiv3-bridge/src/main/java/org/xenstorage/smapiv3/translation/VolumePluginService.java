@@ -198,9 +198,9 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         for (org.xenstorage.smapiv3.idl.ProbeResult r : results) {
             boolean hasUuid = r.configuration().containsKey("sr_uuid");
             if (!r.complete() && hasUuid) {
-                problems.add("A configuration with a uuid cannot be incomplete: " + r.configuration());
+                problems.add("A configuration with a uuid cannot be incomplete: " + Json.MAPPER.valueToTree(r.configuration()));
             } else if (r.sr().isPresent() && !hasUuid) {
-                problems.add("A configuration is not attachable without a uuid: " + r.configuration());
+                problems.add("A configuration is not attachable without a uuid: " + Json.MAPPER.valueToTree(r.configuration()));
             } else {
                 probes.add(new Probe(r.configuration(), r.complete(), r.sr().map(VolumeShapes::srInfoOf),
                         r.extraInfo()));
