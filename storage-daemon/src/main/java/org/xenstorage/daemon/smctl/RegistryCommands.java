@@ -14,6 +14,7 @@ import java.util.Set;
 import org.xenstorage.idl.rpc.MethodTable;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.messageswitch.client.SwitchException;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -149,10 +150,11 @@ final class RegistryCommands {
             o.put("alive", alive.contains(q));
         }
         JsonNode mux;
-        CallFailed failure = null;
+        RuntimeException failure = null;
         try {
             mux = s.extension(DIAGNOSTICS, s.params());
-        } catch (CallFailed e) {
+        } catch (CallFailed | SwitchException e) {
+            // the queues are worth showing most when the daemon does not answer
             failure = e;
             mux = null;
         }

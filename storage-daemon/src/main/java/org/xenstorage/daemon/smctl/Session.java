@@ -29,6 +29,7 @@ final class Session implements AutoCloseable {
     private final CommonOptions options;
     private final SwitchLink.Connector connector;
     private SwitchLink link;
+    private boolean muxChecked;
 
     Session(CommonOptions options, SwitchLink.Connector connector) {
         this.options = options;
@@ -51,9 +52,26 @@ final class Session implements AutoCloseable {
         return link;
     }
 
+    /**
+     * The link, once the mux queue is known to be served. A persistent queue outlives its daemon, and a
+     * request sent to it would only time out; asking the switch which queues are polled fails fast instead.
+     */
+    SwitchLink muxLink() {
+        SwitchLink l = link();
+        if (!muxChecked) {
+            if (!l.queues(muxQueue(), true, options.timeout()).contains(muxQueue())) {
+                boolean exists = l.queues(muxQueue(), false, options.timeout()).contains(muxQueue());
+                throw new SwitchException(SwitchException.Kind.NO_SUCH_QUEUE, muxQueue(), exists
+                        ? "queue " + muxQueue() + " exists but nobody is polling it" : "no queue " + muxQueue());
+            }
+            muxChecked = true;
+        }
+        return l;
+    }
+
     /** JSON-RPC texts to the mux queue, with the given reply timeout. */
     RpcTransport transport(Duration timeout) {
-        return request -> link().call(muxQueue(), request, timeout);
+        return request -> muxLink().call(muxQueue(), request, timeout);
     }
 
     /** Typed SMAPIv2 proxies over the mux queue. */
@@ -89,7 +107,7 @@ final class Session implements AutoCloseable {
     }
 
     private JsonNode send(String method, String request) {
-        String reply = await(link().call(muxQueue(), request, options.timeout()), options.timeout().plus(GUARD));
+        String reply = await(muxLink().call(muxQueue(), request, options.timeout()), options.timeout().plus(GUARD));
         JsonRpc.Response response;
         try {
             response = JsonRpc.parseResponse(reply);

@@ -117,7 +117,7 @@ public final class Smctl {
         String where = "the message-switch at " + options.address();
         return switch (e.kind()) {
             case NO_SUCH_QUEUE -> "nobody serves queue " + (e.queue() != null ? e.queue() : options.queuePrefix())
-                    + " on " + where + " (is the storage daemon running with --queue-prefix "
+                    + " on " + where + " (" + e.getMessage() + "; is the storage daemon running with --queue-prefix "
                     + options.queuePrefix() + "?)";
             case TIMEOUT -> "timed out waiting for " + (e.queue() != null ? "queue " + e.queue() : where) + ": "
                     + e.getMessage() + " (see --timeout)";
