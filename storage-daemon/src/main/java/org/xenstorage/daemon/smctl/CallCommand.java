@@ -46,7 +46,7 @@ record CallCommand(MethodDescriptor method, String name, List<ParamOption> optio
         CommandSpec spec = CommandSpec.create().name(name);
         List<String> description = new ArrayList<>();
         description.add("SMAPIv2 " + method.wireName() + " -> " + ParamOption.typeName(method.resultType())
-                + (method.deprecated() ? " (deprecated upstream; kept for older callers)" : ""));
+                + (method.deprecated() ? " (deprecated upstream)" : ""));
         spec.usageMessage().description(description.toArray(String[]::new));
         options.forEach(o -> spec.addOption(o.spec()));
         return spec;

@@ -1,8 +1,12 @@
 package org.xenstorage.daemon.smctl;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
+import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.MethodDescriptor;
 import org.xenstorage.idl.rpc.MethodTable;
 import picocli.CommandLine;
@@ -18,6 +22,7 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  */
 final class CommandCatalog {
     static final String HELP = "help";
+    static final int HELP_WIDTH = 110;
     static final String VERSION = "smctl 0.1.0-SNAPSHOT";
 
     private final CommandSpec top;
@@ -38,14 +43,18 @@ final class CommandCatalog {
     CommandCatalog(Predicate<String> wanted) {
         this.wanted = wanted;
         top = CommandSpec.create().name("smctl").mixinStandardHelpOptions(true).version(VERSION);
-        top.usageMessage()
+        top.usageMessage().sortOptions(false).width(HELP_WIDTH)
                 .description("Operator CLI of the storage daemon: every SMAPIv2 call, the SR registry, diagnostics.",
                         "Exit status: 0 ok, 1 storage error, 2 usage, 3 switch unreachable/timeout, 4 smctl failure.")
                 .footer("", "smctl help <command> shows a command's options.");
         CommonOptions.addTo(top);
         commandLine = new CommandLine(top);
         commandLine.setColorScheme(Help.defaultColorScheme(Help.Ansi.OFF));
-        for (MethodDescriptor m : MethodTable.all()) {
+        List<MethodDescriptor> methods = new ArrayList<>(MethodTable.all());
+        // listed module by module (upstream's order), methods alphabetically
+        methods.sort(Comparator.<MethodDescriptor>comparingInt(m -> StorageService.MODULES.indexOf(m.module()))
+                .thenComparing(MethodDescriptor::wireName));
+        for (MethodDescriptor m : methods) {
             if (!wanted.test(CallCommand.commandName(m.wireName()))) {
                 continue;
             }
@@ -84,6 +93,8 @@ final class CommandCatalog {
     }
 
     private void addSpec(CommandSpec spec) {
+        // the command's own options first, then the common ones, as declared
+        spec.usageMessage().sortOptions(false).width(HELP_WIDTH);
         spec.mixinStandardHelpOptions(true).version(VERSION);
         CommonOptions.addTo(spec);
         CommandLine sub = new CommandLine(spec);

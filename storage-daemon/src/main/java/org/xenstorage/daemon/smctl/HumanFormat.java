@@ -52,6 +52,12 @@ final class HumanFormat {
             return map.isEmpty() ? "(none)" : table("key", new ArrayList<>(map.keySet()), new ArrayList<>(map.values()),
                     recordClass(elementType(type, 1)));
         }
+        if (value instanceof Collection<?> c && !c.isEmpty() && isInline(value)) {
+            // a list of names reads (and pipes into `while read`) best one per line
+            List<String> lines = new ArrayList<>();
+            c.forEach(x -> lines.add(inline(null, x)));
+            return String.join("\n", lines);
+        }
         if (isInline(value)) {
             return inline(null, value);
         }

@@ -77,12 +77,7 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
 
     /** The picocli option. */
     OptionSpec spec() {
-        List<String> names = new ArrayList<>(List.of(longName));
-        String underscored = "--" + param.name();
-        if (!underscored.equals(longName) && !longName.startsWith("--param-")) {
-            names.add(underscored); // the wire spelling works too
-        }
-        OptionSpec.Builder b = OptionSpec.builder(names.toArray(String[]::new))
+        OptionSpec.Builder b = OptionSpec.builder(longName)
                 .required(!omittable())
                 .description(description());
         switch (kind) {
@@ -129,6 +124,13 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
     /** The OCaml-ish name of an IDL type, for help text ({@code vdi_info}, {@code (string * vdi_info) list}). */
     static String typeName(Type t) {
         if (t instanceof Class<?> c) {
+            if (c == Void.class || c == void.class) {
+                return "unit";
+            }
+            if (c.isPrimitive() || Number.class.isAssignableFrom(c) || c == Boolean.class) {
+                return c == long.class || c == Long.class ? "int64" : c == int.class || c == Integer.class ? "int"
+                        : c == boolean.class || c == Boolean.class ? "bool" : "float";
+            }
             return c == String.class ? "string" : WireCodec.snakeCase(c.getSimpleName());
         }
         if (t instanceof ParameterizedType p) {
