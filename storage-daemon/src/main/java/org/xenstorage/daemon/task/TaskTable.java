@@ -26,14 +26,17 @@ import org.xenstorage.idl.types.TaskCompletion;
 import org.xenstorage.idl.types.TaskInfo;
 import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.migrate.task.TaskBody;
+import org.xenstorage.migrate.task.TaskContext;
+import org.xenstorage.migrate.task.TaskLauncher;
 
 /**
  * The process-wide task table behind {@code TASK.*} (upstream {@code Task_server}): ids count from 0,
  * tasks live in memory only, every state change is signalled into the {@link UpdateLog} as {@code Task id}.
  * Cancellation is cooperative: a cancel sets a flag seen at the next cancellation point and runs the
- * callbacks the body registered.
+ * callbacks the body registered. It is the {@link TaskLauncher} storage-migrate runs {@code DATA.copy} with.
  */
-public final class TaskTable implements TaskApi {
+public final class TaskTable implements TaskApi, TaskLauncher {
     private static final Logger LOG = LoggerFactory.getLogger(TaskTable.class);
 
     private final Map<String, Task> tasks = new ConcurrentHashMap<>();
@@ -48,6 +51,13 @@ public final class TaskTable implements TaskApi {
     public TaskTable(UpdateLog updates, Executor runner) {
         this.updates = updates;
         this.runner = runner;
+    }
+
+    /** Creates a task, runs {@code body} on the runner and returns the id at once. */
+    @Override
+    public String launch(String dbg, String description, TaskBody body) {
+        LOG.info("task for {}", description);
+        return launch(dbg, body);
     }
 
     /** Creates a task, runs {@code body} on the runner and returns the id at once. */
@@ -141,7 +151,7 @@ public final class TaskTable implements TaskApi {
     }
 
     /** One task. Its mutable fields are guarded by the task itself. */
-    public final class Task implements TaskHandle {
+    public final class Task implements TaskContext {
         private final String id;
         private final String dbg;
         private final double ctime = System.currentTimeMillis() / 1000.0;
@@ -157,9 +167,47 @@ public final class TaskTable implements TaskApi {
             this.dbg = dbg;
         }
 
-        @Override
         public String id() {
             return id;
+        }
+
+        @Override
+        public String taskId() {
+            return id;
+        }
+
+        @Override
+        public void progress(double fraction) {
+            setProgress(fraction);
+        }
+
+        @Override
+        public synchronized boolean cancelRequested() {
+            return cancelling;
+        }
+
+        @Override
+        public void checkCancelled() {
+            checkCancelling();
+        }
+
+        @Override
+        public CancelRegistration onCancel(Runnable callback) {
+            boolean now;
+            synchronized (this) {
+                now = cancelling;
+                if (!now) {
+                    cancelCallbacks.push(callback);
+                }
+            }
+            if (now) {
+                callback.run();
+            }
+            return () -> {
+                synchronized (this) {
+                    cancelCallbacks.remove(callback);
+                }
+            };
         }
 
         synchronized TaskState state() {
@@ -170,7 +218,7 @@ public final class TaskTable implements TaskApi {
             state = s;
         }
 
-        @Override
+        /** Sets {@code Pending(progress)} and signals the change to {@code UPDATES.get} pollers. */
         public void setProgress(double progress) {
             synchronized (this) {
                 if (!(state instanceof TaskState.Pending)) {
@@ -181,7 +229,7 @@ public final class TaskTable implements TaskApi {
             signal(id);
         }
 
-        @Override
+        /** A cancellation point: {@code Cancelled(id)} once a cancel was asked for. */
         public synchronized void checkCancelling() {
             cancelPointsSeen++;
             if (cancelling) {
@@ -189,7 +237,7 @@ public final class TaskTable implements TaskApi {
             }
         }
 
-        @Override
+        /** Runs {@code body} with {@code onCancel} registered: a cancel during the body calls it. */
         public <T> T withCancel(Runnable onCancel, Callable<T> body) throws Exception {
             synchronized (this) {
                 try {
@@ -210,7 +258,7 @@ public final class TaskTable implements TaskApi {
             }
         }
 
-        @Override
+        /** Runs {@code body} as a named subtask recorded in the task's {@code subtasks}. */
         public <T> T withSubtask(String name, Callable<T> body) throws Exception {
             long start = System.nanoTime();
             synchronized (this) {
@@ -240,7 +288,7 @@ public final class TaskTable implements TaskApi {
             subtasks.putAll(copy);
         }
 
-        @Override
+        /** After this, cancel requests are ignored (a cancellation point first). */
         public synchronized void prohibitCancellation() {
             checkCancelling();
             cancellable = false;
