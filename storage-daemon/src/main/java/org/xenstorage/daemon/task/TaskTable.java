@@ -41,6 +41,7 @@ public final class TaskTable implements TaskApi, TaskLauncher {
 
     private final Map<String, Task> tasks = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong(0);
+    private final Object signalLock = new Object();
     private final UpdateLog updates;
     private final Executor runner;
 
@@ -103,11 +104,13 @@ public final class TaskTable implements TaskApi, TaskLauncher {
 
     /** Adds {@code Task id} to the update log if the task still exists. */
     public void signal(String id) {
-        if (tasks.containsKey(id)) {
-            updates.add(new DynamicId.Task(id));
-        } else {
-            LOG.debug("task {} signalled after it was destroyed", id);
+        synchronized (signalLock) { // so a destroy cannot slip between the check and the add
+            if (tasks.containsKey(id)) {
+                updates.add(new DynamicId.Task(id));
+                return;
+            }
         }
+        LOG.debug("task {} signalled after it was destroyed", id);
     }
 
     /** The task, or {@code Does_not_exist(task, id)}. */
@@ -131,10 +134,12 @@ public final class TaskTable implements TaskApi, TaskLauncher {
 
     @Override
     public void destroy(String dbg, String task) {
-        if (tasks.remove(task) == null) {
-            throw new StorageException(new StorageError.DoesNotExist("task", task));
+        synchronized (signalLock) {
+            if (tasks.remove(task) == null) {
+                throw new StorageException(new StorageError.DoesNotExist("task", task));
+            }
+            updates.remove(new DynamicId.Task(task));
         }
-        updates.remove(new DynamicId.Task(task));
     }
 
     @Override
