@@ -27,8 +27,8 @@ public final class CopyRecords {
     private static final Logger LOG = LoggerFactory.getLogger(CopyRecords.class);
 
     /** On-disk shape: {@code {"copies":[{...}, ...]}}. */
-    record Table(List<CopyRecord> copies) {
-        Table {
+    public record Table(List<CopyRecord> copies) {
+        public Table {
             copies = List.copyOf(copies);
         }
     }

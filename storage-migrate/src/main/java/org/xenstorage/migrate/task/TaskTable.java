@@ -62,7 +62,7 @@ public final class TaskTable implements TaskLauncher, TaskApi, AutoCloseable {
         return id;
     }
 
-    private void run(Task task, String description, TaskBody body) {
+    private void runBody(Task task, String description, TaskBody body) {
         long start = System.nanoTime();
         TaskState end;
         try {
@@ -77,6 +77,17 @@ public final class TaskTable implements TaskLauncher, TaskApi, AutoCloseable {
         }
         task.finish(end);
         signalIfKnown(task.id);
+    }
+
+    private void run(Task task, String description, TaskBody body) {
+        try {
+            runBody(task, description, body);
+        } catch (RuntimeException | Error e) { // recording the outcome itself failed: never leave it Pending
+            LOG.error("task {} ({}): could not record its outcome", task.id, description, e);
+            task.finish(new TaskState.Failed(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode()
+                    .add("Internal_error").add("task outcome could not be recorded: " + e)));
+            signalIfKnown(task.id);
+        }
     }
 
     private static JsonNode encode(StorageError error) {
