@@ -1,42 +1,254 @@
 package org.xenstorage.smapiv3;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.rpc.JsonRpc;
+import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.smapiv3.discovery.DatapathRegistry;
+import org.xenstorage.smapiv3.discovery.PluginNames;
+import org.xenstorage.smapiv3.discovery.PluginWatcher;
+import org.xenstorage.smapiv3.script.ScriptExec;
+import org.xenstorage.smapiv3.state.AttachedSrTable;
+import org.xenstorage.smapiv3.translation.VolumePluginService;
 
 /**
  * The SMAPIv3 bridge (xapi-storage-script's job): watches the plugin root and serves
- * {@code <prefix>.<plugin>} for every volume plugin.
- *
- * <p>CONTRACT ONLY in this revision: implemented by issue 6.
+ * {@code <prefix>.<plugin>} for every volume plugin, translating each SMAPIv2 call into SMAPIv3
+ * script runs. Requests run on one bounded pool ({@code maxConcurrent} threads), so at most that
+ * many scripts run at once; the attached-SR table is reloaded from {@code <stateDir>/state.db}.
  */
 public final class Smapiv3Bridge implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Smapiv3Bridge.class);
+    /** The state file's name inside the state directory (upstream's name, same format). */
+    public static final String STATE_FILE = "state.db";
+    private static final int MAX_STDOUT = 16 << 20;
 
-    private Smapiv3Bridge() {
+    private final Smapiv3Config config;
+    private final SwitchAddress switchAddress;
+    private final ChildProcessRunner runner = new ChildProcessRunner();
+    private final ScriptExec exec;
+    private final AttachedSrTable srs;
+    private final DatapathRegistry datapaths;
+    private final ExecutorService calls;
+    private final Map<String, Served> served = new ConcurrentHashMap<>();
+    private volatile PluginWatcher watcher;
+    private volatile boolean closed;
+
+    private record Served(VolumePluginService service, StorageDispatcher dispatcher, SwitchQueueServer server) {
+    }
+
+    private Smapiv3Bridge(Smapiv3Config config, SwitchAddress switchAddress, Map<String, String> environment)
+            throws IOException {
+        this.config = config;
+        this.switchAddress = switchAddress;
+        this.exec = new ScriptExec(runner, environment, config.scriptTimeout(), MAX_STDOUT);
+        this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
+        this.datapaths = new DatapathRegistry(exec);
+        AtomicInteger n = new AtomicInteger();
+        this.calls = new ThreadPoolExecutor(config.maxConcurrent(), config.maxConcurrent(), 60, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "smapiv3-call-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
     }
 
     /** Discovers plugins, reloads the attached-SR table, starts watching and serving. */
     public static Smapiv3Bridge start(Smapiv3Config config, SwitchAddress switchAddress) {
-        throw new UnsupportedOperationException("SMAPIv3 bridge: issue 6");
+        return start(config, switchAddress, System.getenv());
+    }
+
+    /**
+     * As {@link #start(Smapiv3Config, SwitchAddress)}, with the environment the scripts get (upstream
+     * passes the daemon's own). A null {@code switchAddress} serves in-process only ({@link #dispatch}).
+     *
+     * @throws UncheckedIOException when the root is unusable or the state file cannot be read
+     */
+    public static Smapiv3Bridge start(Smapiv3Config config, SwitchAddress switchAddress,
+                                      Map<String, String> environment) {
+        Objects.requireNonNull(config, "config");
+        Path root = config.pluginRoot();
+        if (!Files.isDirectory(root) || !Files.isExecutable(root)) {
+            throw new UncheckedIOException(new IOException("plugin root " + root
+                    + " is not an accessible directory; set --root to the directory holding volume/ and datapath/"));
+        }
+        try {
+            Files.createDirectories(root.resolve("volume"));
+            Files.createDirectories(root.resolve("datapath"));
+            Smapiv3Bridge bridge = new Smapiv3Bridge(config, switchAddress, environment);
+            bridge.watcher = PluginWatcher.start(root, bridge.new Lifecycle(), Duration.ofSeconds(1));
+            LOG.info("SMAPIv3 bridge serving {} from {}", bridge.plugins(), root);
+            return bridge;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The volume plugins currently served. */
     public Set<String> plugins() {
-        throw new UnsupportedOperationException("SMAPIv3 bridge: issue 6");
+        return new TreeSet<>(served.keySet());
+    }
+
+    /** The message-switch queues currently served ({@code <queuePrefix>.<plugin>}). */
+    public Set<String> queues() {
+        Set<String> out = new TreeSet<>();
+        served.keySet().forEach(p -> out.add(PluginNames.queue(config.queuePrefix(), p)));
+        return out;
+    }
+
+    /** The datapath plugins (URI schemes) currently registered. */
+    public Set<String> datapaths() {
+        return datapaths.schemes();
     }
 
     /** The in-process service behind one plugin's queue. */
     public StorageService serviceFor(String plugin) {
-        throw new UnsupportedOperationException("SMAPIv3 bridge: issue 6");
+        return StorageService.of(servedOrThrow(plugin).service());
+    }
+
+    /**
+     * Handles one SMAPIv2 JSON-RPC request for {@code plugin} on the bridge's pool, exactly as a request
+     * arriving on its queue; the future always completes with a JSON-RPC reply.
+     */
+    public CompletableFuture<String> dispatch(String plugin, String request) {
+        Served s = served.get(plugin);
+        if (s == null) {
+            return CompletableFuture.completedFuture(JsonRpc.failure(
+                    new StorageError.NoStoragePluginForSr(plugin), com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
+        }
+        return handle(s.dispatcher(), request);
+    }
+
+    /** The attached-SR table (for diagnostics and tests). */
+    public AttachedSrTable attachedSrs() {
+        return srs;
+    }
+
+    private CompletableFuture<String> handle(StorageDispatcher dispatcher, String request) {
+        try {
+            return CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request).join(), calls);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.completedFuture(JsonRpc.failure(
+                    new StorageError.InternalError("SMAPIv3 bridge is shutting down"),
+                    com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
+        }
+    }
+
+    private Served servedOrThrow(String plugin) {
+        Served s = served.get(plugin);
+        if (s == null) {
+            throw new IllegalArgumentException("no volume plugin " + plugin + " (serving " + plugins() + ")");
+        }
+        return s;
+    }
+
+    /** Reacts to plugin directory changes. */
+    private final class Lifecycle implements PluginWatcher.Listener {
+        @Override
+        public void volumePluginAdded(String plugin, Path dir) {
+            if (closed) {
+                return;
+            }
+            VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, datapaths);
+            StorageDispatcher dispatcher = new StorageDispatcher(StorageService.of(service));
+            SwitchQueueServer server = null;
+            String queue = PluginNames.queue(config.queuePrefix(), plugin);
+            if (switchAddress != null) {
+                try {
+                    server = SwitchQueueServer.start(switchAddress, queue, config.maxConcurrent(),
+                            request -> handle(dispatcher, request));
+                } catch (RuntimeException e) {
+                    LOG.error("cannot serve queue {} on {}: {}", queue, switchAddress, e.toString());
+                }
+            }
+            served.put(plugin, new Served(service, dispatcher, server));
+            LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, queue);
+        }
+
+        @Override
+        public void volumePluginRemoved(String plugin) {
+            Served s = served.remove(plugin);
+            if (s != null) {
+                exec.forget(s.service().dir());
+                if (s.server() != null) {
+                    s.server().shutdown(Duration.ofSeconds(5));
+                }
+                LOG.info("stopped serving volume plugin {}", plugin);
+            }
+        }
+
+        @Override
+        public void datapathChanged(String scheme, Path dir) {
+            if (!closed) {
+                datapaths.register(scheme, dir);
+            }
+        }
+
+        @Override
+        public void datapathRemoved(String scheme) {
+            datapaths.unregister(scheme);
+        }
     }
 
     /** Stops taking calls, lets in-flight ones finish for up to {@code grace}, then closes. */
     public void shutdown(Duration grace) {
-        throw new UnsupportedOperationException("SMAPIv3 bridge: issue 6");
+        if (closed) {
+            return;
+        }
+        closed = true;
+        PluginWatcher w = watcher;
+        if (w != null) {
+            w.close();
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        for (Served s : served.values()) {
+            if (s.server() != null) {
+                s.server().shutdown(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            }
+        }
+        served.clear();
+        calls.shutdown();
+        try {
+            if (!calls.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                calls.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            calls.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        runner.close();
     }
 
     @Override
     public void close() {
+        shutdown(Duration.ofSeconds(5));
+    }
+
+    /** For logs. */
+    @Override
+    public String toString() {
+        return "Smapiv3Bridge[" + config.pluginRoot() + ", " + Optional.ofNullable(switchAddress) + "]";
     }
 }

@@ -2,6 +2,7 @@ package org.xenstorage.smapiv3;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * What the SMAPIv3 bridge needs to run.
@@ -14,4 +15,43 @@ import java.time.Duration;
  */
 public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout,
                             int maxConcurrent) {
+    /** xapi finds SMAPIv3 SR types by listing queues under this prefix. */
+    public static final String DEFAULT_QUEUE_PREFIX = "org.xen.xapi.storage";
+    /** Upstream waits for ever; we kill a script after this by default. */
+    public static final Duration DEFAULT_SCRIPT_TIMEOUT = Duration.ofMinutes(20);
+    public static final int DEFAULT_MAX_CONCURRENT = 16;
+
+    public Smapiv3Config {
+        Objects.requireNonNull(pluginRoot, "pluginRoot");
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(queuePrefix, "queuePrefix");
+        Objects.requireNonNull(scriptTimeout, "scriptTimeout");
+        if (queuePrefix.isEmpty() || queuePrefix.endsWith(".")) {
+            throw new IllegalArgumentException("queue prefix must be non-empty without a trailing dot: " + queuePrefix);
+        }
+        if (scriptTimeout.isNegative() || scriptTimeout.isZero()) {
+            throw new IllegalArgumentException("script timeout must be positive");
+        }
+        if (maxConcurrent <= 0) {
+            throw new IllegalArgumentException("maxConcurrent must be positive");
+        }
+    }
+
+    /** The defaults for everything but the two directories. */
+    public static Smapiv3Config of(Path pluginRoot, Path stateDir) {
+        return new Smapiv3Config(pluginRoot, stateDir, DEFAULT_QUEUE_PREFIX, DEFAULT_SCRIPT_TIMEOUT,
+                DEFAULT_MAX_CONCURRENT);
+    }
+
+    public Smapiv3Config withQueuePrefix(String prefix) {
+        return new Smapiv3Config(pluginRoot, stateDir, prefix, scriptTimeout, maxConcurrent);
+    }
+
+    public Smapiv3Config withScriptTimeout(Duration timeout) {
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, timeout, maxConcurrent);
+    }
+
+    public Smapiv3Config withMaxConcurrent(int max) {
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, max);
+    }
 }

@@ -48,7 +48,9 @@ public final class WireCodec {
     @SuppressWarnings("unchecked")
     public static <T> Codec<T> of(Type type) {
         Codec<?> codec = CACHE.get(type);
-        if (codec != null) {
+        // A Deferred without a target is another thread's build in progress: wait for it on the lock
+        // (only the building thread itself, re-entering for a recursive type, may use the placeholder).
+        if (codec != null && !(codec instanceof Deferred<?> d && d.target == null)) {
             return (Codec<T>) codec;
         }
         synchronized (BUILD_LOCK) {

@@ -1,0 +1,1 @@
+simplefile.py

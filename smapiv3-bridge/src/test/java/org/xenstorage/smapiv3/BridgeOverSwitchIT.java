@@ -1,0 +1,158 @@
+package org.xenstorage.smapiv3;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.rpc.StorageClient;
+import org.xenstorage.idl.types.QueryResult;
+import org.xenstorage.idl.types.SrInfo;
+import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
+import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchRpcClient;
+
+/** The bridge serving the example plugins over the real embedded message-switch, and plugin churn. */
+class BridgeOverSwitchIT {
+    private static final String PREFIX = "org.xenstorage.test.storage";
+    private static final Duration CALL = Duration.ofSeconds(60);
+    /** The contract is 2 s; the poll allows for a loaded CI machine without asserting anything tighter. */
+    private static final Duration CHURN_DEADLINE = Duration.ofSeconds(15);
+
+    @TempDir
+    Path tmp;
+    PluginRoot root;
+    EmbeddedSwitch sw;
+    SwitchAddress address;
+    SwitchRpcClient client;
+    Smapiv3Bridge bridge;
+
+    @BeforeEach
+    void start() throws Exception {
+        root = new PluginRoot(tmp);
+        root.copyExamples();
+        Path sock = tmp.resolve("switch.sock");
+        sw = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(), tmp.resolve("switch-state"));
+        address = SwitchAddress.unix(sock);
+        bridge = Smapiv3Bridge.start(root.config().withQueuePrefix(PREFIX), address, root.environment());
+        client = SwitchRpcClient.connect(address, "bridge-it");
+    }
+
+    @AfterEach
+    void stop() {
+        client.close();
+        bridge.close();
+        sw.close();
+    }
+
+    private StorageService remote(String plugin) {
+        return StorageClient.of(text -> client.callAsync(PREFIX + "." + plugin, text, CALL));
+    }
+
+    private Set<String> liveQueues() throws Exception {
+        return new TreeSet<>(client.list(PREFIX + ".", true).get(10, TimeUnit.SECONDS));
+    }
+
+    private void awaitQueues(Set<String> plugins) throws Exception {
+        Set<String> want = new TreeSet<>();
+        plugins.forEach(p -> want.add(PREFIX + "." + p));
+        long deadline = System.nanoTime() + CHURN_DEADLINE.toNanos();
+        while (true) {
+            Set<String> live = liveQueues();
+            if (live.equals(want) && bridge.queues().equals(want)) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                assertEquals(want, live, "queues alive on the switch");
+                assertEquals(want, bridge.queues(), "queues the bridge serves");
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    @Test
+    void servesTheExamplePluginsUnderTheConfiguredPrefix() throws Exception {
+        awaitQueues(Set.of("simplefile"));
+        StorageService s = remote("simplefile");
+        QueryResult q = s.query().query("it");
+        assertEquals("simplefile", q.driver());
+        String srPath = tmp.resolve("sr").toString();
+        Map<String, String> config = s.sr().create("it", "sr-it", "name", "desc", Map.of("path", srPath), 0);
+        s.sr().attach("it", "sr-it", config);
+        VdiInfo created = s.vdi().create("it", "sr-it", VdiInfo.defaults("x", "disk").withSizes(4096, 0));
+        assertEquals(4096, created.virtualSize());
+        assertEquals(List.of(created.vdi()), s.sr().scan2("it", "sr-it").vdis().stream().map(VdiInfo::vdi).toList());
+        SrInfo info = s.sr().stat("it", "sr-it");
+        assertEquals("name", info.nameLabel());
+        StorageException e = assertThrows(StorageException.class, () -> s.sr().stat("it", "not-attached"));
+        assertEquals(new StorageError.SrNotAttached("not-attached"), e.error());
+        // an unimplemented call answers with an error naming it, and the queue keeps serving
+        StorageException u = assertThrows(StorageException.class,
+                () -> s.vdi().attach2("it", "dp", "sr-it", created.vdi(), true));
+        assertEquals(new StorageError.Unimplemented("VDI.attach2"), u.error());
+        StorageException t = assertThrows(StorageException.class, () -> s.task().list("it"));
+        assertTrue(t.error() instanceof StorageError.Unimplemented);
+        assertEquals("name", s.sr().stat("it", "sr-it").nameLabel());
+    }
+
+    @Test
+    void servedQueuesFollowPluginDirectoryChurnWhileCallsRun() throws Exception {
+        awaitQueues(Set.of("simplefile"));
+        AtomicBoolean churning = new AtomicBoolean(true);
+        AtomicInteger good = new AtomicInteger();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        StorageService stable = remote("simplefile");
+        CompletableFuture<Void> traffic = CompletableFuture.runAsync(() -> {
+            while (churning.get()) {
+                try {
+                    stable.query().diagnostics("churn");
+                    good.incrementAndGet();
+                } catch (RuntimeException e) {
+                    failures.add(e);
+                }
+            }
+        });
+
+        Path a = root.volume.resolve("org.xen.xapi.storage.alpha");
+        PluginRoot.fakePrinting(a, "Plugin.diagnostics", "\"alpha\"");
+        Path b = root.volume.resolve("beta");
+        PluginRoot.fakePrinting(b, "Plugin.diagnostics", "\"beta\"");
+        awaitQueues(Set.of("simplefile", "alpha", "beta"));
+        assertEquals("alpha", remote("alpha").query().diagnostics("d"));
+        assertEquals("beta", remote("beta").query().diagnostics("d"));
+
+        Files.move(b, root.volume.resolve("org.xen.xapi.storage.gamma"));
+        awaitQueues(Set.of("simplefile", "alpha", "gamma"));
+        assertEquals("beta", remote("gamma").query().diagnostics("d"));
+
+        PluginRoot.deleteTree(a);
+        Files.createDirectory(root.volume.resolve("bad..name"));
+        Files.writeString(root.volume.resolve("plain-file"), "not a plugin");
+        awaitQueues(Set.of("simplefile", "gamma"));
+
+        churning.set(false);
+        traffic.get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(), failures);
+        assertTrue(good.get() > 0, "calls ran during the churn");
+    }
+}

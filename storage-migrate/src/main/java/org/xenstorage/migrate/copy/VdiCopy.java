@@ -1,0 +1,259 @@
+package org.xenstorage.migrate.copy;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.types.AsyncResult;
+import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.Implementation;
+import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.migrate.mirror.CopyRecord;
+import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.task.TaskContext;
+
+/**
+ * One {@code DATA.copy} between two SRs reached through the same {@link StorageService} (spec
+ * wrapper-mux 5.1/5.3), run as a task body:
+ * <ol>
+ *   <li>find the source with {@code SR.scan2}; {@code similar} = content ids of {@code VDI.similar_content};</li>
+ *   <li>base on the destination: a clone of the first destination VDI whose content id is similar and
+ *       which is no larger (resized to the source size), else a blank VDI created from the source's
+ *       vdi_info with {@code sm_config} emptied;</li>
+ *   <li>attach+activate the destination RW and the source RO, each on its own fresh datapath, and copy
+ *       the bytes with {@link SparseCopier} (skipping zeros when the base is blank, writing only the
+ *       differences when it is a clone), reporting {@code 0.05 + 0.9 * fraction};</li>
+ *   <li>whatever happens: deactivate, detach and destroy both datapaths;</li>
+ *   <li>set the destination's content id to the source's (and re-set the source's, as upstream does),
+ *       snapshot the copy, destroy the copy and return the snapshot.</li>
+ * </ol>
+ * On any failure or cancel after step 2, the destination VDI this copy created is destroyed.
+ */
+public final class VdiCopy {
+    private static final Logger LOG = LoggerFactory.getLogger(VdiCopy.class);
+
+    /** Progress is reported as {@code COPY_START + COPY_SPAN * fraction}, as upstream. */
+    static final double COPY_START = 0.05;
+    static final double COPY_SPAN = 0.9;
+
+    private final StorageService storage;
+    private final CopyRecords records;
+    private final Supplier<SparseCopier> copiers;
+
+    /**
+     * @param storage reaches both SRs (in the daemon, a client routed through the mux)
+     * @param records where copies in flight are recorded
+     * @param copiers makes one engine per copy (engines own their buffers)
+     */
+    public VdiCopy(StorageService storage, CopyRecords records, Supplier<SparseCopier> copiers) {
+        this.storage = storage;
+        this.records = records;
+        this.copiers = copiers;
+    }
+
+    /** The request, as {@code DATA.copy} received it. */
+    public record Request(String dbg, String sr, String vdi, String vm, String url, String dest) {
+    }
+
+    /** Runs the copy; see the class comment. Throws {@link StorageException} on failure. */
+    public Optional<AsyncResult> run(Request q, TaskContext ctx) {
+        VdiInfo source = findVdi(q.dbg(), q.sr(), q.vdi())
+                .orElseThrow(() -> new StorageException(new StorageError.VdiDoesNotExist(q.vdi())));
+        if (!storage.sr().list(q.dbg()).contains(q.dest())) {
+            throw new StorageException(new StorageError.SrNotAttached(q.dest()));
+        }
+        List<String> similar = similarContentIds(q);
+        Optional<VdiInfo> nearest = storage.sr().scan2(q.dbg(), q.dest()).vdis().stream()
+                .filter(v -> !"cbt_metadata".equals(v.ty()))
+                .filter(v -> similar.contains(v.contentId()) && v.virtualSize() <= source.virtualSize())
+                .min((a, b) -> Integer.compare(similar.indexOf(a.contentId()), similar.indexOf(b.contentId())));
+        ctx.checkCancelled();
+
+        VdiInfo base = nearest.isPresent() ? cloneBase(q, nearest.get(), source) : createBase(q, source);
+        boolean ok = false;
+        try {
+            copyInto(q, ctx, source, base, nearest.isEmpty());
+            ctx.checkCancelled();
+            storage.vdi().setContentId(q.dbg(), q.dest(), base.vdi(), source.contentId());
+            try { // upstream re-sets the source's id too (a no-op for most backends)
+                storage.vdi().setContentId(q.dbg(), q.sr(), q.vdi(), source.contentId());
+            } catch (StorageException e) {
+                LOG.info("could not re-set content_id of source {}/{}: {}", q.sr(), q.vdi(), e.getMessage());
+            }
+            VdiInfo copied = storage.vdi().stat(q.dbg(), q.dest(), base.vdi());
+            VdiInfo snapshot = storage.vdi().snapshot(q.dbg(), q.dest(), copied);
+            if (!snapshot.contentId().equals(source.contentId())) {
+                // Backends that do not carry content ids into snapshots get it set explicitly.
+                storage.vdi().setContentId(q.dbg(), q.dest(), snapshot.vdi(), source.contentId());
+                snapshot = snapshot.withContentId(source.contentId());
+            }
+            ok = true;
+            destroyQuietly(q.dbg(), q.dest(), base.vdi());
+            return Optional.of(new AsyncResult.VdiInfoResult(snapshot));
+        } finally {
+            if (!ok) {
+                LOG.info("copy of {}/{} failed: destroying destination {}/{}", q.sr(), q.vdi(), q.dest(), base.vdi());
+                destroyQuietly(q.dbg(), q.dest(), base.vdi());
+            }
+        }
+    }
+
+    private Optional<VdiInfo> findVdi(String dbg, String sr, String vdi) {
+        return storage.sr().scan2(dbg, sr).vdis().stream().filter(v -> v.vdi().equals(vdi)).findFirst();
+    }
+
+    private List<String> similarContentIds(Request q) {
+        try {
+            return storage.vdi().similarContent(q.dbg(), q.sr(), q.vdi()).stream()
+                    .map(VdiInfo::contentId).filter(c -> !c.isEmpty()).toList();
+        } catch (StorageException e) {
+            if (e.error() instanceof StorageError.Unimplemented) {
+                return List.of(); // SMAPIv3 plugins need not implement it: full copy
+            }
+            throw e;
+        }
+    }
+
+    private VdiInfo cloneBase(Request q, VdiInfo nearest, VdiInfo source) {
+        VdiInfo clone = storage.vdi().clone(q.dbg(), q.dest(), nearest);
+        LOG.info("copy of {}/{}: incremental onto clone {} of {}", q.sr(), q.vdi(), clone.vdi(), nearest.vdi());
+        try {
+            if (clone.virtualSize() != source.virtualSize()) {
+                long size = storage.vdi().resize(q.dbg(), q.dest(), clone.vdi(), source.virtualSize());
+                clone = clone.withSizes(size, clone.physicalUtilisation());
+            }
+            return clone;
+        } catch (RuntimeException e) {
+            destroyQuietly(q.dbg(), q.dest(), clone.vdi());
+            throw e;
+        }
+    }
+
+    private VdiInfo createBase(Request q, VdiInfo source) {
+        return storage.vdi().create(q.dbg(), q.dest(), source.withSmConfig(java.util.Map.of()));
+    }
+
+    private void copyInto(Request q, TaskContext ctx, VdiInfo source, VdiInfo dest, boolean prezeroed) {
+        if (source.virtualSize() > dest.virtualSize()) {
+            throw StorageException.internal("source VDI " + q.vdi() + " (" + source.virtualSize()
+                    + " bytes) is larger than destination VDI " + dest.vdi() + " (" + dest.virtualSize() + " bytes)");
+        }
+        String nonce = UUID.randomUUID().toString();
+        String leafDp = "copy-" + ctx.taskId() + "-src-" + nonce;
+        String remoteDp = "copy-" + ctx.taskId() + "-dst-" + nonce;
+        records.add(new CopyRecord(CopyRecord.idOf(q.sr(), q.vdi()), ctx.taskId(), q.sr(), q.vdi(), leafDp, remoteDp,
+                q.dest(), dest.vdi(), q.url(), q.vm()));
+        List<Runnable> teardown = new ArrayList<>();
+        RuntimeException failure = null;
+        try {
+            teardown.add(0, () -> storage.dp().destroy2(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm(), false));
+            teardown.add(0, () -> storage.vdi().detach(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm()));
+            Backend destBackend = storage.vdi().attach3(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm(), true);
+            teardown.add(0, () -> storage.vdi().deactivate(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm()));
+            storage.vdi().activate3(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm());
+
+            teardown.add(0, () -> storage.dp().destroy2(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm(), false));
+            teardown.add(0, () -> storage.vdi().detach(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm()));
+            Backend srcBackend = storage.vdi().attach3(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm(), false);
+            teardown.add(0, () -> storage.vdi().deactivate(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm()));
+            storage.vdi().activate3(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm());
+
+            Path from = localPath(srcBackend, q.sr(), q.vdi());
+            Path to = localPath(destBackend, q.dest(), dest.vdi());
+            ctx.checkCancelled();
+            ctx.progress(COPY_START);
+            CopyStats stats = copiers.get().copy(from, to, source.virtualSize(), prezeroed, new TaskProgress(ctx));
+            LOG.info("copied {}/{} -> {}/{}: {} bytes read, {} written, {} zero bytes skipped, {} MiB/s", q.sr(),
+                    q.vdi(), q.dest(), dest.vdi(), stats.bytesRead(), stats.bytesWritten(), stats.zeroBytesSkipped(),
+                    String.format("%.1f", stats.mibPerSecond()));
+        } catch (IOException e) {
+            failure = StorageException.internal("DATA.copy " + q.sr() + "/" + q.vdi() + " -> " + q.dest() + "/"
+                    + dest.vdi() + ": " + e);
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            for (Runnable step : teardown) { // every step, whatever happened before
+                try {
+                    step.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("copy clean-up step failed: {}", e.getMessage());
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+            records.remove(ctx.taskId());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * The dom0 path of an attached VDI: the first {@code File} or {@code BlockDevice} the backend
+     * offers. {@code Nbd}/{@code XenDisk}-only backends need an NBD client or a guest, which this
+     * copier does not have.
+     */
+    static Path localPath(Backend backend, String sr, String vdi) {
+        for (Implementation i : backend.implementations()) {
+            String raw = null;
+            if (i instanceof Implementation.File f) {
+                raw = f.value().path();
+            } else if (i instanceof Implementation.BlockDevice b) {
+                raw = b.value().path();
+            }
+            if (raw != null) {
+                Path p = Path.of(raw);
+                if (!p.isAbsolute() || !p.normalize().equals(p)) {
+                    throw StorageException.internal("attach of " + sr + "/" + vdi + " returned an unusable path "
+                            + raw);
+                }
+                return p;
+            }
+        }
+        List<String> kinds = backend.implementations().stream().map(i -> i.getClass().getSimpleName()).toList();
+        throw StorageException.unimplemented("DATA.copy of " + sr + "/" + vdi + ": the backend offers "
+                + (kinds.isEmpty() ? "no implementation" : String.join(", ", kinds))
+                + "; only File and BlockDevice attachments can be copied");
+    }
+
+    private void destroyQuietly(String dbg, String sr, String vdi) {
+        try {
+            storage.vdi().destroy(dbg, sr, vdi);
+        } catch (RuntimeException e) {
+            LOG.warn("could not destroy {}/{}: {}", sr, vdi, e.getMessage());
+        }
+    }
+
+    /** Reports {@code 0.05 + 0.9 * fraction} on every step of at least 1%, and is a cancellation point. */
+    private static final class TaskProgress implements CopyMonitor {
+        private final TaskContext ctx;
+        private double reported = -1;
+
+        TaskProgress(TaskContext ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void advanced(long done, long total) {
+            if (ctx.cancelRequested()) {
+                ctx.checkCancelled();
+            }
+            double fraction = total == 0 ? 1.0 : (double) done / total;
+            if (fraction - reported >= 0.01 || (fraction == 1.0 && reported < 1.0)) {
+                reported = fraction;
+                ctx.progress(COPY_START + COPY_SPAN * fraction);
+            }
+        }
+    }
+}
