@@ -1,6 +1,7 @@
 package org.xenstorage.daemon.smctl;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.util.ArrayList;
 import java.util.List;
 import org.xenstorage.idl.errors.StorageError;
@@ -10,7 +11,8 @@ import org.xenstorage.idl.wire.WireCodec;
 /**
  * One line for a SMAPIv2 error, from its wire form: {@code ["Sr_not_attached","sr1"]} reads
  * {@code Sr_not_attached: sr1}; several arguments are separated by spaces, text bare and anything else
- * as compact JSON ({@code Backend_error: SR_BACKEND_FAILURE_44 ["","no space",""]}).
+ * as compact JSON ({@code Backend_error: SR_BACKEND_FAILURE_44 ["","no space",""]}). The backtrace a SMAPIv3
+ * script puts first in {@code Backend_error_with_backtrace} is left out.
  */
 final class ErrorText {
     private ErrorText() {
@@ -33,6 +35,13 @@ final class ErrorText {
                 return tag;
             }
             JsonNode arg = wire.get(1);
+            if (tag.equals("Backend_error_with_backtrace") && arg.isArray() && arg.size() == 2
+                    && arg.get(1).isArray() && arg.get(1).size() > 0) {
+                // the first parameter is the script's backtrace as JSON: for logs (and --json), not for this line
+                ArrayNode params = arg.get(1).deepCopy();
+                params.remove(0);
+                arg = Json.NODES.arrayNode().add(arg.get(0)).add(params);
+            }
             List<String> parts = new ArrayList<>();
             // several constructor arguments arrive as one nested array; a single list argument too, which
             // is why only arrays whose first element is text are spread

@@ -2,7 +2,10 @@ package org.xenstorage.daemon.smctl;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,9 +14,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.xenstorage.idl.rpc.MethodDescriptor;
+import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.idl.wire.WireException;
+import org.xenstorage.idl.wire.WireName;
+import org.xenstorage.idl.wire.WireTuple;
 import picocli.CommandLine.Model.OptionSpec;
 
 /**
@@ -29,7 +35,10 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
 
     /** How an option's text becomes a value. */
     enum Kind {
-        TEXT, FLAG, INTEGER, FLOAT, STRING_MAP, STRING_LIST, JSON
+        TEXT, FLAG, INTEGER, FLOAT, STRING_MAP, STRING_LIST,
+        /** a plain record: repeated {@code field=value} (typed by the field) and/or JSON objects, merged */
+        RECORD,
+        JSON
     }
 
     /** The option for a parameter; {@code --param-<name>} when the plain name is taken by a common option. */
@@ -63,6 +72,10 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
                 return Kind.STRING_LIST;
             }
         }
+        if (t instanceof Class<?> c && c.isRecord() && !c.isAnnotationPresent(WireTuple.class)
+                && java.util.Arrays.stream(c.getInterfaces()).noneMatch(Class::isSealed)) {
+            return Kind.RECORD;
+        }
         return Kind.JSON;
     }
 
@@ -84,6 +97,7 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
             case FLAG -> b.type(boolean.class).arity("0..1").paramLabel("<true|false>");
             case STRING_MAP -> b.type(List.class).auxiliaryTypes(String.class).arity("1").paramLabel("<key=value>");
             case STRING_LIST -> b.type(List.class).auxiliaryTypes(String.class).arity("1").paramLabel("<item>");
+            case RECORD -> b.type(List.class).auxiliaryTypes(String.class).arity("1").paramLabel("<field=value|json>");
             default -> b.type(String.class).arity("1").paramLabel(label());
         }
         return b.build();
@@ -106,6 +120,8 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
             case FLOAT -> "number";
             case STRING_MAP -> "key=value, repeatable, or one JSON object";
             case STRING_LIST -> "repeatable, or one JSON array";
+            case RECORD -> typeName(param.type()) + ": field=value, repeatable, and/or JSON objects"
+                    + (param.type() == VdiInfo.class ? "; vdi defaults to \"\"" : "");
             case JSON -> typeName(param.type()) + " as JSON";
         };
         String when = param.optional() ? "optional" : omittable() ? "default " + defaultText() : "required";
@@ -201,6 +217,7 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
             }
             case STRING_MAP -> stringMap((List<String>) matched);
             case STRING_LIST -> stringList((List<String>) matched);
+            case RECORD -> record((List<String>) matched);
             case JSON -> json((String) matched);
         };
     }
@@ -233,6 +250,81 @@ record ParamOption(MethodDescriptor.ParamSpec param, String longName, Kind kind)
             }
         }
         return list;
+    }
+
+    /** Field assignments and JSON objects merged left to right into one record, then decoded with its defaults. */
+    private Object record(List<String> items) {
+        Class<?> type = (Class<?>) param.type();
+        ObjectNode merged = Json.NODES.objectNode();
+        for (String item : items) {
+            if (item.trim().startsWith("{")) {
+                JsonNode node = parse(item);
+                merged.setAll((ObjectNode) node);
+                continue;
+            }
+            int eq = item.indexOf('=');
+            if (eq <= 0) {
+                throw new UsageError(longName + ": expected field=value or a JSON object, got '" + item + "'");
+            }
+            String field = item.substring(0, eq);
+            RecordComponent rc = component(type, field);
+            merged.set(wireName(rc), fieldValue(field, rc.getGenericType(), item.substring(eq + 1)));
+        }
+        if (type == VdiInfo.class && !merged.has("vdi")) {
+            // on create the backend picks the key; nobody should have to type an empty one
+            merged.put("vdi", "");
+        }
+        return decode(merged, type);
+    }
+
+    private RecordComponent component(Class<?> type, String field) {
+        List<String> names = new ArrayList<>();
+        for (RecordComponent rc : type.getRecordComponents()) {
+            if (wireName(rc).equalsIgnoreCase(field.replace('-', '_'))) {
+                return rc;
+            }
+            names.add(wireName(rc));
+        }
+        throw new UsageError(longName + ": " + typeName(type) + " has no field '" + field + "' (fields: "
+                + String.join(", ", names) + ")");
+    }
+
+    private JsonNode fieldValue(String field, Type t, String text) {
+        Type inner = t instanceof ParameterizedType p && p.getRawType() == Optional.class
+                ? p.getActualTypeArguments()[0] : t;
+        String where = longName + " " + field;
+        return switch (kindOf(inner)) {
+            case TEXT -> Json.NODES.textNode(text);
+            case INTEGER -> Json.NODES.numberNode(Units.parseInteger(where, text));
+            case FLAG -> {
+                if (!text.equals("true") && !text.equals("false")) {
+                    throw new UsageError(where + ": expected true or false, got '" + text + "'");
+                }
+                yield Json.NODES.booleanNode(Boolean.parseBoolean(text));
+            }
+            case FLOAT -> {
+                try {
+                    yield Json.NODES.numberNode(Double.parseDouble(text));
+                } catch (NumberFormatException e) {
+                    throw new UsageError(where + ": expected a number, got '" + text + "'");
+                }
+            }
+            case STRING_LIST -> {
+                ArrayNode a = Json.NODES.arrayNode();
+                if (!text.isEmpty()) {
+                    for (String x : text.split(",", -1)) {
+                        a.add(x);
+                    }
+                }
+                yield a;
+            }
+            default -> parse(text);
+        };
+    }
+
+    private static String wireName(RecordComponent rc) {
+        WireName n = rc.getAnnotation(WireName.class);
+        return n != null ? n.value() : WireCodec.snakeCase(rc.getName());
     }
 
     private Object json(String text) {

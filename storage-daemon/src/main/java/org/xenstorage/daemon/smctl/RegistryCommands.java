@@ -49,7 +49,9 @@ final class RegistryCommands {
     static void addTo(CommandCatalog catalog) {
         catalog.add(spec("sr-register", "Route an SR's calls to the backend of a type (daemon extension "
                 + REGISTER + ")", required("--sr", "<sr>", "the SR"),
-                required("--type", "<type>", "backend type, e.g. ext or a SMAPIv3 plugin name")),
+                required("--type", "<type>", "backend type, e.g. ext or a SMAPIv3 plugin name"),
+                OptionSpec.builder("--backend-domain").paramLabel("<vm-uuid>").type(String.class)
+                        .description("the driver domain serving the SR (default: the daemon's)").build()),
                 RegistryCommands::register);
         catalog.add(spec("sr-unregister", "Forget an SR's routing (daemon extension " + UNREGISTER + ")",
                 required("--sr", "<sr>", "the SR")), RegistryCommands::unregister);
@@ -88,6 +90,10 @@ final class RegistryCommands {
         ObjectNode p = inv.session().params();
         p.put("sr", inv.parsed().<String>matchedOptionValue("--sr", ""));
         p.put("sr_type", type);
+        String domain = inv.parsed().matchedOptionValue("--backend-domain", null);
+        if (domain != null) {
+            p.put("backend_domain", domain);
+        }
         Output.print(inv, inv.session().extension(REGISTER, p));
         return ExitStatus.OK;
     }
@@ -214,6 +220,15 @@ final class RegistryCommands {
     private static String sectionBody(String key, JsonNode v) {
         if (key.equals("srs")) {
             return srTable(v);
+        }
+        if ((key.equals("datapaths") || key.equals("backends")) && v.isObject() && !v.isEmpty() && allObjects(v)) {
+            List<String> keys = new ArrayList<>();
+            List<JsonNode> rows = new ArrayList<>();
+            v.fields().forEachRemaining(e -> {
+                keys.add(e.getKey());
+                rows.add(e.getValue());
+            });
+            return HumanFormat.jsonTable(key.equals("datapaths") ? "dp" : "type", keys, rows);
         }
         if (key.equals("tasks") && v.isArray()) {
             // task records read better with their state decoded ("Pending 40%")

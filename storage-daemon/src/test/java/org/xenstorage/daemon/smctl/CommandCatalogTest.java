@@ -54,7 +54,9 @@ class CommandCatalogTest {
         assertEquals(ParamOption.Kind.STRING_MAP, option("sr-create", "--device-config").kind());
         assertEquals(ParamOption.Kind.INTEGER, option("sr-create", "--physical-size").kind());
         assertEquals(ParamOption.Kind.FLAG, option("vdi-attach3", "--read-write").kind());
-        assertEquals(ParamOption.Kind.JSON, option("vdi-create", "--vdi-info").kind());
+        assertEquals(ParamOption.Kind.RECORD, option("vdi-create", "--vdi-info").kind());
+        assertEquals(ParamOption.Kind.RECORD, option("sr-update-snapshot-info-dest", "--src-vdi").kind());
+        assertEquals(ParamOption.Kind.JSON, option("data-mirror-send-start", "--recv-result").kind());
         assertEquals(ParamOption.Kind.STRING_LIST, option("data-mirror-receive-start", "--similar").kind());
         assertEquals(ParamOption.Kind.JSON, option("sr-update-snapshot-info-dest", "--snapshot-pairs").kind());
         assertEquals(ParamOption.Kind.JSON, option("data-stat", "--operation").kind());

@@ -20,6 +20,9 @@ class ErrorTextTest {
         assertEquals("Illegal_transition: Detached [\"Attached\",\"RO\"]",
                 ErrorText.of(new StorageError.IllegalTransition(new DpState.Detached(),
                         new DpState.Attached(org.xenstorage.idl.types.RoRw.RO))));
+        assertEquals("Backend_error_with_backtrace: SR_BACKEND_FAILURE [\"Volume_does_not_exist\",\"v\"]",
+                ErrorText.of(new StorageError.BackendErrorWithBacktrace("SR_BACKEND_FAILURE",
+                        List.of("{\"error\":\"x\",\"files\":[],\"lines\":[]}", "Volume_does_not_exist", "v"))));
         // a tag this build does not know keeps its name and argument
         assertEquals("Brand_new_error: x", ErrorText.of(Json.parse("[\"Brand_new_error\",\"x\"]")));
         assertEquals("Cancelled", ErrorText.of(Json.parse("[\"Cancelled\"]")));

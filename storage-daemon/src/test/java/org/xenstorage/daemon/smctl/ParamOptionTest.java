@@ -62,16 +62,38 @@ class ParamOptionTest {
 
     @Test
     void recordsAreJsonWithTheIdlDefaults() {
-        VdiInfo v = (VdiInfo) option("VDI.create", "vdi_info").toArgument("{\"vdi\":\"\",\"name_label\":\"d\"}");
+        VdiInfo v = (VdiInfo) option("VDI.create", "vdi_info").toArgument(List.of("{\"vdi\":\"x\",\"name_label\":\"d\"}"));
+        assertEquals("x", v.vdi());
         assertEquals("d", v.nameLabel());
         assertEquals("user", v.ty());
         assertTrue(v.persistent());
         assertEquals(0, v.virtualSize());
         UsageError missing = assertThrows(UsageError.class,
-                () -> option("VDI.create", "vdi_info").toArgument("{\"name_label\":\"d\"}"));
+                () -> option("VDI.create", "vdi_info").toArgument(List.of("{\"vdi\":\"\"}")));
         assertTrue(missing.getMessage().startsWith("--vdi-info: not a valid vdi_info"), missing.getMessage());
-        UsageError notJson = assertThrows(UsageError.class, () -> option("VDI.create", "vdi_info").toArgument("{x"));
-        assertTrue(notJson.getMessage().startsWith("--vdi-info: expected vdi_info as JSON"), notJson.getMessage());
+        UsageError notJson = assertThrows(UsageError.class,
+                () -> option("VDI.create", "vdi_info").toArgument(List.of("{x")));
+        assertTrue(notJson.getMessage().startsWith("--vdi-info: invalid JSON"), notJson.getMessage());
+    }
+
+    @Test
+    void recordsTakeTypedFieldAssignmentsMergedWithJson() {
+        VdiInfo v = (VdiInfo) option("VDI.create", "vdi_info").toArgument(List.of("name_label=disk0",
+                "virtual-size=1G", "tags=a,b", "{\"persistent\":false,\"sm_config\":{\"k\":\"v\"}}", "uuid=u1"));
+        assertEquals("", v.vdi(), "the key the backend assigns on create defaults to empty");
+        assertEquals("disk0", v.nameLabel());
+        assertEquals(1L << 30, v.virtualSize());
+        assertEquals(List.of("a", "b"), v.tags());
+        assertEquals(Map.of("k", "v"), v.smConfig());
+        assertEquals(Optional.of("u1"), v.uuid());
+        assertEquals(false, v.persistent());
+        UsageError unknown = assertThrows(UsageError.class,
+                () -> option("VDI.create", "vdi_info").toArgument(List.of("colour=blue")));
+        assertTrue(unknown.getMessage().startsWith("--vdi-info: vdi_info has no field 'colour' (fields: vdi, uuid,"),
+                unknown.getMessage());
+        UsageError notBool = assertThrows(UsageError.class,
+                () -> option("VDI.create", "vdi_info").toArgument(List.of("name_label=d", "read_only=yes")));
+        assertEquals("--vdi-info read_only: expected true or false, got 'yes'", notBool.getMessage());
     }
 
     @Test

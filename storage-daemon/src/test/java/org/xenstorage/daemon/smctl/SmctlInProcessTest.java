@@ -76,8 +76,8 @@ class SmctlInProcessTest {
     @Test
     void vdiCreateAttachActivateSessionInHumanAndJson() throws Exception {
         createAttachedSr("sr1");
-        SmctlRun created = smctl("vdi-create", "--sr", "sr1", "--vdi-info",
-                "{\"vdi\":\"\",\"name_label\":\"disk0\",\"virtual_size\":1000000}");
+        SmctlRun created = smctl("vdi-create", "--sr", "sr1", "--vdi-info", "name_label=disk0", "--vdi-info",
+                "virtual_size=1000000");
         assertEquals(0, created.status(), created.toString());
         assertTrue(created.out().contains("vdi: vdi-1\n"), created.out());
         assertTrue(created.out().contains("name_label: disk0\n"), created.out());
@@ -134,7 +134,7 @@ class SmctlInProcessTest {
 
         SmctlRun badJson = smctl("vdi-create", "--sr", "sr1", "--vdi-info", "{\"name_label\":");
         assertEquals(ExitStatus.USAGE, badJson.status());
-        assertTrue(badJson.err().startsWith("error: --vdi-info: expected vdi_info as JSON"), badJson.err());
+        assertTrue(badJson.err().startsWith("error: --vdi-info: invalid JSON"), badJson.err());
 
         SmctlRun badInt = smctl("vdi-resize", "--sr", "s", "--vdi", "v", "--new-size", "big");
         assertEquals(ExitStatus.USAGE, badInt.status());
