@@ -24,6 +24,7 @@ final class TaskFollower {
     /** Seconds one UPDATES.get may block in the daemon before answering "nothing new". */
     static final int POLL_SECONDS = 5;
     private static final long FALLBACK_SLEEP_MS = 500;
+    private static final long MIN_EMPTY_POLL_NANOS = 1_000_000_000L;
 
     private final Session session;
     private final ProgressDisplay display;
@@ -48,12 +49,17 @@ final class TaskFollower {
             boolean changed = true;
             if (useUpdates) {
                 try {
+                    long polled = nanoTime.getAsLong();
                     CompletableFuture<UpdatesResult> poll = polling.updates().get(dbg, token,
                             Optional.of(POLL_SECONDS));
                     UpdatesResult r = Session.await(poll,
                             session.options().timeout().plusSeconds(POLL_SECONDS + 5L));
                     token = r.next();
                     changed = r.ids().isEmpty() || r.ids().contains(new DynamicId.Task(taskId));
+                    if (r.ids().isEmpty() && nanoTime.getAsLong() - polled < MIN_EMPTY_POLL_NANOS) {
+                        // "nothing new" long before the poll's timeout: a daemon that does not block; do not spin
+                        sleep();
+                    }
                 } catch (StorageException e) {
                     if (!isUnimplemented(e.error())) {
                         throw e;
