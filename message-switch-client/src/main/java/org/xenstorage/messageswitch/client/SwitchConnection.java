@@ -78,7 +78,7 @@ public final class SwitchConnection implements AutoCloseable {
                 result.complete(holder[0]);
             } else {
                 result.completeExceptionally(new SwitchException(SwitchException.Kind.DISCONNECTED, null,
-                        "cannot connect to the switch at " + address + ": " + f.cause().getMessage(), f.cause()));
+                        "cannot connect to the switch at " + address + ": " + f.cause(), f.cause()));
             }
         });
         return result;
