@@ -32,6 +32,7 @@ final class ManagedConnection implements AutoCloseable {
     private volatile boolean closed;
     private int failures;
     private long generation;
+    private final java.util.concurrent.atomic.AtomicLong attempts = new java.util.concurrent.atomic.AtomicLong();
 
     ManagedConnection(String name, SwitchAddress address, EventLoopGroup group, SwitchOptions options,
                       Function<SwitchConnection, CompletableFuture<Void>> setup,
@@ -56,6 +57,11 @@ final class ManagedConnection implements AutoCloseable {
         return Optional.ofNullable(current);
     }
 
+    /** How many times a connection was attempted (first connect and every reconnect try). */
+    long attempts() {
+        return attempts.get();
+    }
+
     /** How many connections have become ready so far (changes on every reconnect). */
     synchronized long generation() {
         return generation;
@@ -65,6 +71,7 @@ final class ManagedConnection implements AutoCloseable {
         if (closed) {
             return;
         }
+        attempts.incrementAndGet();
         SwitchConnection.open(address, group, options).thenCompose(c -> {
             if (closed) {
                 c.close();

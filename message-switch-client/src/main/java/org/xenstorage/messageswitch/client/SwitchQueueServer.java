@@ -119,6 +119,16 @@ public final class SwitchQueueServer implements AutoCloseable {
         return queue;
     }
 
+    /** Connection attempts so far over both connections. */
+    public long connectAttempts() {
+        return poller.attempts() + replier.attempts();
+    }
+
+    /** Whether both connections are up now. */
+    public boolean isConnected() {
+        return poller.current().isPresent() && replier.current().isPresent();
+    }
+
     /** Requests answered (reply sent and acked, or handler failed and acked) so far. */
     public long served() {
         return served.get();

@@ -101,6 +101,16 @@ public final class SwitchRpcClient implements AutoCloseable {
         return c;
     }
 
+    /** Connection attempts so far over both connections (a health figure: it grows slowly while the switch is down). */
+    public long connectAttempts() {
+        return requests.attempts() + poller.attempts();
+    }
+
+    /** Whether both connections are up now. */
+    public boolean isConnected() {
+        return requests.current().isPresent() && poller.current().isPresent();
+    }
+
     /** The private reply queue of this client. */
     public String replyQueue() {
         return replyQueue;
