@@ -12,7 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,6 +58,38 @@ class EmbeddedModeIT {
         return p;
     }
 
+    static void register(SwitchRpcClient client, String sr, String type) {
+        try {
+            JsonNode reg = Json.parse(client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":"
+                    + "\"it\",\"sr\":\"" + sr + "\",\"sr_type\":\"" + type + "\"}],\"id\":2}", T));
+            assertTrue(reg.get("error").isNull(), reg.toString());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Creates, attaches, activates a 1 MiB VDI on {@code sr}; returns the file behind it (checked). */
+    static Path exercise(StorageService mux, String sr, Map<String, String> config) {
+        mux.sr().create("it", sr, "SR " + sr, "", config, 0);
+        mux.sr().attach("it", sr, config);
+        VdiInfo vdi = mux.vdi().create("it", sr, VdiInfo.defaults("", "disk").withSizes(1 << 20, 0));
+        String dp = "vbd/" + sr + "/xvda";
+        Backend backend = mux.vdi().attach3("it", dp, sr, vdi.vdi(), "vm1", true);
+        mux.vdi().activate3("it", dp, sr, vdi.vdi(), "vm1");
+        Path path = Path.of(backend.first(Implementation.File.class).map(f -> f.value().path())
+                .or(() -> backend.first(Implementation.BlockDevice.class).map(x -> x.value().path()))
+                .orElseThrow(() -> new AssertionError("no file in " + backend)));
+        try {
+            assertTrue(Files.exists(path), path.toString());
+            assertEquals(1 << 20, Files.size(path));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        mux.vdi().deactivate("it", dp, sr, vdi.vdi(), "vm1");
+        mux.vdi().detach("it", dp, sr, vdi.vdi(), "vm1");
+        return path;
+    }
+
     @Test
     void noConfigMeansEmbeddedModeServingTheExamplePlugin() throws Exception {
         Path notifySock = dir.resolve("notify.sock");
@@ -68,7 +101,7 @@ class EmbeddedModeIT {
             Path state = dir.resolve("var");
             daemon = DaemonProcess.start(dir.resolve("daemon.log"), Map.of("NOTIFY_SOCKET", notifySock.toString()),
                     "--state-dir=" + state, "--plugin-root=" + repoRoot().resolve("examples/smapiv3"),
-                    "--smapiv1=false", "--log-level=INFO");
+                    "--sm-dir=" + repoRoot().resolve("examples/sm"), "--log-level=INFO");
             String ready = notes.readLine();
             assertTrue(ready != null && ready.startsWith("READY=1"), ready + "\n" + daemon.output());
             Path sock = state.resolve("message-switch.sock");
@@ -77,31 +110,30 @@ class EmbeddedModeIT {
             try (SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "it")) {
                 JsonNode types = Json.parse(client.call(PREFIX,
                         "{\"method\":\"Registry.types\",\"params\":[{\"dbg\":\"it\"}],\"id\":1}", T)).get("result");
-                assertTrue(types.toString().contains("\"simplefile\""), types + "\n" + daemon.output());
-                JsonNode reg = Json.parse(client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":"
-                        + "\"it\",\"sr\":\"sr-a\",\"sr_type\":\"simplefile\"}],\"id\":2}", T));
-                assertTrue(reg.get("error").isNull(), reg + "\n" + daemon.output());
-
+                assertTrue(types.toString().contains("\"simplefile\"") && types.toString().contains("\"localfile\""),
+                        types + "\n" + daemon.output());
                 StorageService mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
-                Path srDir = dir.resolve("sr-a");
-                Files.createDirectories(srDir);
-                Map<String, String> config = Map.of("path", srDir.toString());
-                mux.sr().create("it", "sr-a", "SR A", "", config, 0);
-                mux.sr().attach("it", "sr-a", config);
-                assertTrue(mux.sr().list("it").contains("sr-a"));
-                VdiInfo req = new VdiInfo("", Optional.empty(), "", "disk", "", "user", "", false,
-                        VdiInfo.EPOCH, "", false, false, 1 << 20, 0, true, false, Map.of(), List.of());
-                VdiInfo vdi = mux.vdi().create("it", "sr-a", req);
-                Backend backend = mux.vdi().attach3("it", "dp1", "sr-a", vdi.vdi(), "vm1", true);
-                mux.vdi().activate3("it", "dp1", "sr-a", vdi.vdi(), "vm1");
-                String path = backend.first(Implementation.File.class).map(f -> f.value().path())
-                        .or(() -> backend.first(Implementation.BlockDevice.class).map(b -> b.value().path()))
-                        .orElseThrow(() -> new AssertionError("no file in " + backend));
-                assertTrue(Files.exists(Path.of(path)), path);
-                assertEquals(1 << 20, Files.size(Path.of(path)));
-                mux.vdi().deactivate("it", "dp1", "sr-a", vdi.vdi(), "vm1");
-                mux.vdi().detach("it", "dp1", "sr-a", vdi.vdi(), "vm1");
-                mux.sr().detach("it", "sr-a");
+                String v3 = UUID.randomUUID().toString();
+                String v1 = UUID.randomUUID().toString();
+                register(client, v3, "simplefile");
+                register(client, v1, "localfile");
+                Path v3Dir = dir.resolve("sr-v3");
+                Path v1Dir = dir.resolve("sr-v1");
+                Files.createDirectories(v3Dir);
+                Files.createDirectories(v1Dir);
+                // both SRs at once: each call goes to its own backend
+                CompletableFuture<Path> a = CompletableFuture.supplyAsync(
+                        () -> exercise(mux, v3, Map.of("path", v3Dir.toString())));
+                CompletableFuture<Path> b = CompletableFuture.supplyAsync(
+                        () -> exercise(mux, v1, Map.of("location", v1Dir.toString())));
+                Path fileV3 = a.get(60, TimeUnit.SECONDS);
+                Path fileV1 = b.get(60, TimeUnit.SECONDS);
+                assertTrue(fileV3.startsWith(v3Dir) || Files.exists(fileV3), fileV3.toString());
+                assertTrue(fileV1.startsWith(v1Dir), fileV1.toString());
+                List<String> srs = mux.sr().list("it");
+                assertTrue(srs.containsAll(List.of(v1, v3)), "SR.list merges both backends: " + srs);
+                mux.sr().detach("it", v3);
+                mux.sr().detach("it", v1);
             }
 
             assertTrue(List.of(0, 143).contains(daemon.terminate(T)), daemon.output());
