@@ -1,46 +1,364 @@
 package org.xenstorage.smapiv1;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.smapiv1.catalogue.Catalogue;
+import org.xenstorage.smapiv1.catalogue.RemoteXenApi;
+import org.xenstorage.smapiv1.catalogue.XenApi;
+import org.xenstorage.smapiv1.catalogue.XenApiFailure;
+import org.xenstorage.smapiv1.catalogue.XenApiSocketServer;
+import org.xenstorage.smapiv1.driver.DriverDiscovery;
+import org.xenstorage.smapiv1.driver.SmDriver;
+import org.xenstorage.smapiv1.exec.DriverExec;
+import org.xenstorage.smapiv1.translation.DriverSessions;
+import org.xenstorage.smapiv1.translation.Smapiv1Translation;
+import org.xenstorage.smapiv1.wrapper.Wrapper;
+import org.xenstorage.idl.types.RoRw;
 
 /**
  * The SMAPIv1 backend: discovers SM drivers and serves {@code <prefix>.<type>} for each.
  *
- * <p>CONTRACT ONLY in this revision: implemented by issue 5.
+ * <p>Per type: a {@link Smapiv1Translation} (SMAPIv2 → driver execs) under the state {@link Wrapper}
+ * (automaton, datapaths, locking, persisted state with write-ahead intents), dispatched by a {@link StorageDispatcher} on a bounded executor named for
+ * driver execs, behind one {@link SwitchQueueServer}. In embedded mode (no {@code xapiSocket}) the
+ * backend also serves the XenAPI subset drivers call back, from a persisted {@link Catalogue}, on a
+ * private socket under the state directory; in host mode drivers call the real xapi.
  */
 public final class Smapiv1Backend implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Smapiv1Backend.class);
+    private static final AtomicInteger EXEC_THREADS = new AtomicInteger();
 
-    private Smapiv1Backend() {
+    /**
+     * Tuning beyond {@link Smapiv1Config}.
+     *
+     * @param allowedTypes       lower-case driver prefixes to load, or {@code "*"} (xapi's {@code sm-plugins})
+     * @param driverEnvironment  extra variables for every driver exec (e.g. {@code PYTHONPATH} for a test peer)
+     * @param maxStdoutBytes     a driver printing more is killed and its call fails
+     */
+    public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes) {
+        public Options {
+            allowedTypes = Set.copyOf(allowedTypes);
+            driverEnvironment = Map.copyOf(driverEnvironment);
+        }
+
+        public static Options defaults() {
+            return new Options(Set.of("*"), Map.of(), 4 << 20);
+        }
+
+        public Options withDriverEnvironment(Map<String, String> env) {
+            return new Options(allowedTypes, env, maxStdoutBytes);
+        }
+
+        public Options withMaxStdoutBytes(int max) {
+            return new Options(allowedTypes, driverEnvironment, max);
+        }
+    }
+
+    /** One served type. */
+    private record Served(SmDriver driver, Smapiv1Translation translation, StorageService service,
+                          StorageDispatcher dispatcher, SwitchQueueServer queue) {
+    }
+
+    private final Smapiv1Config config;
+    private final SwitchAddress switchAddress;
+    private final ChildProcessRunner runner = new ChildProcessRunner();
+    private final ExecutorService execs;
+    private final Optional<Catalogue> catalogue;
+    private final Optional<XenApiSocketServer> callbackServer;
+    private final XenApi api;
+    private final String internalSession;
+    private final DriverSessions sessions;
+    private final String hostRef;
+    private final String hostUuid;
+    private final DriverExec exec;
+    private final DriverDiscovery discovery;
+    private final Map<String, Served> served = new ConcurrentHashMap<>();
+    private volatile boolean stopped;
+
+    private Smapiv1Backend(Smapiv1Config config, SwitchAddress switchAddress, Options options) throws IOException {
+        this.config = Objects.requireNonNull(config, "config");
+        this.switchAddress = switchAddress;
+        this.execs = Executors.newFixedThreadPool(Math.max(1, config.maxConcurrent()), r -> {
+            Thread t = new Thread(r, "sm-driver-exec-" + EXEC_THREADS.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        Map<String, String> env = new LinkedHashMap<>();
+        if (config.xapiSocket().isPresent()) {
+            Path xapi = config.xapiSocket().get();
+            this.catalogue = Optional.empty();
+            this.callbackServer = Optional.empty();
+            this.api = new RemoteXenApi(xapi);
+            this.internalSession = login(api);
+            this.sessions = new HostSessions(api);
+            this.hostRef = (String) hostCall("session.get_this_host", internalSession, internalSession);
+            this.hostUuid = (String) hostCall("host.get_uuid", internalSession, hostRef);
+            env.put("XAPI_LOCAL_SOCKET", xapi.toString());
+        } else {
+            Catalogue c = Catalogue.open(config.stateDir().resolve("catalogue.json"));
+            this.catalogue = Optional.of(c);
+            this.callbackServer = Optional.of(XenApiSocketServer.start(
+                    config.stateDir().resolve("xenapi").resolve("xapi.sock"), c,
+                    Math.max(8, config.maxConcurrent() * 2)));
+            this.api = c;
+            this.internalSession = c.newInternalSession();
+            this.sessions = new DriverSessions() {
+                @Override
+                public String open(String srRef) {
+                    return c.newDriverSession(srRef);
+                }
+
+                @Override
+                public void close(String session) {
+                    c.destroySession(session);
+                }
+            };
+            this.hostRef = c.hostRef();
+            this.hostUuid = c.hostUuid();
+            env.put("XAPI_LOCAL_SOCKET", callbackServer.get().socket().toString());
+        }
+        env.putAll(options.driverEnvironment());
+        this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes());
+        this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
     }
 
     /** Discovers drivers, recovers persisted state, and serves one queue per type on the switch. */
     public static Smapiv1Backend start(Smapiv1Config config, SwitchAddress switchAddress) {
-        throw new UnsupportedOperationException("SMAPIv1 backend: issue 5");
+        return start(config, switchAddress, Options.defaults());
+    }
+
+    /**
+     * As {@link #start(Smapiv1Config, SwitchAddress)} with options; a null {@code switchAddress}
+     * serves no queues (the services are reachable through {@link #serviceFor} and {@link #dispatch}).
+     */
+    public static Smapiv1Backend start(Smapiv1Config config, SwitchAddress switchAddress, Options options) {
+        try {
+            Smapiv1Backend b = new Smapiv1Backend(config, switchAddress, options);
+            b.rescan();
+            return b;
+        } catch (IOException e) {
+            throw new UncheckedIOException("SMAPIv1 backend cannot start", e);
+        }
     }
 
     /** The SR types discovered (lower-case driver prefixes). */
     public Set<String> types() {
-        throw new UnsupportedOperationException("SMAPIv1 backend: issue 5");
+        return new TreeSet<>(served.keySet());
     }
 
     /** The in-process service behind one type's queue (what the queue server dispatches to). */
     public StorageService serviceFor(String type) {
-        throw new UnsupportedOperationException("SMAPIv1 backend: issue 5");
+        return servedOrThrow(type).service();
+    }
+
+    /** The translation for one type (the layer the state wrapper drives). */
+    public Smapiv1Translation translationFor(String type) {
+        return servedOrThrow(type).translation();
+    }
+
+    /** The driver behind one type. */
+    public SmDriver driverFor(String type) {
+        return servedOrThrow(type).driver();
+    }
+
+    /** Dispatches one JSON-RPC request to a type's service on the driver-exec executor, as its queue does. */
+    public CompletableFuture<String> dispatch(String type, String request) {
+        StorageDispatcher d = servedOrThrow(type).dispatcher();
+        return CompletableFuture.supplyAsync(() -> d.dispatch(request), execs).thenCompose(f -> f);
+    }
+
+    /** The embedded catalogue (empty in host mode). */
+    public Optional<Catalogue> catalogue() {
+        return catalogue;
+    }
+
+    /** The XenAPI socket drivers call back (embedded mode). */
+    public Optional<Path> xenApiSocket() {
+        return callbackServer.map(XenApiSocketServer::socket);
+    }
+
+    /** The environment every driver exec gets. */
+    public Map<String, String> driverEnvironment() {
+        return exec.environment();
+    }
+
+    private Served servedOrThrow(String type) {
+        Served s = served.get(type);
+        if (s == null) {
+            throw new IllegalArgumentException("no SM driver serves type " + type + " (have " + types() + ")");
+        }
+        return s;
     }
 
     /** Rescans the driver directory, serving new types and dropping removed ones. */
-    public void rescan() {
-        throw new UnsupportedOperationException("SMAPIv1 backend: issue 5");
+    public synchronized void rescan() {
+        if (stopped) {
+            return;
+        }
+        DriverDiscovery.Scan scan = discovery.scan();
+        for (String type : List.copyOf(served.keySet())) {
+            SmDriver now = scan.drivers().get(type);
+            if (now == null || !now.equals(served.get(type).driver())) {
+                Served gone = served.remove(type);
+                if (gone.queue() != null) {
+                    gone.queue().shutdown(Duration.ofSeconds(5));
+                }
+                LOG.info("SM driver type {} {}", type, now == null ? "removed" : "changed");
+            }
+        }
+        scan.drivers().forEach((type, driver) -> {
+            if (!served.containsKey(type)) {
+                served.put(type, serve(driver));
+                LOG.info("serving SM driver type {} ({})", type, driver.executable());
+            }
+        });
+    }
+
+    private Served serve(SmDriver driver) {
+        catalogue.ifPresent(c -> c.putSm(driver.type(), smRecord(driver)));
+        Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
+                catalogue, hostRef, hostUuid, true);
+        // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
+        Wrapper wrapper = new Wrapper(StorageService.of(translation),
+                config.stateDir().resolve("datapaths-" + driver.type() + ".db"));
+        translation.useModeSource((sr, vdi) -> wrapper.attachedMode(sr, vdi).map(m -> m == RoRw.RW));
+        StorageService service = wrapper.service();
+        StorageDispatcher dispatcher = new StorageDispatcher(service);
+        SwitchQueueServer queue = null;
+        if (switchAddress != null) {
+            String name = config.queuePrefix() + "." + driver.type();
+            queue = SwitchQueueServer.start(switchAddress, name, Math.max(1, config.maxConcurrent()),
+                    request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs)
+                            .thenCompose(f -> f));
+        }
+        return new Served(driver, translation, service, dispatcher, queue);
+    }
+
+    private static Map<String, Object> smRecord(SmDriver d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name_label", d.info().name());
+        m.put("name_description", d.info().description());
+        m.put("vendor", d.info().vendor());
+        m.put("copyright", d.info().copyright());
+        m.put("version", d.info().driverVersion());
+        m.put("required_api_version", d.info().requiredApiVersion());
+        m.put("capabilities", d.info().features().stream().map(f -> f.name()).toList());
+        Map<String, String> features = new LinkedHashMap<>();
+        d.info().features().forEach(f -> features.put(f.name(), Long.toString(f.version())));
+        m.put("features", features);
+        m.put("configuration", d.info().configuration());
+        m.put("driver_filename", d.executable().toString());
+        m.put("required_cluster_stack", List.of());
+        m.put("supported_image_formats", d.info().supportedImageFormats());
+        m.put("other_config", Map.of());
+        return m;
     }
 
     /** Stops taking calls, lets in-flight ones finish for up to {@code grace}, then closes. */
     public void shutdown(Duration grace) {
-        throw new UnsupportedOperationException("SMAPIv1 backend: issue 5");
+        synchronized (this) {
+            if (stopped) {
+                return;
+            }
+            stopped = true;
+        }
+        served.values().forEach(s -> {
+            if (s.queue() != null) {
+                s.queue().shutdown(grace);
+            }
+        });
+        execs.shutdown();
+        try {
+            if (!execs.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.warn("driver execs still running after {}: abandoning them", grace);
+                execs.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            execs.shutdownNow();
+        }
+        callbackServer.ifPresent(XenApiSocketServer::close);
+        if (config.xapiSocket().isPresent()) {
+            sessions.close(internalSession);
+        }
+        runner.close();
+        served.clear();
     }
 
     @Override
     public void close() {
+        shutdown(Duration.ofSeconds(10));
+    }
+
+    // ---- host mode -------------------------------------------------------------------------------
+
+    private static String login(XenApi api) {
+        try {
+            return (String) api.call("session.login_with_password",
+                    List.of("root", "", "1.0", "xenstorage-smapiv1"));
+        } catch (XenApiFailure f) {
+            throw new IllegalStateException("cannot log in to xapi: " + f.description(), f);
+        }
+    }
+
+    private Object hostCall(String method, Object... args) {
+        try {
+            return api.call(method, List.of(args));
+        } catch (XenApiFailure f) {
+            throw new IllegalStateException(method + " failed: " + f.description(), f);
+        }
+    }
+
+    /** Host mode: a session per exec, logged in on xapi's local socket and tagged with the SR. */
+    private static final class HostSessions implements DriverSessions {
+        private final XenApi api;
+
+        HostSessions(XenApi api) {
+            this.api = api;
+        }
+
+        @Override
+        public String open(String srRef) {
+            String s = login(api);
+            if (srRef != null) {
+                try {
+                    api.call("session.add_to_other_config", List.of(s, s, "_sm_session", srRef));
+                } catch (XenApiFailure f) {
+                    LOG.debug("cannot tag session with _sm_session: {}", f.description());
+                }
+            }
+            return s;
+        }
+
+        @Override
+        public void close(String session) {
+            try {
+                api.call("session.logout", List.of(session));
+            } catch (XenApiFailure f) {
+                LOG.debug("logout failed: {}", f.description());
+            }
+        }
     }
 }

@@ -35,7 +35,8 @@ public final class StorageDaemon {
         }
         LogSetup.apply(config);
         LOG.info("starting: mode={} role={} state-dir={} switch-path={} queue-prefix={} (sources: {})",
-                config.mode(), config.role(), config.stateDir().toAbsolutePath(), config.switchPath(),
+                config.mode(), config.role(), config.stateDir().toAbsolutePath().normalize(),
+                config.switchPath().toAbsolutePath().normalize(),
                 config.queuePrefix(), config.sources());
         DaemonRuntime runtime;
         try {

@@ -19,8 +19,8 @@ import org.xenstorage.messageswitch.client.SwitchException;
  * Which backend types are alive, discovered as xapi does: the live queues named {@code <prefix>.<type>}.
  *
  * <p>Staleness rule: the list is refreshed in the background every {@code refreshEvery}; a lookup of a type
- * that is not in the last list, or made when the list is older than {@code refreshEvery}, refreshes it
- * first (at most once per {@link #MIN_GAP}). A refresh that finds a queue gone fails the calls still
+ * that is not in the last list, or made when the list is older than three intervals, refreshes it first
+ * (at most one attempt per 500 ms, so a switch that does not answer cannot slow every call). A refresh that finds a queue gone fails the calls still
  * waiting on it at once (with {@code NO_SUCH_QUEUE}) instead of leaving them to their timeout, so a dead
  * backend fails fast.
  */
@@ -35,6 +35,7 @@ public final class BackendDirectory {
     private final long refreshEveryNanos;
     private volatile Set<String> live = Set.of();
     private volatile long refreshedAt = Long.MIN_VALUE / 2;
+    private volatile long attemptedAt = Long.MIN_VALUE / 2;
     private final Set<String> everSeen = ConcurrentHashMap.newKeySet();
     private final Map<String, Set<CompletableFuture<?>>> inFlight = new ConcurrentHashMap<>();
     private final Object refreshLock = new Object();
@@ -51,7 +52,7 @@ public final class BackendDirectory {
 
     /** The live backend types (refreshing first if the list is stale). */
     public Set<String> types() {
-        if (System.nanoTime() - refreshedAt > refreshEveryNanos) {
+        if (System.nanoTime() - refreshedAt > refreshEveryNanos && System.nanoTime() - attemptedAt > MIN_GAP_NANOS) {
             refresh();
         }
         return live;
@@ -59,11 +60,12 @@ public final class BackendDirectory {
 
     /** Whether {@code type}'s queue is served; a miss refreshes the list once before answering. */
     public boolean isLive(String type) {
-        long age = System.nanoTime() - refreshedAt;
-        if (live.contains(type) && age <= refreshEveryNanos) {
+        long now = System.nanoTime();
+        // the background refresh keeps the list younger than ~1 interval; 3 intervals means it is stuck
+        if (live.contains(type) && now - refreshedAt <= 3 * refreshEveryNanos) {
             return true;
         }
-        if (age > MIN_GAP_NANOS) {
+        if (now - attemptedAt > MIN_GAP_NANOS) {
             refresh();
         }
         return live.contains(type);
@@ -80,9 +82,10 @@ public final class BackendDirectory {
     /** Reads the live queue list from the switch now; on failure the last list stays. */
     public void refresh() {
         synchronized (refreshLock) {
-            if (System.nanoTime() - refreshedAt < MIN_GAP_NANOS / 10) {
+            if (System.nanoTime() - attemptedAt < MIN_GAP_NANOS / 10) {
                 return; // another caller just did it
             }
+            attemptedAt = System.nanoTime();
             List<String> queues;
             try {
                 queues = link.liveQueues(prefix + ".").get(LIST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);

@@ -31,7 +31,8 @@ public final class SdNotify {
         return fromEnvironment(System.getenv());
     }
 
-    static SdNotify fromEnvironment(Map<String, String> env) {
+    /** From the given environment (an empty map: notifications off). */
+    public static SdNotify fromEnvironment(Map<String, String> env) {
         String socket = env.get("NOTIFY_SOCKET");
         if (socket == null || socket.isEmpty()) {
             return new SdNotify(Optional.empty());

@@ -1,0 +1,156 @@
+package org.xenstorage.smapiv1.exec;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.exec.ChildProcessRunner;
+import org.xenstorage.exec.ExecRequest;
+import org.xenstorage.exec.ExecResult;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.smapiv1.xmlrpc.MethodResponse;
+import org.xenstorage.smapiv1.xmlrpc.XmlRpcFormatException;
+import org.xenstorage.smapiv1.xmlrpc.XmlRpcParser;
+
+/**
+ * Runs one SMAPIv1 command the way xapi's {@code Sm_exec} does: argv {@code [driver, <methodCall>]},
+ * no shell, a fresh environment ({@code PATH}, {@code ORIGINATOR=SM} plus what the callbacks need),
+ * no stdin, stdout read in full and decoded as a {@code methodResponse}, and every way it can go
+ * wrong mapped to the SMAPIv2 error of the spec's table. Unlike xapi, a driver that runs past the
+ * configured timeout is killed with its whole process tree, and stdout beyond a cap is refused.
+ *
+ * <p>{@code sr_attach}, {@code sr_detach} and {@code sr_probe} run under one process-wide lock, as in xapi.
+ */
+public final class DriverExec {
+    private static final Logger LOG = LoggerFactory.getLogger(DriverExec.class);
+    /** Linux's limit on one argv string (MAX_ARG_STRLEN). */
+    static final int MAX_ARG_BYTES = 128 * 1024 - 1;
+    private static final Set<String> ATTACH_MUTEX_COMMANDS = Set.of("sr_attach", "sr_detach", "sr_probe");
+    private static final int MAX_STDERR = 64 * 1024;
+
+    private final ChildProcessRunner runner;
+    private final Duration timeout;
+    private final Map<String, String> environment;
+    private final int maxStdoutBytes;
+    private final ReentrantLock attachMutex = new ReentrantLock(true);
+
+    /**
+     * @param extraEnvironment added to {@code PATH} and {@code ORIGINATOR} (e.g. {@code XAPI_LOCAL_SOCKET})
+     */
+    public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
+                      int maxStdoutBytes) {
+        this.runner = runner;
+        this.timeout = timeout;
+        this.maxStdoutBytes = maxStdoutBytes;
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PATH", "/sbin:/usr/sbin:/bin:/usr/bin");
+        env.put("ORIGINATOR", "SM");
+        env.putAll(extraEnvironment);
+        this.environment = Map.copyOf(env);
+    }
+
+    /** The environment every driver gets. */
+    public Map<String, String> environment() {
+        return environment;
+    }
+
+    /**
+     * Runs the command and returns the decoded result value (null for nil).
+     *
+     * @throws StorageException with the error of the spec's table
+     */
+    public Object call(Path driver, SmCall call) {
+        String xml = call.toXml();
+        if (xml.length() > MAX_ARG_BYTES) {
+            throw SmErrors.backend("SR_BACKEND_FAILURE", "request too large for one argv string (E2BIG): "
+                    + xml.length() + " bytes", "", "");
+        }
+        ExecRequest request = new ExecRequest(List.of(driver.toString(), xml), environment, new byte[0], null,
+                timeout, maxStdoutBytes, MAX_STDERR);
+        boolean mutex = ATTACH_MUTEX_COMMANDS.contains(call.command());
+        if (mutex) {
+            attachMutex.lock();
+        }
+        ExecResult result;
+        try {
+            result = runner.run(request);
+        } catch (IOException e) {
+            throw SmErrors.backend("SR_BACKEND_FAILURE", "cannot execute " + driver + ": " + e.getMessage(), "", "");
+        } finally {
+            if (mutex) {
+                attachMutex.unlock();
+            }
+        }
+        LOG.debug("{} {} -> {} in {} ms", driver.getFileName(), call.command(), result.termination(),
+                result.elapsed().toMillis());
+        return decode(result, call);
+    }
+
+    /** Maps a finished process to the result value or the error (spec sections 3.4, 6.1, 6.2). */
+    static Object decode(ExecResult r, SmCall call) {
+        String stdout = r.stdoutText();
+        String stderr = r.stderrText();
+        switch (r.termination()) {
+            case TIMED_OUT -> throw SmErrors.backend("SR_BACKEND_FAILURE",
+                    "timed out: killed after " + r.elapsed().toMillis() + " ms", stdout, stderr);
+            case OUTPUT_LIMIT -> throw SmErrors.backend("SR_BACKEND_FAILURE",
+                    "output too large: more than " + r.stdout().length + " bytes on stdout",
+                    stdout.substring(0, Math.min(stdout.length(), 4096)), stderr);
+            case EXITED -> {
+                // handled below
+            }
+        }
+        if (r.signal() != 0) {
+            throw SmErrors.backend("SR_BACKEND_FAILURE", "received signal: " + signalName(r.signal()), stdout, stderr);
+        }
+        if (r.exitStatus() != 0) {
+            throw SmErrors.backend("SR_BACKEND_FAILURE", "non-zero exit", stdout, stderr);
+        }
+        MethodResponse response;
+        try {
+            response = XmlRpcParser.parseResponse(r.stdout());
+        } catch (XmlRpcFormatException e) {
+            if (e.kind() == XmlRpcFormatException.Kind.NOT_XML) {
+                throw SmErrors.backend("SR_BACKEND_FAILURE", e.getMessage() == null ? "not XML" : e.getMessage(),
+                        stdout, stderr);
+            }
+            LOG.warn("{}: unexpected response shape: {}", call.command(), e.getMessage());
+            throw SmErrors.unexpectedResponse();
+        }
+        if (response instanceof MethodResponse.Fault f) {
+            throw SmErrors.fault(f.code(), f.message(), stderr, call.srRef(), call.vdiRef());
+        }
+        return ((MethodResponse.Success) response).value();
+    }
+
+    /** Signal names as OCaml's Unix module prints them for the usual signals. */
+    static String signalName(int n) {
+        return switch (n) {
+            case 1 -> "SIGHUP";
+            case 2 -> "SIGINT";
+            case 3 -> "SIGQUIT";
+            case 4 -> "SIGILL";
+            case 6 -> "SIGABRT";
+            case 8 -> "SIGFPE";
+            case 9 -> "SIGKILL";
+            case 11 -> "SIGSEGV";
+            case 13 -> "SIGPIPE";
+            case 14 -> "SIGALRM";
+            case 15 -> "SIGTERM";
+            case 10 -> "SIGUSR1";
+            case 12 -> "SIGUSR2";
+            default -> "signal " + n;
+        };
+    }
+
+    static String utf8(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+}
