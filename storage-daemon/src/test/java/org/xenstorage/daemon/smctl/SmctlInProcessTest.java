@@ -245,4 +245,42 @@ class SmctlInProcessTest {
     void typesListsOnePerLine() {
         assertEquals("ext\nfile\n", smctl("types").out());
     }
+
+    @Test
+    void aFailedTaskPrintsItsErrorAndExitsOne() {
+        createAttachedSr("sr1");
+        createAttachedSr("sr2");
+        smctl("vdi-create", "--sr", "sr1", "--vdi-info", "name_label=d", "--vdi-info", "virtual_size=1M");
+        smctl("sr-detach", "--sr", "sr2");
+        SmctlRun copy = smctl("--progress", "none", "vdi-copy", "--sr", "sr1", "--vdi", "vdi-1", "--dest", "sr2");
+        assertEquals(ExitStatus.STORAGE_ERROR, copy.status(), copy.toString());
+        assertEquals("task 0: following\nerror: task 0 failed: Sr_not_attached: sr2\n", copy.err());
+        assertEquals("", copy.out());
+    }
+
+    @Test
+    void taskWaitPollsTaskStatWhenTheDaemonHasNoUpdates() {
+        TinyStorage old = new TinyStorage(MUX).withoutUpdates();
+        SwitchLink.Connector oldDaemon = (address, timeout) -> new InProcessLink(Map.of(MUX, old));
+        for (String sr : List.of("sr1", "sr2")) {
+            assertEquals(0, SmctlRun.run(oldDaemon, false, "sr-create", "--type", "ext", "--sr", sr, "--name-label", sr,
+                    "--device-config", "path=/srv", "--physical-size", "0").status());
+            assertEquals(0, SmctlRun.run(oldDaemon, false, "sr-attach", "--sr", sr).status());
+        }
+        SmctlRun.run(oldDaemon, false, "vdi-create", "--sr", "sr1", "--vdi-info", "name_label=d");
+        SmctlRun started = SmctlRun.run(oldDaemon, false, "vdi-copy", "--no-wait", "--sr", "sr1", "--vdi", "vdi-1",
+                "--dest", "sr2");
+        assertEquals("0\n", started.out(), started.toString());
+        SmctlRun wait = SmctlRun.run(oldDaemon, false, "--json", "task-wait", "--task", "0");
+        assertEquals(0, wait.status(), wait.toString());
+        assertTrue(wait.err().contains("progress: 25%\nprogress: 50%\nprogress: 75%\nprogress: 100%\n"), wait.err());
+        JsonNode task;
+        try {
+            task = Json.parse(wait.out());
+        } catch (Exception e) {
+            throw new AssertionError(wait.out(), e);
+        }
+        assertEquals("Completed", task.get("state").get(0).asText());
+        assertEquals("vdi-2", task.get("state").get(1).get("result").get(1).get("vdi").asText());
+    }
 }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -147,6 +149,30 @@ class SmctlSwitchIT {
             assertEquals(ExitStatus.STORAGE_ERROR, err.exitStatus());
             assertEquals("error: Sr_not_attached: x\n", err.stderrText());
             assertEquals("", err.stdoutText());
+        }
+    }
+
+    @Test
+    void noReplyInTimeExitsThree() {
+        // a mux that takes calls and never answers them
+        servers.add(SwitchQueueServer.start(SwitchAddress.unix(socket), "org.example.slow", 4,
+                body -> new CompletableFuture<>()));
+        SmctlRun r = SmctlRun.run(MessageSwitchLink::connect, false, "--switch-path", socket.toString(),
+                "--queue-prefix", "org.example.slow", "--timeout", "1", "sr-list");
+        assertEquals(ExitStatus.UNREACHABLE, r.status(), r.toString());
+        assertTrue(r.err().startsWith("error: timed out waiting for queue org.example.slow"), r.err());
+    }
+
+    @Test
+    void aTcpSwitchIsReachedWithDashDashSwitch() {
+        try (EmbeddedSwitch tcp = EmbeddedSwitch.start(Optional.empty(),
+                Optional.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), dir.resolve("tcp-state"));
+             SwitchQueueServer mux = SwitchQueueServer.start(SwitchAddress.tcp("127.0.0.1", tcp.tcpPort()), MUX, 4,
+                     new TinyStorage(MUX)::handle)) {
+            SmctlRun r = SmctlRun.run(MessageSwitchLink::connect, false, "--switch", "tcp:127.0.0.1:" + tcp.tcpPort(),
+                    "--json", "types");
+            assertEquals(0, r.status(), r.toString());
+            assertEquals("[\"ext\",\"file\"]\n", r.out());
         }
     }
 }

@@ -62,8 +62,16 @@ final class TinyStorage {
         }
     }
 
+    /** Without UPDATES (as an older daemon): UPDATES.get is unimplemented and copies advance on TASK.stat. */
+    private boolean withoutUpdates;
+
     TinyStorage(String prefix) {
         this.prefix = prefix;
+    }
+
+    TinyStorage withoutUpdates() {
+        withoutUpdates = true;
+        return this;
     }
 
     /** The requests seen, in order (the JSON-RPC text). */
@@ -261,6 +269,9 @@ final class TinyStorage {
                 return id;
             }
             case "TASK.stat": {
+                if (withoutUpdates) {
+                    advanceCopies();
+                }
                 TaskInfo t = tasks.get((String) a[1]);
                 if (t == null) {
                     throw new StorageException(new StorageError.DoesNotExist("task", (String) a[1]));
@@ -275,6 +286,9 @@ final class TinyStorage {
             case "TASK.list":
                 return new ArrayList<>(tasks.values());
             case "UPDATES.get":
+                if (withoutUpdates) {
+                    throw StorageException.unimplemented(wire);
+                }
                 return CompletableFuture.completedFuture(advanceCopies());
             default:
                 throw StorageException.unimplemented(wire);
@@ -293,12 +307,17 @@ final class TinyStorage {
             TaskState state;
             if (next >= 1.0) {
                 String[] c = e.getValue();
-                VdiInfo src = vdi(c[0], c[1]);
-                SrState dest = attached(c[2]);
-                String key = "vdi-" + nextVdi++;
-                VdiInfo copy = src.withVdi(key).withUuid(Optional.of("uuid-" + key));
-                dest.vdis.put(key, copy);
-                state = new TaskState.Completed(new TaskCompletion(2.0, Optional.of(new AsyncResult.VdiInfoResult(copy))));
+                try {
+                    VdiInfo src = vdi(c[0], c[1]);
+                    SrState dest = attached(c[2]);
+                    String key = "vdi-" + nextVdi++;
+                    VdiInfo copy = src.withVdi(key).withUuid(Optional.of("uuid-" + key));
+                    dest.vdis.put(key, copy);
+                    state = new TaskState.Completed(new TaskCompletion(2.0,
+                            Optional.of(new AsyncResult.VdiInfoResult(copy))));
+                } catch (StorageException failure) {
+                    state = new TaskState.Failed(WireCodec.encode(failure.error(), StorageError.class));
+                }
             } else {
                 state = new TaskState.Pending(next);
             }
