@@ -3,18 +3,11 @@ package org.xenstorage.daemon.smctl;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
- * A call answered with a SMAPIv2 error. Keeps the error exactly as it came on the wire, so an error tag
- * this build does not know is still shown by name.
+ * A call answered with a SMAPIv2 error; the message is the error line built from the error exactly as it
+ * came on the wire, so an error tag this build does not know is still shown by name.
  */
 final class CallFailed extends RuntimeException {
-    private final transient JsonNode wireError;
-
-    CallFailed(String context, JsonNode wireError) {
-        super(context == null ? ErrorText.of(wireError) : context + ": " + ErrorText.of(wireError), null, false, false);
-        this.wireError = wireError;
-    }
-
-    JsonNode wireError() {
-        return wireError;
+    CallFailed(JsonNode wireError) {
+        super(ErrorText.of(wireError), null, false, false);
     }
 }

@@ -115,7 +115,7 @@ final class Session implements AutoCloseable {
             throw new UnreadableReply(method + ": " + e.getMessage());
         }
         if (response.error().isPresent()) {
-            throw new CallFailed(null, response.error().get());
+            throw new CallFailed(response.error().get());
         }
         return response.result();
     }
