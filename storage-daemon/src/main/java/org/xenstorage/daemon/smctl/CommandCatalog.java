@@ -22,6 +22,7 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  */
 final class CommandCatalog {
     static final String HELP = "help";
+    static final String COMPLETION = "completion";
     static final int HELP_WIDTH = 110;
     static final String VERSION = "smctl 0.1.0-SNAPSHOT";
 
@@ -79,6 +80,11 @@ final class CommandCatalog {
         help.addPositional(PositionalParamSpec.builder().arity("0..1").paramLabel("<command>").type(String.class)
                 .build());
         addSpec(help);
+        if (wanted.test(COMPLETION)) {
+            CommandSpec completion = CommandSpec.create().name(COMPLETION);
+            completion.usageMessage().description("Print a bash completion script: source <(smctl completion)");
+            addSpec(completion);
+        }
     }
 
     /** Adds a sub-command with its handler (and the common options). */

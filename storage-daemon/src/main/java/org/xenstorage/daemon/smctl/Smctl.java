@@ -1,9 +1,11 @@
 package org.xenstorage.daemon.smctl;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.messageswitch.client.SwitchException;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.ParseResult;
 
@@ -68,6 +70,11 @@ public final class Smctl {
         if (name.equals(CommandCatalog.HELP)) {
             return help(top, sub, terminal);
         }
+        if (name.equals(CommandCatalog.COMPLETION)) {
+            // every command, whatever this run built
+            terminal.out().print(AutoComplete.bash("smctl", new CommandCatalog().commandLine()));
+            return ExitStatus.OK;
+        }
         CommonOptions options;
         try {
             options = CommonOptions.from(List.of(parsed, sub));
@@ -103,8 +110,8 @@ public final class Smctl {
             return new CommandCatalog();
         }
         if (word.equals(CommandCatalog.HELP)) {
-            String target = CommandCatalog.commandWord(java.util.Arrays.copyOfRange(args,
-                    java.util.Arrays.asList(args).indexOf(word) + 1, args.length));
+            String target = CommandCatalog.commandWord(Arrays.copyOfRange(args,
+                    Arrays.asList(args).indexOf(word) + 1, args.length));
             CommandCatalog only = target == null ? null : new CommandCatalog(n -> n.equals(target));
             return only != null && only.commandLine().getSubcommands().containsKey(target) ? only : new CommandCatalog();
         }

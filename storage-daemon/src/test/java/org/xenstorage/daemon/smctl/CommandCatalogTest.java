@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -111,5 +112,15 @@ class CommandCatalogTest {
         // a run builds just its own command
         Map<String, ?> one = new CommandCatalog("sr-list"::equals).commandLine().getSubcommands();
         assertEquals(Set.of("sr-list", "help"), one.keySet().stream().collect(Collectors.toSet()));
+    }
+
+    @Test
+    void completionScriptKnowsEveryCommand() {
+        SmctlRun r = SmctlRun.run(null, false, "completion");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("complete -F _complete_smctl") || r.out().contains("_complete_smctl"), r.out());
+        for (String c : List.of("vdi-attach3", "data-mirror-receive-start3", "sr-registry", "diagnostics")) {
+            assertTrue(r.out().contains(c), c);
+        }
     }
 }
