@@ -87,17 +87,31 @@ public final class SwitchConnection implements AutoCloseable {
     /** Sends {@code request}; completes with the switch's answer (which may be {@link SwitchResponse.NotLoggedIn}). */
     public CompletableFuture<SwitchResponse> request(SwitchRequest request) {
         CompletableFuture<SwitchResponse> f = new CompletableFuture<>();
+        Pending p = new Pending(request, f);
         byte[] bytes = HttpWire.request(request);
-        synchronized (pending) {
-            if (!open) {
+        // Queue and write on the event loop only: a write from another thread would be a task that a
+        // later write made on the loop itself overtakes, and answers would meet the wrong requests.
+        if (channel.eventLoop().inEventLoop()) {
+            write(p, bytes);
+        } else {
+            try {
+                channel.eventLoop().execute(() -> write(p, bytes));
+            } catch (RuntimeException rejected) {
                 f.completeExceptionally(gone());
-                return f;
             }
-            pending.add(new Pending(request, f));
-            // written under the lock so the pending order is the wire order
-            channel.writeAndFlush(Unpooled.wrappedBuffer(bytes), channel.voidPromise());
         }
         return f;
+    }
+
+    private void write(Pending p, byte[] bytes) {
+        synchronized (pending) {
+            if (!open) {
+                p.future().completeExceptionally(gone());
+                return;
+            }
+            pending.add(p);
+        }
+        channel.writeAndFlush(Unpooled.wrappedBuffer(bytes), channel.voidPromise());
     }
 
     private SwitchException gone() {
