@@ -69,6 +69,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     private final SwitchLink link;
     private final Duration callTimeout;
     private volatile DataApi dataCopy;
+    private volatile DataMirrorApi mirrors = new NoMirrors();
 
     public Mux(SrRegistry registry, DpInfoStore dps, BackendDirectory directory, SwitchLink link,
                Duration callTimeout) {
@@ -79,9 +80,18 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         this.callTimeout = callTimeout;
     }
 
-    /** Where {@code DATA.copy} goes (storage-migrate); until set it answers {@code Unimplemented}. */
-    public void setDataCopy(DataApi service) {
-        this.dataCopy = service;
+    /**
+     * Where {@code DATA.copy} goes (storage-migrate's service) and who answers {@code DATA.MIRROR.*}; until
+     * set, {@code DATA.copy} answers {@code Unimplemented} and no mirror exists.
+     */
+    public void setDataService(DataApi copy, DataMirrorApi mirrorApi) {
+        this.dataCopy = copy;
+        this.mirrors = mirrorApi;
+    }
+
+    /** The {@code DATA.MIRROR} implementation served on the mux queue. */
+    public DataMirrorApi mirrors() {
+        return mirrors;
     }
 
     public SrRegistry registry() {

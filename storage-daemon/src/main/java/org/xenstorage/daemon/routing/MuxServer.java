@@ -57,7 +57,7 @@ public final class MuxServer {
     public MuxServer(Mux mux, TaskTable tasks, UpdatesService updates, AdminCalls admin, Executor workers,
                      String queue) {
         this.mux = mux;
-        StorageService service = new StorageService(mux, mux, mux, mux, mux, mux, new Mux.NoMirrors(), mux, tasks,
+        StorageService service = new StorageService(mux, mux, mux, mux, mux, mux, mux.mirrors(), mux, tasks,
                 updates);
         this.dispatcher = admin.install(new StorageDispatcher(service));
         this.workers = workers;

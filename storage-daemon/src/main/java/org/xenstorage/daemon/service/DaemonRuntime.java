@@ -33,7 +33,13 @@ import org.xenstorage.daemon.routing.SwitchRpcLink;
 import org.xenstorage.daemon.task.TaskTable;
 import org.xenstorage.daemon.updates.UpdateLog;
 import org.xenstorage.daemon.updates.UpdatesService;
+import org.xenstorage.exec.ChildProcessRunner;
+import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
+import org.xenstorage.migrate.DataService;
+import org.xenstorage.migrate.copy.DataExtents;
+import org.xenstorage.migrate.copy.SparseCopier;
+import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
@@ -63,6 +69,7 @@ public final class DaemonRuntime {
     private ExecutorService taskRunner;
     private ScheduledExecutorService scheduler;
     private Mux mux;
+    private ChildProcessRunner runner;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
 
@@ -156,6 +163,13 @@ public final class DaemonRuntime {
         taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
         TaskTable tasks = new TaskTable(updates, taskRunner);
         mux = new Mux(registry, dps, directory, link, config.callTimeout());
+        // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
+        runner = new ChildProcessRunner();
+        StorageService viaMux = StorageService.of(mux);
+        DataService data = new DataService(viaMux, tasks, CopyRecords.persistedAt(muxDir.resolve("copies.json")),
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
+                DataService::isLoopbackUrl);
+        mux.setDataService(data, data);
         workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), new NamedThreads("mux-worker"));
         AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),
@@ -172,6 +186,17 @@ public final class DaemonRuntime {
             }
         }, every, every, TimeUnit.MILLISECONDS);
         muxQueue = SwitchQueueServer.start(address, config.queuePrefix(), config.maxInflight(), server::handle);
+        // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
+        taskRunner.execute(() -> {
+            try {
+                int n = data.reclaimStaleCopies("startup: reclaim stale copies", viaMux);
+                if (n > 0) {
+                    LOG.info("reclaimed {} copy operation(s) left by the previous run", n);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("could not reclaim stale copies: {}", e.toString());
+            }
+        });
         LOG.info("mux serving {} on {} (registered SRs: {}, live backend types: {})", config.queuePrefix(), address,
                 registry.srs(), directory.types());
     }
@@ -234,6 +259,9 @@ public final class DaemonRuntime {
                 quietly("embedded switch", embeddedSwitch::close);
             }
             closeLast.forEach(c -> quietly("resource", c::close));
+            if (runner != null) {
+                quietly("child processes", runner::close);
+            }
             if (scheduler != null) {
                 scheduler.shutdownNow();
             }

@@ -1,6 +1,9 @@
 package org.xenstorage.daemon.e2e;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -19,7 +23,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageClient;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.DynamicId;
+import org.xenstorage.idl.types.TaskState;
+import org.xenstorage.idl.types.UpdatesResult;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
@@ -68,8 +78,14 @@ class EmbeddedModeIT {
         }
     }
 
-    /** Creates, attaches, activates a 1 MiB VDI on {@code sr}; returns the file behind it (checked). */
-    static Path exercise(StorageService mux, String sr, Map<String, String> config) {
+    record Made(VdiInfo vdi, Path file) {
+    }
+
+    /**
+     * Creates, attaches, activates a 1 MiB VDI on {@code sr}, writes a pattern at 64 KiB into the file behind
+     * it, then deactivates and detaches it.
+     */
+    static Made exercise(StorageService mux, String sr, Map<String, String> config) {
         mux.sr().create("it", sr, "SR " + sr, "", config, 0);
         mux.sr().attach("it", sr, config);
         VdiInfo vdi = mux.vdi().create("it", sr, VdiInfo.defaults("", "disk").withSizes(1 << 20, 0));
@@ -82,13 +98,18 @@ class EmbeddedModeIT {
         try {
             assertTrue(Files.exists(path), path.toString());
             assertEquals(1 << 20, Files.size(path));
+            try (var ch = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(PATTERN), 65536);
+            }
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
         mux.vdi().deactivate("it", dp, sr, vdi.vdi(), "vm1");
         mux.vdi().detach("it", dp, sr, vdi.vdi(), "vm1");
-        return path;
+        return new Made(vdi, path);
     }
+
+    static final byte[] PATTERN = "the bytes that must survive DATA.copy".getBytes(StandardCharsets.UTF_8);
 
     @Test
     void noConfigMeansEmbeddedModeServingTheExamplePlugin() throws Exception {
@@ -122,16 +143,41 @@ class EmbeddedModeIT {
                 Files.createDirectories(v3Dir);
                 Files.createDirectories(v1Dir);
                 // both SRs at once: each call goes to its own backend
-                CompletableFuture<Path> a = CompletableFuture.supplyAsync(
+                CompletableFuture<Made> a = CompletableFuture.supplyAsync(
                         () -> exercise(mux, v3, Map.of("path", v3Dir.toString())));
-                CompletableFuture<Path> b = CompletableFuture.supplyAsync(
+                CompletableFuture<Made> b = CompletableFuture.supplyAsync(
                         () -> exercise(mux, v1, Map.of("location", v1Dir.toString())));
-                Path fileV3 = a.get(60, TimeUnit.SECONDS);
-                Path fileV1 = b.get(60, TimeUnit.SECONDS);
-                assertTrue(fileV3.startsWith(v3Dir) || Files.exists(fileV3), fileV3.toString());
-                assertTrue(fileV1.startsWith(v1Dir), fileV1.toString());
+                Made onV3 = a.get(60, TimeUnit.SECONDS);
+                Made onV1 = b.get(60, TimeUnit.SECONDS);
+                assertTrue(onV1.file().startsWith(v1Dir), onV1.file().toString());
                 List<String> srs = mux.sr().list("it");
                 assertTrue(srs.containsAll(List.of(v1, v3)), "SR.list merges both backends: " + srs);
+
+                // DATA.copy localfile -> simplefile as a task; a long-poll wakes on its changes
+                String token = mux.updates().get("it", "", Optional.of(0)).get(10, TimeUnit.SECONDS).next();
+                String task = mux.data().copy("it", v1, onV1.vdi().vdi(), "vm1", "", v3, false);
+                TaskState end = null;
+                for (int i = 0; i < 100 && end == null; i++) {
+                    UpdatesResult u = mux.updates().get("it", token, Optional.of(30)).get(40, TimeUnit.SECONDS);
+                    token = u.next();
+                    if (u.ids().contains(new DynamicId.Task(task))) {
+                        TaskState st = mux.task().stat("it", task).state();
+                        if (!(st instanceof TaskState.Pending)) {
+                            end = st;
+                        }
+                    }
+                }
+                TaskState.Completed done = assertInstanceOf(TaskState.Completed.class, end, String.valueOf(end));
+                VdiInfo copy = ((AsyncResult.VdiInfoResult) done.completion().result().orElseThrow()).value();
+                Backend cb = mux.vdi().attach3("it", "copy-dp", v3, copy.vdi(), "vm1", false);
+                Path copied = Path.of(cb.first(Implementation.File.class).map(f -> f.value().path())
+                        .or(() -> cb.first(Implementation.BlockDevice.class).map(x -> x.value().path())).orElseThrow());
+                assertArrayEquals(Files.readAllBytes(onV1.file()), Files.readAllBytes(copied));
+                mux.vdi().detach("it", "copy-dp", v3, copy.vdi(), "vm1");
+                assertTrue(mux.task().list("it").stream().anyMatch(t -> t.id().equals(task)));
+                mux.task().destroy("it", task);
+                assertEquals(new StorageError.DoesNotExist("task", task),
+                        assertThrows(StorageException.class, () -> mux.task().stat("it", task)).error());
                 mux.sr().detach("it", v3);
                 mux.sr().detach("it", v1);
             }

@@ -23,6 +23,8 @@ import org.xenstorage.daemon.routing.RecordingBackend;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.types.DynamicId;
+import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.idl.types.UpdatesResult;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
@@ -142,6 +144,24 @@ class MuxOverSwitchIT {
         JsonNode diag = ext("Mux.diagnostics", "{\"dbg\":\"it\"}").get("result");
         assertEquals("p1", diag.at("/srs/s1/sr_type").asText());
         assertTrue(diag.at("/backends/p2/alive").asBoolean());
+    }
+
+    @Test
+    void aBlockedLongPollWakesWhenATaskChanges() throws Exception {
+        String token = mux.updates().get("it", "", Optional.of(0)).get(20, TimeUnit.SECONDS).next();
+        CompletableFuture<UpdatesResult> poll = mux.updates().get("it", token, Optional.of(60));
+        Thread.sleep(300);
+        assertTrue(!poll.isDone(), "nothing happened yet");
+        // a DATA.copy whose source backend cannot scan: the task fails at once, and that is a change
+        String task = mux.data().copy("it", "s1", "v", "vm", "", "s2", false);
+        UpdatesResult r = poll.get(20, TimeUnit.SECONDS);
+        assertTrue(r.ids().contains(new DynamicId.Task(task)), r.toString());
+        assertTrue(Long.parseLong(r.next()) > Long.parseLong(token));
+        TaskState st = mux.task().stat("it", task).state();
+        assertTrue(st instanceof TaskState.Failed, st.toString());
+        mux.task().destroy("it", task);
+        UpdatesResult after = mux.updates().get("it", "", Optional.of(0)).get(20, TimeUnit.SECONDS);
+        assertTrue(!after.ids().contains(new DynamicId.Task(task)), "a destroyed task is no longer reported");
     }
 
     @Test
