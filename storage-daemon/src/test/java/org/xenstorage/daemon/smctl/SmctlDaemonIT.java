@@ -17,7 +17,8 @@ import org.xenstorage.idl.wire.Json;
 
 /**
  * The README session against a real storage daemon process in embedded mode (its own switch, the shipped
- * {@code examples/smapiv3} plugins): create an SR, a VDI, attach and activate it, and find the file on disk.
+ * {@code examples/smapiv3} plugins): create an SR, a VDI, attach and activate it, and find the file on disk;
+ * and {@code vdi-copy} following the daemon's real DATA.copy task to identical bytes in another SR.
  */
 class SmctlDaemonIT {
     @TempDir
@@ -102,5 +103,43 @@ class SmctlDaemonIT {
         SmctlRun unknown = smctl("vdi-stat", "--sr", "sr404", "--vdi", key);
         assertEquals(ExitStatus.STORAGE_ERROR, unknown.status());
         assertEquals("error: No_storage_plugin_for_sr: sr404\n", unknown.err());
+    }
+
+    @Test
+    void vdiCopyFollowsTheDaemonsCopyTaskAndTheBytesArrive() throws Exception {
+        for (String sr : List.of("src", "dst")) {
+            Path srDir = Files.createDirectories(dir.resolve(sr));
+            assertEquals(0, smctl("sr-create", "--type", "simplefile", "--sr", sr, "--name-label", sr,
+                    "--device-config", "path=" + srDir, "--physical-size", "0").status());
+            assertEquals(0, smctl("sr-attach", "--sr", sr, "--device-config", "path=" + srDir).status());
+        }
+        String key = Json.parse(smctl("--json", "vdi-create", "--sr", "src", "--vdi-info", "name_label=data",
+                "--vdi-info", "virtual_size=8M").out()).get("vdi").asText();
+        // some content to carry across: attach to learn the file, write, detach
+        JsonNode attach = Json.parse(smctl("--json", "vdi-attach3", "--dp", "w", "--sr", "src", "--vdi", key,
+                "--vm", "0", "--read-write").out());
+        Path source = Path.of(attach.get("implementations").get(0).get(1).get("path").asText());
+        byte[] pattern = new byte[1 << 20];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = (byte) (i * 31 + 7);
+        }
+        try (var ch = java.nio.channels.FileChannel.open(source, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(pattern), 3L << 20);
+        }
+        assertEquals(0, smctl("vdi-detach", "--dp", "w", "--sr", "src", "--vdi", key, "--vm", "0").status());
+        assertEquals(0, smctl("dp-destroy", "--dp", "w").status());
+
+        SmctlRun copy = smctl("vdi-copy", "--sr", "src", "--vdi", key, "--dest", "dst");
+        assertEquals(0, copy.status(), copy.toString());
+        assertTrue(copy.err().contains("progress: 100%\n"), copy.err());
+        assertTrue(copy.err().matches("(?s).*task \\S+: completed in [0-9.]+ s, 8 MiB at .*/s\n.*"), copy.err());
+        assertTrue(copy.out().contains("name_label: data\n"), copy.out());
+        String copied = copy.out().lines().filter(l -> l.startsWith("vdi: ")).findFirst().orElseThrow().substring(5);
+
+        JsonNode dest = Json.parse(smctl("--json", "vdi-attach3", "--dp", "r", "--sr", "dst", "--vdi", copied,
+                "--vm", "0").out());
+        Path target = Path.of(dest.get("implementations").get(0).get(1).get("path").asText());
+        assertEquals(Files.mismatch(source, target), -1L, "the copy has the same bytes");
+        assertEquals("(none)\n", smctl("task-list").out(), "the finished task was forgotten");
     }
 }
