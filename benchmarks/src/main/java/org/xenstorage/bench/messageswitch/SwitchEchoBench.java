@@ -30,6 +30,7 @@ import org.xenstorage.messageswitch.client.Transports;
  */
 public final class SwitchEchoBench {
     private static final String QUEUE = "org.xen.bench.echo";
+    private static final String INLINE_QUEUE = "org.xen.bench.echo-inline";
     private static final String BODY = "{\"method\":\"Query.query\",\"params\":[{\"dbg\":\"bench\"}],\"id\":1}";
 
     private SwitchEchoBench() {
@@ -60,6 +61,8 @@ public final class SwitchEchoBench {
         try (EmbeddedSwitch sw = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(), dir.resolve("state"))) {
             SwitchAddress addr = SwitchAddress.unix(sock);
             try (SwitchQueueServer server = SwitchQueueServer.start(addr, QUEUE, 64, CompletableFuture::completedFuture);
+                 SwitchQueueServer inline = SwitchQueueServer.start(addr, INLINE_QUEUE, 64, CompletableFuture::completedFuture,
+                         SwitchOptions.defaults(), Runnable::run);
                  SwitchRpcClient client = SwitchRpcClient.connect(addr, "bench")) {
                 SwitchConnection raw = SwitchConnection.open(addr, Transports.sharedClientGroup(), SwitchOptions.defaults())
                         .get(10, TimeUnit.SECONDS);
@@ -67,6 +70,11 @@ public final class SwitchEchoBench {
                 Op bare = () -> raw.list("org.xen.bench.none", false).get(10, TimeUnit.SECONDS);
                 Op echo = () -> {
                     if (!client.call(QUEUE, BODY, Duration.ofSeconds(10)).equals(BODY)) {
+                        throw new IllegalStateException("wrong echo");
+                    }
+                };
+                Op echoInline = () -> {
+                    if (!client.call(INLINE_QUEUE, BODY, Duration.ofSeconds(10)).equals(BODY)) {
                         throw new IllegalStateException("wrong echo");
                     }
                 };
@@ -81,8 +89,11 @@ public final class SwitchEchoBench {
                     Run base = measure(bare, callers, each);
                     measure(echo, callers, warmup);
                     Run call = measure(echo, callers, each);
+                    measure(echoInline, callers, warmup);
+                    Run callInline = measure(echoInline, callers, each);
                     row("baseline: bare HTTP round trip (GET /list) on the same socket", callers, base, base);
-                    row("echo RPC: SwitchRpcClient → broker → SwitchQueueServer → back", callers, call, base);
+                    row("echo RPC: SwitchRpcClient → broker → SwitchQueueServer (handler pool) → back", callers, call, base);
+                    row("echo RPC, handler inline on the event loop (non-blocking handlers)", callers, callInline, base);
                 }
                 raw.close();
             }

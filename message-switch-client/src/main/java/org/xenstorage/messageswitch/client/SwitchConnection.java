@@ -215,6 +215,9 @@ public final class SwitchConnection implements AutoCloseable {
             synchronized (pending) {
                 p = pending.poll();
             }
+            if (p == null && !isOpen()) {
+                return; // bytes decoded after the close: their requests already failed DISCONNECTED
+            }
             if (p == null) {
                 LOG.warn("switch sent a response nobody asked for; closing the connection");
                 ctx.close();
