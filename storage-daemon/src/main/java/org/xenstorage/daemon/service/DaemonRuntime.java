@@ -68,6 +68,7 @@ public final class DaemonRuntime {
     private ExecutorService workers;
     private ExecutorService taskRunner;
     private ScheduledExecutorService scheduler;
+    private ScheduledExecutorService discovery;
     private Mux mux;
     private ChildProcessRunner runner;
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -178,7 +179,9 @@ public final class DaemonRuntime {
                 config.queuePrefix());
         directory.refresh();
         long every = Math.max(100, config.discoveryInterval().toMillis());
-        scheduler.scheduleWithFixedDelay(() -> {
+        // its own thread: a slow switch listing must not delay long-poll timeouts or watchdog pings
+        discovery = Executors.newSingleThreadScheduledExecutor(new NamedThreads("backend-discovery"));
+        discovery.scheduleWithFixedDelay(() -> {
             try {
                 directory.refresh();
             } catch (RuntimeException e) {
@@ -261,6 +264,9 @@ public final class DaemonRuntime {
             closeLast.forEach(c -> quietly("resource", c::close));
             if (runner != null) {
                 quietly("child processes", runner::close);
+            }
+            if (discovery != null) {
+                discovery.shutdownNow();
             }
             if (scheduler != null) {
                 scheduler.shutdownNow();

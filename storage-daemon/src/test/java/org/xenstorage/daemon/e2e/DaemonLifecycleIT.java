@@ -140,6 +140,18 @@ class DaemonLifecycleIT {
     }
 
     @Test
+    void roleSmapiv3BridgeServesOnlyThePluginQueues() throws Exception {
+        String q = "bridge.storage";
+        Path conf = config(q, "role=smapiv3-bridge", "smapiv3=true",
+                "plugin-root=" + EmbeddedModeIT.repoRoot().resolve("examples/smapiv3"));
+        DaemonProcess d = DaemonProcess.start(dir.resolve("bridge.log"), Map.of(), "--config=" + conf);
+        daemon = d;
+        d.awaitServing(sw.client, q + ".simplefile", Duration.ofSeconds(60));
+        assertEquals("SMAPIv3", sw.storage(q + ".simplefile", T).query().query("it").smapiVersion().name());
+        assertFalse(sw.client.list(q, true).get(5, TimeUnit.SECONDS).contains(q), "no mux in this role");
+    }
+
+    @Test
     void aBadConfigurationExitsWithStatus2AndSaysWhy() throws Exception {
         Path conf = config("bad.storage", "workers=lots");
         DaemonProcess d = DaemonProcess.start(dir.resolve("bad.log"), Map.of(), "--config=" + conf);

@@ -165,13 +165,45 @@ class MuxOverSwitchIT {
     }
 
     @Test
+    void twoThousandIdleLongPollsAddNoThreadsToTheDaemon() throws Exception {
+        long pid = daemon.process.pid();
+        int before = threads(pid);
+        List<CompletableFuture<UpdatesResult>> polls = new java.util.ArrayList<>();
+        for (int i = 0; i < 2000; i++) {
+            polls.add(mux.updates().get("it", "", Optional.of(120)));
+        }
+        JsonNode diag = null;
+        for (int i = 0; i < 200; i++) { // until the daemon holds them all
+            diag = ext("Mux.diagnostics", "{\"dbg\":\"it\"}").get("result");
+            if (diag.at("/updates/waiting_pollers").asInt() >= 2000) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertTrue(diag.at("/updates/waiting_pollers").asInt() >= 2000, String.valueOf(diag));
+        int during = threads(pid);
+        assertTrue(during < before + 40, "threads before " + before + ", with 2000 pollers " + during);
+        assertEquals("mux", mux.query().query("it").driver());
+        polls.forEach(p -> p.cancel(true));
+    }
+
+    static int threads(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("Threads:")) {
+                return Integer.parseInt(line.substring(8).trim());
+            }
+        }
+        throw new AssertionError("no thread count for " + pid);
+    }
+
+    @Test
     void updatesGetTimesOutWhenIdleAndIdlePollersDoNotStarveOtherCalls() throws Exception {
         long t0 = System.nanoTime();
         UpdatesResult r = mux.updates().get("it", "", Optional.of(1)).get(20, TimeUnit.SECONDS);
         double took = (System.nanoTime() - t0) / 1e9;
         assertEquals(List.of(), r.ids());
         assertEquals("0", r.next());
-        assertTrue(took >= 0.9 && took < 5, "took " + took);
+        assertTrue(took >= 0.9 && took < 15, "took " + took); // 1 s asked; generous for loaded CI
         // 64 blocked long-polls, then ordinary calls still get through
         List<CompletableFuture<UpdatesResult>> polls = new java.util.ArrayList<>();
         for (int i = 0; i < 64; i++) {

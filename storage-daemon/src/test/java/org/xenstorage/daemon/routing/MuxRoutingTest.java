@@ -221,11 +221,10 @@ class MuxRoutingTest {
     void aBackendThatDisappearedFailsFastWithNoStoragePluginForSr() throws Exception {
         register("s1", "p1");
         link.queues.remove(PREFIX + ".p1");
-        long t0 = System.nanoTime();
         assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.sr().stat("t", "s1")));
         assertEquals(new StorageError.NoStoragePluginForSr("s1"),
                 error(() -> client.vdi().attach3("t", "d", "s1", "v", "vm", true)));
-        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(5).toNanos(), "failed fast");
+        assertTrue(mux.datapaths().get("d").isEmpty(), "no DP_info for an attach that could not be routed");
     }
 
     @Test
