@@ -78,7 +78,7 @@ public final class SwitchConnection implements AutoCloseable {
                 result.complete(holder[0]);
             } else {
                 result.completeExceptionally(new SwitchException(SwitchException.Kind.DISCONNECTED, null,
-                        "cannot connect to the switch at " + address + ": " + f.cause().getMessage(), f.cause()));
+                        "cannot connect to the switch at " + address + ": " + f.cause(), f.cause()));
             }
         });
         return result;
@@ -87,17 +87,31 @@ public final class SwitchConnection implements AutoCloseable {
     /** Sends {@code request}; completes with the switch's answer (which may be {@link SwitchResponse.NotLoggedIn}). */
     public CompletableFuture<SwitchResponse> request(SwitchRequest request) {
         CompletableFuture<SwitchResponse> f = new CompletableFuture<>();
+        Pending p = new Pending(request, f);
         byte[] bytes = HttpWire.request(request);
-        synchronized (pending) {
-            if (!open) {
+        // Queue and write on the event loop only: a write from another thread would be a task that a
+        // later write made on the loop itself overtakes, and answers would meet the wrong requests.
+        if (channel.eventLoop().inEventLoop()) {
+            write(p, bytes);
+        } else {
+            try {
+                channel.eventLoop().execute(() -> write(p, bytes));
+            } catch (RuntimeException rejected) {
                 f.completeExceptionally(gone());
-                return f;
             }
-            pending.add(new Pending(request, f));
-            // written under the lock so the pending order is the wire order
-            channel.writeAndFlush(Unpooled.wrappedBuffer(bytes), channel.voidPromise());
         }
         return f;
+    }
+
+    private void write(Pending p, byte[] bytes) {
+        synchronized (pending) {
+            if (!open) {
+                p.future().completeExceptionally(gone());
+                return;
+            }
+            pending.add(p);
+        }
+        channel.writeAndFlush(Unpooled.wrappedBuffer(bytes), channel.voidPromise());
     }
 
     private SwitchException gone() {
@@ -139,9 +153,25 @@ public final class SwitchConnection implements AutoCloseable {
         return expect(new SwitchRequest.Send(queue, message), SwitchResponse.Sent.class).thenApply(SwitchResponse.Sent::id);
     }
 
+    /**
+     * Long-polls. A switch that has not answered 30 s after the poll's own timeout is taken for
+     * dead: the connection is dropped (so a reconnect follows) and the future fails.
+     */
     public CompletableFuture<SwitchResponse.Transferred> transfer(Optional<String> from, Duration timeout, List<String> queues) {
-        return expect(new SwitchRequest.Transfer(from, timeout.toMillis() / 1000.0, queues), SwitchResponse.Transferred.class);
+        CompletableFuture<SwitchResponse.Transferred> f =
+                expect(new SwitchRequest.Transfer(from, timeout.toMillis() / 1000.0, queues), SwitchResponse.Transferred.class);
+        f.orTimeout(timeout.toMillis() + DEAD_SWITCH_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+                .whenComplete((r, e) -> {
+                    if (e != null && Failures.strip(e) instanceof java.util.concurrent.TimeoutException) {
+                        LOG.warn("the switch did not answer a long-poll in time; dropping the connection");
+                        channel.close();
+                    }
+                });
+        return f;
     }
+
+    /** How long past a long-poll's timeout the switch may take to answer it. */
+    static final long DEAD_SWITCH_GRACE_MS = 30_000;
 
     public CompletableFuture<Void> ack(MessageId id) {
         return expect(new SwitchRequest.Ack(id), SwitchResponse.Acked.class).thenApply(r -> null);
@@ -200,6 +230,9 @@ public final class SwitchConnection implements AutoCloseable {
             Pending p;
             synchronized (pending) {
                 p = pending.poll();
+            }
+            if (p == null && !isOpen()) {
+                return; // bytes decoded after the close: their requests already failed DISCONNECTED
             }
             if (p == null) {
                 LOG.warn("switch sent a response nobody asked for; closing the connection");

@@ -121,7 +121,11 @@ public final class SwitchRpcClient implements AutoCloseable {
      * with a {@link SwitchException} (no such queue, timeout, disconnected, closed).
      */
     public CompletableFuture<String> callAsync(String queue, String body, Duration timeout) {
-        Call call = new Call(queue);
+        return start(new Call(queue, false), body, timeout);
+    }
+
+    private CompletableFuture<String> start(Call call, String body, Duration timeout) {
+        String queue = call.queue;
         if (closed.get()) {
             call.fail(new SwitchException(SwitchException.Kind.CLOSED, queue, "client is closed"));
             return call.result;
@@ -153,7 +157,8 @@ public final class SwitchRpcClient implements AutoCloseable {
     /** {@link #callAsync} and wait. @throws SwitchException as callAsync would complete with */
     public String call(String queue, String body, Duration timeout) {
         try {
-            return callAsync(queue, body, timeout).get();
+            // the caller waits on its own thread, so the reply may complete the future right on the event loop
+            return start(new Call(queue, true), body, timeout).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SwitchException(SwitchException.Kind.CLOSED, queue, "interrupted while waiting for " + queue);
@@ -180,7 +185,8 @@ public final class SwitchRpcClient implements AutoCloseable {
                     : SwitchException.Kind.DISCONNECTED, null, "not connected to the switch"));
             return out;
         }
-        op.apply(c.get()).whenCompleteAsync((v, e) -> {
+        op.apply(c.get()).orTimeout(options.connectTimeout().toMillis() + options.pollTimeout().toMillis(),
+                TimeUnit.MILLISECONDS).whenCompleteAsync((v, e) -> {
             if (e != null) {
                 out.completeExceptionally(Failures.asSwitch(e, null, SwitchException.Kind.PROTOCOL));
             } else {
@@ -296,8 +302,12 @@ public final class SwitchRpcClient implements AutoCloseable {
         volatile ScheduledFuture<?> timer;
         volatile MessageId id;
 
-        Call(String queue) {
+        /** Complete on the thread that has the outcome: only for callers blocked in {@link #call}. */
+        final boolean inline;
+
+        Call(String queue, boolean inline) {
             this.queue = queue;
+            this.inline = inline;
         }
 
         void complete(String payload) {
@@ -329,6 +339,10 @@ public final class SwitchRpcClient implements AutoCloseable {
         }
 
         private void deliver(Runnable r) {
+            if (inline) {
+                r.run();
+                return;
+            }
             try {
                 callbacks.execute(r);
             } catch (RuntimeException rejected) {

@@ -71,7 +71,8 @@ public final class EmbeddedSwitch implements AutoCloseable {
         store.attach(table::persistentState);
         this.sessions = new Sessions(table);
         this.boss = Transports.newGroup(1, "switch-accept");
-        this.workers = Transports.newGroup(0, "switch-io");
+        this.workers = Transports.newGroup(Integer.getInteger("xenstorage.switch.ioThreads", Transports.defaultThreads()),
+                "switch-io");
     }
 
     /**

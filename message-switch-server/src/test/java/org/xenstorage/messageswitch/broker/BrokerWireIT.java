@@ -117,4 +117,19 @@ class BrokerWireIT {
         String expect = ok("") + status(400, "Bad Request", "not an int64: x") + ok("[]");
         assertEquals(expect, exchange(get("/login/a") + get("/ack/q/x") + get("/list/zzz"), expect));
     }
+
+    @Test
+    void garbageOnOneConnectionDoesNotHurtTheSwitch() throws IOException {
+        ch.write(ByteBuffer.wrap(new byte[] {0, 1, 2, (byte) 0xff, '\r', '\n', '\r', '\n', 'x', 'y'}));
+        ByteBuffer buf = ByteBuffer.allocate(4096);
+        while (ch.read(buf) > 0) {
+            buf.clear(); // read until the broker closes this connection
+        }
+        try (SocketChannel fresh = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            fresh.connect(UnixDomainSocketAddress.of(dir.resolve("sock")));
+            ch = fresh;
+            String expect = ok("") + ok("[]");
+            assertEquals(expect, exchange(get("/login/a") + get("/list/zzz"), expect));
+        }
+    }
 }

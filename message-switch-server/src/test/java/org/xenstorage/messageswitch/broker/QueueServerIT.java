@@ -148,6 +148,32 @@ class QueueServerIT {
         }
     }
 
+    @Test
+    void handlersMayRunInlineOnTheEventLoopAndStillRespectTheCap() throws Exception {
+        int cap = 3;
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger maxRunning = new AtomicInteger();
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr, "org.xen.test.inline", cap, body -> {
+                 maxRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+                 CompletableFuture<String> f = new CompletableFuture<>();
+                 timer.schedule(() -> {
+                     running.decrementAndGet();
+                     f.complete(body.toUpperCase(java.util.Locale.ROOT));
+                 }, 20, TimeUnit.MILLISECONDS);
+                 return f;
+             }, org.xenstorage.messageswitch.client.SwitchOptions.defaults(), Runnable::run);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr, "inline")) {
+            List<CompletableFuture<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                calls.add(client.callAsync("org.xen.test.inline", "x" + i, Duration.ofSeconds(30)));
+            }
+            for (int i = 0; i < calls.size(); i++) {
+                assertEquals("X" + i, calls.get(i).get(60, TimeUnit.SECONDS));
+            }
+            assertTrue(maxRunning.get() <= cap, "saw " + maxRunning.get());
+        }
+    }
+
     static void waitUntil(java.util.function.BooleanSupplier cond) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!cond.getAsBoolean()) {

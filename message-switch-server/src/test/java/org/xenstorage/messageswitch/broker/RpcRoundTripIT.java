@@ -115,4 +115,53 @@ class RpcRoundTripIT {
                 () -> SwitchRpcClient.connect(SwitchAddress.unix(dir.resolve("nothing")), "test"));
         assertEquals(SwitchException.Kind.DISCONNECTED, e.kind());
     }
+
+    @Test
+    void pipelinedAnswersMeetTheirRequestsWhetherSentFromTheLoopOrFromOtherThreads() throws Exception {
+        try (EmbeddedSwitch sw = unixSwitch()) {
+            SwitchConnection c = SwitchConnection.open(SwitchAddress.unix(dir.resolve("sock")), Transports.sharedClientGroup(),
+                    SwitchOptions.defaults()).get(5, TimeUnit.SECONDS);
+            c.login("pipelining").get(5, TimeUnit.SECONDS);
+            // a chain that sends its next request from the completion callback, i.e. on the event loop
+            CompletableFuture<Integer> loopChain = new CompletableFuture<>();
+            chain(c, 0, 2000, loopChain);
+            List<Thread> outside = new ArrayList<>();
+            List<String> mismatches = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int t = 0; t < 4; t++) {
+                int id = t;
+                Thread th = new Thread(() -> {
+                    for (int i = 0; i < 500; i++) {
+                        String name = "ext-" + id + "-" + i;
+                        String got = c.createPersistent(name).join();
+                        if (!got.equals(name)) {
+                            mismatches.add(name + " answered as " + got);
+                        }
+                    }
+                });
+                th.start();
+                outside.add(th);
+            }
+            for (Thread th : outside) {
+                th.join(60_000);
+            }
+            assertEquals(2000, loopChain.get(60, TimeUnit.SECONDS));
+            assertEquals(List.of(), mismatches);
+            c.close();
+        }
+    }
+
+    private static void chain(SwitchConnection c, int i, int n, CompletableFuture<Integer> done) {
+        if (i == n) {
+            done.complete(i);
+            return;
+        }
+        String name = "loop-" + i;
+        c.createTransient(name).whenComplete((got, e) -> {
+            if (e != null || !got.equals(name)) {
+                done.completeExceptionally(new AssertionError(name + " answered as " + got, e));
+            } else {
+                chain(c, i + 1, n, done);
+            }
+        });
+    }
 }

@@ -1,0 +1,176 @@
+package org.xenstorage.bench.messageswitch;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.xenstorage.bench.Harness;
+import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
+import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchConnection;
+import org.xenstorage.messageswitch.client.SwitchOptions;
+import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.messageswitch.client.Transports;
+
+/**
+ * An in-memory echo call through the embedded broker over its Unix socket (send request, server
+ * long-poll, reply, ack, client long-poll, ack: six HTTP exchanges per call) at 1 and 32 concurrent
+ * callers, against the baseline of one bare HTTP round trip ({@code GET /list/...}) on the same
+ * socket. Prints a markdown table: calls/s, p50 and p99 latency, and the ratio to the baseline.
+ */
+public final class SwitchEchoBench {
+    private static final String QUEUE = "org.xen.bench.echo";
+    private static final String INLINE_QUEUE = "org.xen.bench.echo-inline";
+    private static final String BODY = "{\"method\":\"Query.query\",\"params\":[{\"dbg\":\"bench\"}],\"id\":1}";
+
+    private SwitchEchoBench() {
+    }
+
+    /** One measured run: operations per second and sorted latencies (ns). */
+    private record Run(double perSecond, long[] latencies) {
+        long percentile(double p) {
+            if (latencies.length == 0) {
+                return 0;
+            }
+            return latencies[Math.min(latencies.length - 1, (int) Math.ceil(p * latencies.length) - 1)];
+        }
+    }
+
+    interface Op {
+        void run() throws Exception;
+    }
+
+    public static void main(String[] args) throws Exception {
+        // the table goes to stdout: keep library logging (Logback's default is DEBUG to stdout) quiet
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+                .setLevel(ch.qos.logback.classic.Level.WARN);
+        Duration warmup = Duration.ofSeconds(args.length > 0 ? Integer.parseInt(args[0]) : 3);
+        Duration each = Duration.ofSeconds(args.length > 1 ? Integer.parseInt(args[1]) : 5);
+        Path dir = Files.createTempDirectory("switch-bench");
+        Path sock = dir.resolve("sock");
+        try (EmbeddedSwitch sw = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(), dir.resolve("state"))) {
+            SwitchAddress addr = SwitchAddress.unix(sock);
+            try (SwitchQueueServer server = SwitchQueueServer.start(addr, QUEUE, 64, CompletableFuture::completedFuture);
+                 SwitchQueueServer inline = SwitchQueueServer.start(addr, INLINE_QUEUE, 64, CompletableFuture::completedFuture,
+                         SwitchOptions.defaults(), Runnable::run);
+                 SwitchRpcClient client = SwitchRpcClient.connect(addr, "bench")) {
+                SwitchConnection raw = SwitchConnection.open(addr, Transports.sharedClientGroup(), SwitchOptions.defaults())
+                        .get(10, TimeUnit.SECONDS);
+                raw.login("bench-raw").get(10, TimeUnit.SECONDS);
+                Op bare = () -> raw.list("org.xen.bench.none", false).get(10, TimeUnit.SECONDS);
+                Op echo = () -> {
+                    if (!client.call(QUEUE, BODY, Duration.ofSeconds(10)).equals(BODY)) {
+                        throw new IllegalStateException("wrong echo");
+                    }
+                };
+                Op echoInline = () -> {
+                    if (!client.call(INLINE_QUEUE, BODY, Duration.ofSeconds(10)).equals(BODY)) {
+                        throw new IllegalStateException("wrong echo");
+                    }
+                };
+                System.out.println("### message-switch: echo call through the embedded broker (Unix socket)");
+                System.out.println();
+                System.out.println("Machine: " + Harness.machine());
+                System.out.println();
+                System.out.println("| measurement | concurrent callers | calls/s | p50 | p99 | throughput ratio to baseline |");
+                System.out.println("|---|---:|---:|---:|---:|---:|");
+                for (int callers : new int[] {1, 32}) {
+                    measure(bare, callers, warmup);
+                    Run base = measure(bare, callers, each);
+                    measure(echo, callers, warmup);
+                    Run call = measure(echo, callers, each);
+                    measure(echoInline, callers, warmup);
+                    Run callInline = measure(echoInline, callers, each);
+                    row("baseline: bare HTTP round trip (GET /list) on the same socket", callers, base, base);
+                    row("echo RPC: SwitchRpcClient → broker → SwitchQueueServer (handler pool) → back", callers, call, base);
+                    row("echo RPC, handler inline on the event loop (non-blocking handlers)", callers, callInline, base);
+                }
+                raw.close();
+            }
+        } finally {
+            deleteTree(dir);
+        }
+        System.exit(0); // the shared client event loops are daemon threads; leave promptly
+    }
+
+    private static Run measure(Op op, int callers, Duration d) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch ready = new CountDownLatch(callers);
+        CountDownLatch go = new CountDownLatch(1);
+        List<long[]> perThread = new ArrayList<>();
+        int[] counts = new int[callers];
+        List<Thread> threads = new ArrayList<>();
+        Throwable[] failure = new Throwable[1];
+        for (int t = 0; t < callers; t++) {
+            long[] lat = new long[400_000];
+            perThread.add(lat);
+            int id = t;
+            Thread th = new Thread(() -> {
+                ready.countDown();
+                try {
+                    go.await();
+                    int n = 0;
+                    while (!stop.get()) {
+                        long s = System.nanoTime();
+                        op.run();
+                        if (n < lat.length) {
+                            lat[n] = System.nanoTime() - s;
+                        }
+                        n++;
+                    }
+                    counts[id] = Math.min(n, lat.length);
+                } catch (Throwable e) {
+                    failure[0] = e;
+                }
+            }, "bench-caller-" + t);
+            th.start();
+            threads.add(th);
+        }
+        ready.await();
+        long start = System.nanoTime();
+        go.countDown();
+        Thread.sleep(d.toMillis());
+        stop.set(true);
+        for (Thread th : threads) {
+            th.join();
+        }
+        long elapsed = System.nanoTime() - start;
+        if (failure[0] != null) {
+            throw new IllegalStateException("benchmark call failed", failure[0]);
+        }
+        int total = Arrays.stream(counts).sum();
+        long[] all = new long[total];
+        int k = 0;
+        for (int t = 0; t < callers; t++) {
+            System.arraycopy(perThread.get(t), 0, all, k, counts[t]);
+            k += counts[t];
+        }
+        Arrays.sort(all);
+        return new Run(total / (elapsed / 1e9), all);
+    }
+
+    private static void row(String name, int callers, Run r, Run base) {
+        System.out.printf(Locale.ROOT, "| %s | %d | %,.0f | %s | %s | %.2f× |%n", name, callers, r.perSecond(),
+                micros(r.percentile(0.50)), micros(r.percentile(0.99)), r.perSecond() / base.perSecond());
+    }
+
+    private static String micros(long nanos) {
+        return String.format(Locale.ROOT, "%,.0f µs", nanos / 1e3);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

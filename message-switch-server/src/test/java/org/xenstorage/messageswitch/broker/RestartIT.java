@@ -1,0 +1,225 @@
+package org.xenstorage.messageswitch.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.xenstorage.messageswitch.broker.QueueServerIT.waitUntil;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchConnection;
+import org.xenstorage.messageswitch.client.SwitchException;
+import org.xenstorage.messageswitch.client.SwitchOptions;
+import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.messageswitch.client.Transports;
+import org.xenstorage.messageswitch.protocol.Message;
+import org.xenstorage.messageswitch.protocol.MessageKind;
+
+/** The switch goes away and comes back: clients and servers reconnect, nothing hangs, nothing leaks. */
+class RestartIT {
+    private static final SwitchOptions FAST = SwitchOptions.defaults()
+            .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200)).withConnectTimeout(Duration.ofSeconds(2));
+
+    @TempDir
+    Path dir;
+
+    private EmbeddedSwitch startSwitch() {
+        return EmbeddedSwitch.start(Optional.of(dir.resolve("sock")), Optional.empty(), dir.resolve("state"));
+    }
+
+    private SwitchAddress addr() {
+        return SwitchAddress.unix(dir.resolve("sock"));
+    }
+
+    private static CompletableFuture<String> echo(String b) {
+        return CompletableFuture.completedFuture(b);
+    }
+
+    private static void awaitWorking(SwitchRpcClient client, String queue) throws InterruptedException {
+        waitUntil(() -> {
+            try {
+                return client.call(queue, "ping", Duration.ofSeconds(2)).equals("ping");
+            } catch (SwitchException e) {
+                return false;
+            }
+        });
+    }
+
+    @Test
+    void callsDuringRestartsEachCompleteOrFailClearlyAndServiceResumes() throws Exception {
+        EmbeddedSwitch sw = startSwitch();
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.echo", 8, RestartIT::echo, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "restart", FAST)) {
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger ok = new AtomicInteger();
+            AtomicInteger clearErrors = new AtomicInteger();
+            AtomicInteger wrong = new AtomicInteger();
+            List<Thread> load = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int id = t;
+                Thread th = new Thread(() -> {
+                    int i = 0;
+                    while (!stop.get()) {
+                        String body = id + "/" + i++;
+                        try {
+                            if (client.call("org.xen.test.echo", body, Duration.ofSeconds(3)).equals(body)) {
+                                ok.incrementAndGet();
+                            } else {
+                                wrong.incrementAndGet();
+                            }
+                        } catch (SwitchException e) {
+                            clearErrors.incrementAndGet(); // DISCONNECTED / NO_SUCH_QUEUE / TIMEOUT: a named failure
+                            try {
+                                Thread.sleep(5);
+                            } catch (InterruptedException ie) {
+                                return;
+                            }
+                        }
+                    }
+                });
+                th.start();
+                load.add(th);
+            }
+            for (int r = 0; r < 5; r++) {
+                Thread.sleep(300);
+                sw.close();
+                Thread.sleep(100);
+                sw = startSwitch();
+            }
+            awaitWorking(client, "org.xen.test.echo");
+            int okBefore = ok.get();
+            Thread.sleep(500);
+            stop.set(true);
+            for (Thread th : load) {
+                th.join(30_000);
+                assertFalse(th.isAlive(), "a caller hung");
+            }
+            assertEquals(0, wrong.get(), "no reply went to the wrong caller");
+            assertTrue(ok.get() > okBefore, "calls succeed again after the last restart");
+            assertTrue(ok.get() > 0 && clearErrors.get() >= 0);
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void noReconnectBusyLoopWhileTheSwitchIsDown() throws Exception {
+        EmbeddedSwitch sw = startSwitch();
+        SwitchOptions slowish = SwitchOptions.defaults().withBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
+        try (SwitchRpcClient client = SwitchRpcClient.connect(addr(), "idle", slowish)) {
+            long before = client.connectAttempts();
+            sw.close();
+            Thread.sleep(2000);
+            long during = client.connectAttempts() - before;
+            // two connections, 50+100+200+400+400+400+400 ms: about 7 tries each in 2 s; a busy loop makes thousands
+            assertTrue(during <= 24, "reconnect attempts while down: " + during);
+            assertTrue(during >= 2, "it does keep trying: " + during);
+            sw = startSwitch();
+            waitUntil(client::isConnected);
+        } finally {
+            sw.close();
+        }
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    @Test
+    void fileDescriptorsReturnToBaselineAfterAHundredRestarts() throws Exception {
+        EmbeddedSwitch sw = startSwitch();
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.echo", 4, RestartIT::echo, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "fd", FAST)) {
+            // one warm-up restart so lazily created resources exist in the baseline
+            sw.close();
+            sw = startSwitch();
+            awaitWorking(client, "org.xen.test.echo");
+            long baseline = openFds();
+            for (int r = 0; r < 100; r++) {
+                sw.close();
+                sw = startSwitch();
+                if (r % 10 == 0) {
+                    awaitWorking(client, "org.xen.test.echo");
+                }
+            }
+            awaitWorking(client, "org.xen.test.echo");
+            waitUntil(() -> server.isConnected() && client.isConnected());
+            long after = openFds();
+            assertTrue(after <= baseline + 4, "fds: baseline " + baseline + ", after 100 restarts " + after);
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void persistentQueuesAndTheirRequestsSurviveARestartTransientOnesDoNot() throws Exception {
+        EmbeddedSwitch sw = startSwitch();
+        try {
+            SwitchConnection raw = SwitchConnection.open(addr(), Transports.sharedClientGroup(), FAST).get(5, TimeUnit.SECONDS);
+            raw.login("early-caller").get(5, TimeUnit.SECONDS);
+            raw.createPersistent("org.xen.test.later").get(5, TimeUnit.SECONDS);
+            raw.createPersistent("org.xen.test.reply").get(5, TimeUnit.SECONDS);
+            raw.createTransient("org.xen.test.temp").get(5, TimeUnit.SECONDS);
+            assertTrue(raw.send("org.xen.test.later", new Message("queued before restart",
+                    new MessageKind.Request("org.xen.test.reply"))).get(5, TimeUnit.SECONDS).isPresent());
+            raw.close();
+            sw.close();
+            assertTrue(Files.exists(dir.resolve("state").resolve("queues.json")));
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(dir.resolve("state").resolve("queues.json"))));
+
+            sw = startSwitch();
+            assertTrue(sw.table().exists("org.xen.test.later"));
+            assertFalse(sw.table().exists("org.xen.test.temp"));
+            // a server started after the restart gets the request that waited on disk, and replies
+            CompletableFuture<String> got = new CompletableFuture<>();
+            try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.later", 1, b -> {
+                got.complete(b);
+                return CompletableFuture.completedFuture("answered");
+            })) {
+                assertEquals("queued before restart", got.get(10, TimeUnit.SECONDS));
+                EmbeddedSwitch current = sw;
+                waitUntil(() -> current.table().snapshot(0, 0).permanentQueues().get("org.xen.test.reply").contents().size() == 1);
+                assertEquals("answered", sw.table().snapshot(0, 0).permanentQueues().get("org.xen.test.reply")
+                        .contents().get(0).entry().message().payload());
+            }
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void callsInFlightWhenTheSwitchDiesFailDisconnectedNotHang() throws Exception {
+        EmbeddedSwitch sw = startSwitch();
+        CompletableFuture<String> never = new CompletableFuture<>();
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.stuck", 4, b -> never, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "inflight", FAST)) {
+            CompletableFuture<String> call = client.callAsync("org.xen.test.stuck", "x", Duration.ofMinutes(10));
+            Thread.sleep(200);
+            sw.close();
+            ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                    () -> call.get(20, TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof SwitchException);
+            assertEquals(SwitchException.Kind.DISCONNECTED, ((SwitchException) e.getCause()).kind());
+        } finally {
+            sw.close();
+        }
+    }
+}
