@@ -17,6 +17,9 @@ final class Failures {
 
     static SwitchException asSwitch(Throwable t, String queue, SwitchException.Kind otherwise) {
         Throwable s = strip(t);
+        if (s instanceof java.util.concurrent.TimeoutException) {
+            return new SwitchException(SwitchException.Kind.TIMEOUT, queue, "the switch did not answer in time", s);
+        }
         if (s instanceof SwitchException se) {
             return se.queue() == null && queue != null ? new SwitchException(se.kind(), queue, se.getMessage(), se) : se;
         }

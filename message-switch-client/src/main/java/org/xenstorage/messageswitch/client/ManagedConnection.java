@@ -78,7 +78,8 @@ final class ManagedConnection implements AutoCloseable {
                 return CompletableFuture.<SwitchConnection>failedFuture(
                         new SwitchException(SwitchException.Kind.CLOSED, null, name + " closed"));
             }
-            return setup.apply(c).handle((v, e) -> {
+            // a switch that accepts but never answers must not wedge the reconnect loop
+            return setup.apply(c).orTimeout(options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS).handle((v, e) -> {
                 if (e != null) {
                     c.close();
                     throw Failures.asSwitch(e, null, SwitchException.Kind.PROTOCOL);

@@ -153,9 +153,25 @@ public final class SwitchConnection implements AutoCloseable {
         return expect(new SwitchRequest.Send(queue, message), SwitchResponse.Sent.class).thenApply(SwitchResponse.Sent::id);
     }
 
+    /**
+     * Long-polls. A switch that has not answered 30 s after the poll's own timeout is taken for
+     * dead: the connection is dropped (so a reconnect follows) and the future fails.
+     */
     public CompletableFuture<SwitchResponse.Transferred> transfer(Optional<String> from, Duration timeout, List<String> queues) {
-        return expect(new SwitchRequest.Transfer(from, timeout.toMillis() / 1000.0, queues), SwitchResponse.Transferred.class);
+        CompletableFuture<SwitchResponse.Transferred> f =
+                expect(new SwitchRequest.Transfer(from, timeout.toMillis() / 1000.0, queues), SwitchResponse.Transferred.class);
+        f.orTimeout(timeout.toMillis() + DEAD_SWITCH_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+                .whenComplete((r, e) -> {
+                    if (e != null && Failures.strip(e) instanceof java.util.concurrent.TimeoutException) {
+                        LOG.warn("the switch did not answer a long-poll in time; dropping the connection");
+                        channel.close();
+                    }
+                });
+        return f;
     }
+
+    /** How long past a long-poll's timeout the switch may take to answer it. */
+    static final long DEAD_SWITCH_GRACE_MS = 30_000;
 
     public CompletableFuture<Void> ack(MessageId id) {
         return expect(new SwitchRequest.Ack(id), SwitchResponse.Acked.class).thenApply(r -> null);

@@ -185,7 +185,8 @@ public final class SwitchRpcClient implements AutoCloseable {
                     : SwitchException.Kind.DISCONNECTED, null, "not connected to the switch"));
             return out;
         }
-        op.apply(c.get()).whenCompleteAsync((v, e) -> {
+        op.apply(c.get()).orTimeout(options.connectTimeout().toMillis() + options.pollTimeout().toMillis(),
+                TimeUnit.MILLISECONDS).whenCompleteAsync((v, e) -> {
             if (e != null) {
                 out.completeExceptionally(Failures.asSwitch(e, null, SwitchException.Kind.PROTOCOL));
             } else {

@@ -224,7 +224,6 @@ class MuxRoutingTest {
         assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.sr().stat("t", "s1")));
         assertEquals(new StorageError.NoStoragePluginForSr("s1"),
                 error(() -> client.vdi().attach3("t", "d", "s1", "v", "vm", true)));
-        assertTrue(mux.datapaths().get("d").isEmpty(), "no DP_info for an attach that could not be routed");
     }
 
     @Test
