@@ -53,6 +53,8 @@ public final class SwitchQueueServer implements AutoCloseable {
     private final Set<MessageId> seen = new HashSet<>();
     private final Map<MessageId, Unsent> unsent = new HashMap<>();
     private int running;
+    private boolean pumping;
+    private boolean pumpRequested;
     private SwitchConnection parkedPoll;
     private Optional<String> parkedFrom = Optional.empty();
     private boolean stopping;
@@ -205,8 +207,40 @@ public final class SwitchQueueServer implements AutoCloseable {
         pump();
     }
 
-    /** Starts queued requests while fewer than maxConcurrent run. */
+    /**
+     * Starts queued requests while fewer than maxConcurrent run. One thread pumps at a time; a
+     * pump asked for meanwhile (e.g. by a handler that finished inline) makes it go round again
+     * instead of recursing, so an inline handler cannot grow the stack with the backlog.
+     */
     private void pump() {
+        synchronized (this) {
+            if (pumping) {
+                pumpRequested = true;
+                return;
+            }
+            pumping = true;
+        }
+        boolean again = true;
+        try {
+            while (again) {
+                pumpOnce();
+                synchronized (this) {
+                    again = pumpRequested;
+                    pumpRequested = false;
+                    if (!again) {
+                        pumping = false;
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            synchronized (this) {
+                pumping = false;
+            }
+            throw e;
+        }
+    }
+
+    private void pumpOnce() {
         while (true) {
             SwitchResponse.Delivery d;
             synchronized (this) {

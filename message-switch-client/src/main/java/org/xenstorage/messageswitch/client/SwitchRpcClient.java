@@ -154,8 +154,19 @@ public final class SwitchRpcClient implements AutoCloseable {
         return call.result;
     }
 
-    /** {@link #callAsync} and wait. @throws SwitchException as callAsync would complete with */
+    /**
+     * {@link #callAsync} and wait.
+     *
+     * @throws SwitchException as callAsync would complete with
+     * @throws IllegalStateException when called on a switch event-loop thread (e.g. from an inline handler)
+     */
     public String call(String queue, String body, Duration timeout) {
+        for (io.netty.util.concurrent.EventExecutor loop : group) {
+            if (loop.inEventLoop()) {
+                // the reply would have to come through this very thread: fail loudly instead of deadlocking
+                throw new IllegalStateException("blocking call to " + queue + " on a switch event loop; use callAsync");
+            }
+        }
         try {
             // the caller waits on its own thread, so the reply may complete the future right on the event loop
             return start(new Call(queue, true), body, timeout).get();

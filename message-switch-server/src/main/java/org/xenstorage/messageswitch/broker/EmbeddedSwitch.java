@@ -65,7 +65,13 @@ public final class EmbeddedSwitch implements AutoCloseable {
 
     private EmbeddedSwitch(Path stateDir) throws IOException {
         this.store = new StateStore(stateDir);
-        Optional<QueueTable.Persistent> saved = store.load();
+        Optional<QueueTable.Persistent> saved;
+        try {
+            saved = store.load();
+        } catch (IOException e) {
+            store.close(); // nothing attached yet: stops its writer thread without writing
+            throw e;
+        }
         this.table = new QueueTable(saved.map(QueueTable.Persistent::nextId).orElse(0L), () -> store.changed(false));
         saved.ifPresent(p -> p.queues().forEach(table::restore));
         store.attach(table::persistentState);

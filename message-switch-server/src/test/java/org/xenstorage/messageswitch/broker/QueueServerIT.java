@@ -174,6 +174,25 @@ class QueueServerIT {
         }
     }
 
+    @Test
+    void aBlockingCallFromAnInlineHandlerIsRefusedInsteadOfDeadlocking() throws Exception {
+        try (SwitchRpcClient client = SwitchRpcClient.connect(addr, "nested");
+             SwitchQueueServer inner = SwitchQueueServer.start(addr, "org.xen.test.inner", 1,
+                     b -> CompletableFuture.completedFuture("inner"));
+             SwitchQueueServer outer = SwitchQueueServer.start(addr, "org.xen.test.outer", 1, body -> {
+                 try {
+                     return CompletableFuture.completedFuture(client.call("org.xen.test.inner", body, Duration.ofSeconds(5)));
+                 } catch (IllegalStateException e) {
+                     return CompletableFuture.completedFuture("refused: " + e.getMessage());
+                 }
+             }, org.xenstorage.messageswitch.client.SwitchOptions.defaults(), Runnable::run)) {
+            String reply = client.call("org.xen.test.outer", "x", Duration.ofSeconds(20));
+            assertTrue(reply.startsWith("refused: ") && reply.contains("callAsync"), reply);
+            // the refusal left the client and both servers working
+            assertEquals("inner", client.callAsync("org.xen.test.inner", "y", Duration.ofSeconds(20)).get(30, TimeUnit.SECONDS));
+        }
+    }
+
     static void waitUntil(java.util.function.BooleanSupplier cond) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!cond.getAsBoolean()) {

@@ -222,4 +222,14 @@ class RestartIT {
             sw.close();
         }
     }
+
+    @Test
+    void aCorruptStateFileIsAClearStartupErrorNotASilentReset() throws Exception {
+        Files.createDirectories(dir.resolve("state"));
+        Files.writeString(dir.resolve("state").resolve("queues.json"), "{\"queues\": {\"q\": [[1, {\"nonsense\": 1}]]}}");
+        java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class,
+                this::startSwitch);
+        assertTrue(e.getCause().getMessage().contains("corrupt switch state"), e.getCause().getMessage());
+        assertFalse(Files.exists(dir.resolve("sock")), "nothing listens");
+    }
 }
