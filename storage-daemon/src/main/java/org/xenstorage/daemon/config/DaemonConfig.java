@@ -1,0 +1,41 @@
+package org.xenstorage.daemon.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Everything the daemon is configured with, after file, drop-ins and flags were merged (see
+ * {@link ConfigLoader} for the keys, defaults and precedence).
+ *
+ * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
+ */
+public record DaemonConfig(
+        Mode mode,
+        Role role,
+        Path stateDir,
+        Path switchPath,
+        Path smDir,
+        Path pluginRoot,
+        String queuePrefix,
+        boolean smapiv1,
+        boolean smapiv3,
+        Duration callTimeout,
+        Duration driverTimeout,
+        Duration scriptTimeout,
+        int workers,
+        int maxInflight,
+        int backendConcurrency,
+        Duration discoveryInterval,
+        Duration shutdownGrace,
+        Optional<Path> xapiSocket,
+        String backendDomain,
+        Optional<Path> logFile,
+        String logLevel,
+        Map<String, String> sources) {
+
+    public DaemonConfig {
+        sources = Map.copyOf(sources);
+    }
+}

@@ -1,0 +1,210 @@
+package org.xenstorage.daemon.routing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.daemon.registry.SrBinding;
+import org.xenstorage.daemon.registry.SrRegistry;
+import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.updates.UpdateLog;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.rpc.JsonRpc;
+import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.idl.types.QueryResult;
+import org.xenstorage.idl.types.TaskInfo;
+import org.xenstorage.idl.wire.Json;
+import org.xenstorage.idl.wire.WireCodec;
+
+/**
+ * The daemon's extension calls on the mux queue (not SMAPIv2; same JSON-RPC envelope and error shapes):
+ * {@code Registry.register/unregister/list/types} and {@code Mux.diagnostics}. Upstream xapi registers SRs
+ * in-process when it binds a PBD; a separate daemon needs them on the wire (smctl uses them).
+ */
+public final class AdminCalls {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminCalls.class);
+
+    private final Mux mux;
+    private final TaskTable tasks;
+    private final UpdateLog updates;
+    private final String queuePrefix;
+    private final String switchDescription;
+    private final String defaultBackendDomain;
+
+    public AdminCalls(Mux mux, TaskTable tasks, UpdateLog updates, String queuePrefix, String switchDescription,
+                      String defaultBackendDomain) {
+        this.mux = mux;
+        this.tasks = tasks;
+        this.updates = updates;
+        this.queuePrefix = queuePrefix;
+        this.switchDescription = switchDescription;
+        this.defaultBackendDomain = defaultBackendDomain;
+    }
+
+    /** Adds every extension call to {@code dispatcher}. */
+    public StorageDispatcher install(StorageDispatcher dispatcher) {
+        return dispatcher
+                .withExtension("Registry.register", c -> run(() -> register(c)))
+                .withExtension("Registry.unregister", c -> run(() -> unregister(c)))
+                .withExtension("Registry.list", c -> run(() -> list(c)))
+                .withExtension("Registry.types", c -> run(() -> types(c)))
+                .withExtension("Mux.diagnostics", c -> run(() -> diagnostics(c)));
+    }
+
+    private interface Body {
+        JsonNode get();
+    }
+
+    private static CompletableFuture<JsonNode> run(Body body) {
+        try {
+            return CompletableFuture.completedFuture(body.get());
+        } catch (UncheckedIOException e) {
+            LOG.error("cannot persist the SR registry", e);
+            return CompletableFuture.failedFuture(StorageException.internal(
+                    "cannot persist the SR registry: " + e.getCause().getMessage()));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * {@code Registry.register [{"dbg","sr","sr_type"[,"backend_domain"]}] -> null}: binds the SR to
+     * {@code <prefix>.<sr_type>} after asking that backend's {@code Query.query} (as upstream's bind does).
+     * A type that is not the name of a live backend queue fails {@code No_storage_plugin_for_sr(sr)}.
+     */
+    JsonNode register(JsonRpc.Call call) {
+        ObjectNode p = named(call);
+        string(p, "dbg");
+        String sr = nonEmpty(p, "sr");
+        String type = string(p, "sr_type");
+        String backendDomain = optionalString(p, "backend_domain").orElse(defaultBackendDomain);
+        if (!SrRegistry.validType(type)) {
+            LOG.warn("Registry.register: SR {} has an invalid sr_type {}", sr, type);
+            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+        }
+        BackendDirectory dir = mux.directory();
+        if (!dir.isLive(type)) {
+            LOG.warn("Registry.register: no live backend of type {} (live types: {})", type, dir.types());
+            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+        }
+        String queue = dir.queueOf(type);
+        QueryResult q;
+        try {
+            q = mux.transportQuery(sr, queue, string(p, "dbg"));
+        } catch (StorageException e) {
+            LOG.warn("Registry.register: Query.query on {} failed: {}", queue, e.getMessage());
+            throw e;
+        }
+        mux.registry().register(new SrBinding(sr, type, queue, backendDomain, q.features(), q.smapiVersion().name()));
+        return NullNode.getInstance();
+    }
+
+    /** {@code Registry.unregister [{"dbg","sr"}] -> null}; idempotent. */
+    JsonNode unregister(JsonRpc.Call call) {
+        ObjectNode p = named(call);
+        string(p, "dbg");
+        mux.registry().unregister(nonEmpty(p, "sr"));
+        return NullNode.getInstance();
+    }
+
+    /** {@code Registry.list [{"dbg"}] -> {"<sr>":{"sr_type":..,"queue":..}}}. */
+    JsonNode list(JsonRpc.Call call) {
+        string(named(call), "dbg");
+        return srs();
+    }
+
+    /** {@code Registry.types [{"dbg"}] -> ["<type>", ...]} (live backend types, sorted). */
+    JsonNode types(JsonRpc.Call call) {
+        string(named(call), "dbg");
+        ArrayNode a = Json.NODES.arrayNode();
+        new java.util.TreeSet<>(mux.directory().types()).forEach(a::add);
+        return a;
+    }
+
+    /** {@code Mux.diagnostics [{"dbg"}] -> {...}}: what an operator needs to see at a glance. */
+    JsonNode diagnostics(JsonRpc.Call call) {
+        string(named(call), "dbg");
+        ObjectNode o = Json.NODES.objectNode();
+        o.put("queue_prefix", queuePrefix);
+        o.put("switch", switchDescription);
+        o.set("types", types(call));
+        o.set("srs", srs());
+        ArrayNode ts = o.putArray("tasks");
+        for (TaskInfo t : tasks.list("diagnostics")) {
+            ts.add(WireCodec.encode(t, TaskInfo.class));
+        }
+        ObjectNode dps = o.putObject("datapaths");
+        mux.datapaths().all().forEach((dp, i) -> {
+            ObjectNode d = dps.putObject(dp);
+            d.put("sr", i.sr());
+            d.put("vdi", i.vdi());
+            d.put("vm", i.vm());
+            d.put("read_write", i.readWrite());
+        });
+        ObjectNode backends = o.putObject("backends");
+        Map<String, Boolean> seen = new TreeMap<>(mux.directory().backends());
+        mux.registry().all().values().forEach(b -> seen.putIfAbsent(b.srType(), mux.directory().isLive(b.srType())));
+        seen.forEach((type, alive) -> {
+            ObjectNode b = backends.putObject(type);
+            b.put("queue", mux.directory().queueOf(type));
+            b.put("alive", alive);
+        });
+        ObjectNode u = o.putObject("updates");
+        u.put("last_token", Long.toString(updates.lastId()));
+        u.put("waiting_pollers", updates.waiting());
+        return o;
+    }
+
+    private JsonNode srs() {
+        ObjectNode o = Json.NODES.objectNode();
+        new TreeMap<>(mux.registry().all()).forEach((sr, b) -> {
+            ObjectNode e = o.putObject(sr);
+            e.put("sr_type", b.srType());
+            e.put("queue", b.queue());
+        });
+        return o;
+    }
+
+    // ---- parameter checks, worded as the SMAPIv2 dispatcher words them
+
+    private static ObjectNode named(JsonRpc.Call call) {
+        return call.namedParams().orElseThrow(() -> marshal(
+                "Marshalling error: Expecting dict as first argument when named parameters exist"));
+    }
+
+    private static String string(ObjectNode p, String name) {
+        JsonNode v = p.get(name);
+        if (v == null) {
+            throw marshal("Expecting named argument '" + name + "'");
+        }
+        if (!v.isTextual()) {
+            throw marshal("Expected string for '" + name + "', got " + v);
+        }
+        return v.textValue();
+    }
+
+    private static String nonEmpty(ObjectNode p, String name) {
+        String s = string(p, name);
+        if (s.isEmpty()) {
+            throw marshal("Expected a non-empty string for '" + name + "'");
+        }
+        return s;
+    }
+
+    private static Optional<String> optionalString(ObjectNode p, String name) {
+        return p.has(name) ? Optional.of(string(p, name)) : Optional.empty();
+    }
+
+    private static StorageException marshal(String what) {
+        return StorageException.internal("Idl.MarshalError(\"" + what.replace("\\", "\\\\").replace("\"", "\\\"")
+                + "\")");
+    }
+}

@@ -1,0 +1,761 @@
+package org.xenstorage.daemon.routing;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.daemon.registry.SrBinding;
+import org.xenstorage.daemon.registry.SrRegistry;
+import org.xenstorage.idl.api.DataApi;
+import org.xenstorage.idl.api.DataMirrorApi;
+import org.xenstorage.idl.api.DpApi;
+import org.xenstorage.idl.api.GetByNameApi;
+import org.xenstorage.idl.api.PolicyApi;
+import org.xenstorage.idl.api.QueryApi;
+import org.xenstorage.idl.api.SrApi;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.api.VdiApi;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.rpc.MethodDescriptor;
+import org.xenstorage.idl.rpc.MethodTable;
+import org.xenstorage.idl.rpc.RpcTransport;
+import org.xenstorage.idl.rpc.StorageClient;
+import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.idl.types.AttachInfo;
+import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.DpStat;
+import org.xenstorage.idl.types.Implementation;
+import org.xenstorage.idl.types.MirrorInfo;
+import org.xenstorage.idl.types.MirrorOperation;
+import org.xenstorage.idl.types.MirrorReceiveResult;
+import org.xenstorage.idl.types.MirrorStatus;
+import org.xenstorage.idl.types.ProbeResult;
+import org.xenstorage.idl.types.QueryResult;
+import org.xenstorage.idl.types.Scan2Result;
+import org.xenstorage.idl.types.SmapiVersion;
+import org.xenstorage.idl.types.SrInfo;
+import org.xenstorage.idl.types.SrVdi;
+import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.messageswitch.client.SwitchException;
+
+/**
+ * The storage multiplexor (upstream {@code Storage_mux}): every per-SR call goes to the queue of the
+ * backend the SR is registered with, calls that span backends fan out, and the mux keeps its own
+ * DP_info records so datapaths can be torn down without the caller's sr. Each hop to a backend is a
+ * message-switch call; a reader finds any call's routing rule in the method of the same name below.
+ */
+public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, DataApi, PolicyApi {
+    private static final Logger LOG = LoggerFactory.getLogger(Mux.class);
+
+    /** Upstream's fixed answer of the mux to {@code Query.query}. */
+    public static final QueryResult QUERY_RESULT = new QueryResult("mux", "storage multiplexor",
+            "forwards calls to other plugins", "XCP", "see the source code", "2.0", "2.0", List.of(), Map.of(),
+            List.of(), List.of(), SmapiVersion.SMAPIv2);
+
+    private final SrRegistry registry;
+    private final DpInfoStore dps;
+    private final BackendDirectory directory;
+    private final SwitchLink link;
+    private final Duration callTimeout;
+    private volatile DataApi dataCopy;
+    private volatile DataMirrorApi mirrors = new NoMirrors();
+
+    public Mux(SrRegistry registry, DpInfoStore dps, BackendDirectory directory, SwitchLink link,
+               Duration callTimeout) {
+        this.registry = registry;
+        this.dps = dps;
+        this.directory = directory;
+        this.link = link;
+        this.callTimeout = callTimeout;
+    }
+
+    /**
+     * Where {@code DATA.copy} goes (storage-migrate's service) and who answers {@code DATA.MIRROR.*}; until
+     * set, {@code DATA.copy} answers {@code Unimplemented} and no mirror exists.
+     */
+    public void setDataService(DataApi copy, DataMirrorApi mirrorApi) {
+        this.dataCopy = copy;
+        this.mirrors = mirrorApi;
+    }
+
+    /** The {@code DATA.MIRROR} implementation served on the mux queue. */
+    public DataMirrorApi mirrors() {
+        return mirrors;
+    }
+
+    public SrRegistry registry() {
+        return registry;
+    }
+
+    public DpInfoStore datapaths() {
+        return dps;
+    }
+
+    public BackendDirectory directory() {
+        return directory;
+    }
+
+    // ---------------------------------------------------------------- routing primitives
+
+    /** The SR's binding, or {@code No_storage_plugin_for_sr}. */
+    public SrBinding binding(String sr) {
+        Optional<SrBinding> b = registry.lookup(sr);
+        if (b.isEmpty()) {
+            LOG.info("no storage plugin for SR {} (registered SRs: {})", sr, registry.srs());
+            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+        }
+        return b.get();
+    }
+
+    /** The SR's backend as typed client proxies over the switch; a dead backend fails here, at once. */
+    public StorageService route(String sr) {
+        SrBinding b = liveBinding(sr);
+        return StorageClient.of(transport(sr, b.queue()));
+    }
+
+    private SrBinding liveBinding(String sr) {
+        SrBinding b = binding(sr);
+        if (!directory.isLive(b.srType())) {
+            LOG.warn("SR {} is registered with {} but nobody serves that queue", sr, b.queue());
+            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+        }
+        return b;
+    }
+
+    /**
+     * Forwards a request text unchanged to the SR's backend and answers with the backend's reply text
+     * (the fast path for calls the mux does not need to inspect). Never fails: errors become replies.
+     */
+    public CompletableFuture<String> forward(String sr, String request, com.fasterxml.jackson.databind.JsonNode id) {
+        SrBinding b;
+        try {
+            b = liveBinding(sr);
+        } catch (StorageException e) {
+            return CompletableFuture.completedFuture(org.xenstorage.idl.rpc.JsonRpc.failure(e.error(), id));
+        }
+        return transport(sr, b.queue()).call(request).handle((reply, failure) -> failure == null ? reply
+                : org.xenstorage.idl.rpc.JsonRpc.failure(StorageDispatcher.errorOf(failure), id));
+    }
+
+    /** A transport to one queue whose switch failures become storage errors naming {@code sr}. */
+    RpcTransport transport(String sr, String queue) {
+        return text -> directory.track(queue, link.call(queue, text, callTimeout))
+                .exceptionally(t -> {
+                    throw new CompletionException(switchFailure(sr, queue, t));
+                });
+    }
+
+    private StorageException switchFailure(String sr, String queue, Throwable failure) {
+        Throwable t = failure;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof StorageException se) {
+            return se;
+        }
+        if (t instanceof SwitchException se) {
+            return switch (se.kind()) {
+                case NO_SUCH_QUEUE -> {
+                    LOG.warn("backend queue {} of SR {} is not served: {}", queue, sr, se.getMessage());
+                    yield new StorageException(new StorageError.NoStoragePluginForSr(sr));
+                }
+                case TIMEOUT -> StorageException.internal("Timeout: the backend on " + queue + " did not reply within "
+                        + callTimeout.toSeconds() + " s");
+                default -> StorageException.internal("message-switch " + se.kind() + " while calling " + queue
+                        + ": " + se.getMessage());
+            };
+        }
+        return StorageException.internal(t.toString());
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> CompletableFuture<T> callAsync(String sr, String queue, String method, Object... args) {
+        MethodDescriptor m = MethodTable.byWireName(method)
+                .orElseThrow(() -> new IllegalArgumentException("not a SMAPIv2 method: " + method));
+        String request = StorageClient.encodeRequest(m, args);
+        return transport(sr, queue).call(request).thenApply(reply -> (T) StorageClient.decodeResponse(m, reply));
+    }
+
+    /** {@code Query.query} on a backend queue (for registration), with switch failures mapped. */
+    QueryResult transportQuery(String sr, String queue, String dbg) {
+        return join(this.<QueryResult>callAsync(sr, queue, "Query.query", dbg));
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            Throwable c = e.getCause();
+            throw c instanceof RuntimeException re ? re : e;
+        }
+    }
+
+    /** One backend call per distinct queue of the registered SRs (each keyed by the first SR using it). */
+    private Map<String, SrBinding> queuesOfRegisteredSrs() {
+        Map<String, SrBinding> byQueue = new TreeMap<>();
+        for (SrBinding b : registry.all().values()) {
+            byQueue.merge(b.queue(), b, (x, y) -> x.sr().compareTo(y.sr()) <= 0 ? x : y);
+        }
+        return byQueue;
+    }
+
+    // ---------------------------------------------------------------- Query
+
+    @Override
+    public QueryResult query(String dbg) {
+        return QUERY_RESULT;
+    }
+
+    /** Fail-or fan-out: every SR's backend diagnostics, or the first failure (in SR order). */
+    @Override
+    public String diagnostics(String dbg) {
+        Map<String, SrBinding> srs = new TreeMap<>(registry.all());
+        Map<String, CompletableFuture<String>> byQueue = new LinkedHashMap<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> byQueue.put(q, callAsync(b.sr(), q, "Query.diagnostics", dbg)));
+        List<String> lines = new ArrayList<>();
+        for (SrBinding b : srs.values()) {
+            String text = join(byQueue.get(b.queue()));
+            lines.add("For SR: " + b.sr());
+            lines.add("Success: " + text);
+        }
+        return String.join("\n", lines);
+    }
+
+    // ---------------------------------------------------------------- SR
+
+    @Override
+    public Map<String, String> create(String dbg, String sr, String nameLabel, String nameDescription,
+                                      Map<String, String> deviceConfig, long physicalSize) {
+        return route(sr).sr().create(dbg, sr, nameLabel, nameDescription, deviceConfig, physicalSize);
+    }
+
+    @Override
+    public void setNameLabel(String dbg, String sr, String newNameLabel) {
+        route(sr).sr().setNameLabel(dbg, sr, newNameLabel);
+    }
+
+    @Override
+    public void setNameDescription(String dbg, String sr, String newNameDescription) {
+        route(sr).sr().setNameDescription(dbg, sr, newNameDescription);
+    }
+
+    /** Not served by the mux, as upstream: probes go straight to {@code <prefix>.<type>}. */
+    @Override
+    public ProbeResult probe(String dbg, String queue, Map<String, String> deviceConfig, Map<String, String> smConfig) {
+        throw StorageException.unimplemented("SR.probe");
+    }
+
+    @Override
+    public void attach(String dbg, String sr, Map<String, String> deviceConfig) {
+        route(sr).sr().attach(dbg, sr, deviceConfig);
+    }
+
+    @Override
+    public void detach(String dbg, String sr) {
+        route(sr).sr().detach(dbg, sr);
+    }
+
+    @Override
+    public void reset(String dbg, String sr) {
+        route(sr).sr().reset(dbg, sr);
+    }
+
+    @Override
+    public void destroy(String dbg, String sr) {
+        route(sr).sr().destroy(dbg, sr);
+    }
+
+    @Override
+    @SuppressWarnings("deprecation")
+    public List<VdiInfo> scan(String dbg, String sr) {
+        return route(sr).sr().scan(dbg, sr);
+    }
+
+    @Override
+    public Scan2Result scan2(String dbg, String sr) {
+        return route(sr).sr().scan2(dbg, sr);
+    }
+
+    @Override
+    public void updateSnapshotInfoSrc(String dbg, String sr, String vdi, String url, String dest, String destVdi,
+                                      Map<String, String> snapshotPairs, boolean verifyDest) {
+        throw StorageException.unimplemented("SR.update_snapshot_info_src");
+    }
+
+    /** Upstream edits xapi's database here; a standalone daemon has none. */
+    @Override
+    public void updateSnapshotInfoDest(String dbg, String sr, String vdi, VdiInfo srcVdi,
+                                       Map<String, VdiInfo> snapshotPairs) {
+        throw StorageException.unimplemented("SR.update_snapshot_info_dest");
+    }
+
+    @Override
+    public SrInfo stat(String dbg, String sr) {
+        return route(sr).sr().stat(dbg, sr);
+    }
+
+    /** Union fan-out: what every backend of a registered SR reports attached; failures are ignored. */
+    @Override
+    public List<String> list(String dbg) {
+        List<CompletableFuture<List<String>>> calls = new ArrayList<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> calls.add(callAsync(b.sr(), q, "SR.list", dbg)));
+        TreeSet<String> union = new TreeSet<>();
+        for (CompletableFuture<List<String>> c : calls) {
+            try {
+                union.addAll(join(c));
+            } catch (RuntimeException e) {
+                LOG.info("SR.list: a backend failed, ignoring it: {}", e.getMessage());
+            }
+        }
+        return new ArrayList<>(union);
+    }
+
+    // ---------------------------------------------------------------- VDI
+
+    @Override
+    public VdiInfo create(String dbg, String sr, VdiInfo vdiInfo) {
+        return route(sr).vdi().create(dbg, sr, vdiInfo);
+    }
+
+    @Override
+    public void setNameLabel(String dbg, String sr, String vdi, String newNameLabel) {
+        route(sr).vdi().setNameLabel(dbg, sr, vdi, newNameLabel);
+    }
+
+    @Override
+    public void setNameDescription(String dbg, String sr, String vdi, String newNameDescription) {
+        route(sr).vdi().setNameDescription(dbg, sr, vdi, newNameDescription);
+    }
+
+    @Override
+    public VdiInfo snapshot(String dbg, String sr, VdiInfo vdiInfo) {
+        return route(sr).vdi().snapshot(dbg, sr, vdiInfo);
+    }
+
+    @Override
+    public VdiInfo clone(String dbg, String sr, VdiInfo vdiInfo) {
+        return route(sr).vdi().clone(dbg, sr, vdiInfo);
+    }
+
+    @Override
+    public long resize(String dbg, String sr, String vdi, long newSize) {
+        return route(sr).vdi().resize(dbg, sr, vdi, newSize);
+    }
+
+    @Override
+    public void destroy(String dbg, String sr, String vdi) {
+        route(sr).vdi().destroy(dbg, sr, vdi);
+    }
+
+    @Override
+    public VdiInfo stat(String dbg, String sr, String vdi) {
+        return route(sr).vdi().stat(dbg, sr, vdi);
+    }
+
+    @Override
+    public VdiInfo introduce(String dbg, String sr, String uuid, Map<String, String> smConfig, String location) {
+        return route(sr).vdi().introduce(dbg, sr, uuid, smConfig, location);
+    }
+
+    @Override
+    public void setPersistent(String dbg, String sr, String vdi, boolean persistent) {
+        route(sr).vdi().setPersistent(dbg, sr, vdi, persistent);
+    }
+
+    @Override
+    public void epochBegin(String dbg, String sr, String vdi, String vm, boolean persistent) {
+        route(sr).vdi().epochBegin(dbg, sr, vdi, vm, persistent);
+    }
+
+    /** Deprecated attach: as attach2, then the backend turned into the old attach_info. */
+    @Override
+    public AttachInfo attach(String dbg, String dp, String sr, String vdi, boolean readWrite) {
+        Backend backend = attach3(dbg, dp, sr, vdi, "0", readWrite);
+        return legacyAttachInfo(backend);
+    }
+
+    static AttachInfo legacyAttachInfo(Backend backend) {
+        Optional<String> params = backend.first(Implementation.XenDisk.class).map(x -> x.value().params())
+                .or(() -> backend.first(Implementation.File.class).map(f -> f.value().path()))
+                .or(() -> backend.first(Implementation.BlockDevice.class).map(b -> b.value().path()));
+        if (params.isEmpty()) {
+            throw new StorageException(new StorageError.BackendError("INTERNAL_ERROR",
+                    List.of("No File, BlockDev, or XenDisk implementation in Datapath.attach response: "
+                            + WireCodec.toJson(backend, Backend.class))));
+        }
+        return new AttachInfo(params.get(), true, "", Map.of());
+    }
+
+    @Override
+    public Backend attach2(String dbg, String dp, String sr, String vdi, boolean readWrite) {
+        return attach3(dbg, dp, sr, vdi, "0", readWrite);
+    }
+
+    /** Records DP_info first (so a crash mid-attach can still be torn down), then attaches. */
+    @Override
+    public Backend attach3(String dbg, String dp, String sr, String vdi, String vm, boolean readWrite) {
+        StorageService backend = route(sr);
+        dps.put(dp, new DpInfo(sr, vdi, vm, readWrite));
+        return backend.vdi().attach3(dbg, dp, sr, vdi, vm, readWrite);
+    }
+
+    @Override
+    @SuppressWarnings("deprecation")
+    public void activate(String dbg, String dp, String sr, String vdi) {
+        route(sr).vdi().activate(dbg, dp, sr, vdi);
+    }
+
+    /** Read-only attaches are activated read-only when the backend can do it. */
+    @Override
+    public void activate3(String dbg, String dp, String sr, String vdi, String vm) {
+        DpInfo info = dps.get(dp).orElseThrow(() -> StorageException.internal("Failure(\"DP not found\")"));
+        SrBinding b = binding(sr);
+        StorageService backend = route(sr);
+        if (!info.readWrite() && b.hasFeature("VDI_ACTIVATE_READONLY")) {
+            backend.vdi().activateReadonly(dbg, dp, sr, vdi, vm);
+        } else {
+            backend.vdi().activate3(dbg, dp, sr, vdi, vm);
+        }
+    }
+
+    @Override
+    public void activateReadonly(String dbg, String dp, String sr, String vdi, String vm) {
+        route(sr).vdi().activateReadonly(dbg, dp, sr, vdi, vm);
+    }
+
+    /** Routed by DP_info (the caller's sr/vdi/vm are ignored); an unknown dp is already deactivated. */
+    @Override
+    public void deactivate(String dbg, String dp, String sr, String vdi, String vm) {
+        Optional<DpInfo> info = dps.get(dp);
+        if (info.isEmpty()) {
+            LOG.info("VDI.deactivate: dp {} is not associated with a locally attached VDI", dp);
+            return;
+        }
+        DpInfo i = info.get();
+        route(i.sr()).vdi().deactivate(dbg, dp, i.sr(), i.vdi(), i.vm());
+    }
+
+    @Override
+    public void detach(String dbg, String dp, String sr, String vdi, String vm) {
+        route(sr).vdi().detach(dbg, dp, sr, vdi, vm);
+        dps.remove(dp);
+    }
+
+    @Override
+    public void epochEnd(String dbg, String sr, String vdi, String vm) {
+        route(sr).vdi().epochEnd(dbg, sr, vdi, vm);
+    }
+
+    @Override
+    public String getUrl(String dbg, String sr, String vdi) {
+        return route(sr).vdi().getUrl(dbg, sr, vdi);
+    }
+
+    @Override
+    public List<VdiInfo> similarContent(String dbg, String sr, String vdi) {
+        return route(sr).vdi().similarContent(dbg, sr, vdi);
+    }
+
+    @Override
+    public VdiInfo getByName(String dbg, String sr, String name) {
+        return route(sr).vdi().getByName(dbg, sr, name);
+    }
+
+    @Override
+    public void setContentId(String dbg, String sr, String vdi, String contentId) {
+        route(sr).vdi().setContentId(dbg, sr, vdi, contentId);
+    }
+
+    @Override
+    public void compose(String dbg, String sr, String vdi1, String vdi2) {
+        route(sr).vdi().compose(dbg, sr, vdi1, vdi2);
+    }
+
+    @Override
+    public void addToSmConfig(String dbg, String sr, String vdi, String key, String value) {
+        route(sr).vdi().addToSmConfig(dbg, sr, vdi, key, value);
+    }
+
+    @Override
+    public void removeFromSmConfig(String dbg, String sr, String vdi, String key) {
+        route(sr).vdi().removeFromSmConfig(dbg, sr, vdi, key);
+    }
+
+    @Override
+    public void addTags(String dbg, String sr, String vdi, String key) {
+        route(sr).vdi().addTags(dbg, sr, vdi, key);
+    }
+
+    @Override
+    public void removeTags(String dbg, String sr, String vdi, String key) {
+        route(sr).vdi().removeTags(dbg, sr, vdi, key);
+    }
+
+    @Override
+    public void enableCbt(String dbg, String sr, String vdi) {
+        route(sr).vdi().enableCbt(dbg, sr, vdi);
+    }
+
+    @Override
+    public void disableCbt(String dbg, String sr, String vdi) {
+        route(sr).vdi().disableCbt(dbg, sr, vdi);
+    }
+
+    @Override
+    public void dataDestroy(String dbg, String sr, String vdi) {
+        route(sr).vdi().dataDestroy(dbg, sr, vdi);
+    }
+
+    @Override
+    public String listChangedBlocks(String dbg, String sr, String vdiFrom, String vdiTp) {
+        return route(sr).vdi().listChangedBlocks(dbg, sr, vdiFrom, vdiTp);
+    }
+
+    @Override
+    public void revert(String dbg, String sr, VdiInfo snapshotInfo) {
+        route(sr).vdi().revert(dbg, sr, snapshotInfo);
+    }
+
+    // ---------------------------------------------------------------- get_by_name
+
+    /**
+     * {@code "sr/name"} asks that SR only; a bare name asks every registered SR and takes the first
+     * success (in SR order), else the first failure. With no SR registered the answer is
+     * {@code Vdi_does_not_exist} (upstream fails with {@code Failure "hd"}: a QUIRK fixed).
+     */
+    @Override
+    public SrVdi getByName(String dbg, String name) {
+        int slash = name.indexOf('/');
+        List<String> pieces = new ArrayList<>();
+        for (String p : slash < 0 ? new String[] {name} : new String[] {name.substring(0, slash),
+                name.substring(slash + 1)}) {
+            if (!p.isEmpty()) {
+                pieces.add(p);
+            }
+        }
+        if (pieces.isEmpty()) {
+            throw new StorageException(new StorageError.VdiDoesNotExist(name));
+        }
+        if (pieces.size() == 2) {
+            String sr = pieces.get(0);
+            return new SrVdi(sr, route(sr).vdi().getByName(dbg, sr, pieces.get(1)));
+        }
+        String n = pieces.get(0);
+        Map<String, CompletableFuture<VdiInfo>> calls = new LinkedHashMap<>();
+        for (SrBinding b : new TreeMap<>(registry.all()).values()) {
+            CompletableFuture<VdiInfo> c;
+            try {
+                liveBinding(b.sr());
+                c = callAsync(b.sr(), b.queue(), "VDI.get_by_name", dbg, b.sr(), n);
+            } catch (StorageException e) {
+                c = CompletableFuture.failedFuture(e);
+            }
+            calls.put(b.sr(), c);
+        }
+        RuntimeException firstFailure = null;
+        for (Map.Entry<String, CompletableFuture<VdiInfo>> e : calls.entrySet()) {
+            try {
+                return new SrVdi(e.getKey(), join(e.getValue()));
+            } catch (RuntimeException ex) {
+                if (firstFailure == null) {
+                    firstFailure = ex;
+                }
+            }
+        }
+        throw firstFailure != null ? firstFailure : new StorageException(new StorageError.VdiDoesNotExist(name));
+    }
+
+    // ---------------------------------------------------------------- DP
+
+    @Override
+    public String create(String dbg, String id) {
+        return id;
+    }
+
+    /** Routed by DP_info; an unknown dp is already destroyed. */
+    @Override
+    public void destroy(String dbg, String dp, boolean allowLeak) {
+        Optional<DpInfo> info = dps.get(dp);
+        if (info.isEmpty()) {
+            LOG.info("DP.destroy: no DP_info for {}, nothing to do", dp);
+            return;
+        }
+        DpInfo i = info.get();
+        destroy2(dbg, dp, i.sr(), i.vdi(), i.vm(), allowLeak);
+    }
+
+    @Override
+    public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
+        route(sr).dp().destroy2(dbg, dp, sr, vdi, vm, allowLeak);
+        dps.remove(dp);
+    }
+
+    @Override
+    public Backend attachInfo(String dbg, String sr, String vdi, String dp, String vm) {
+        return route(sr).dp().attachInfo(dbg, sr, vdi, dp, vm);
+    }
+
+    /**
+     * The mux's DP_info table, then each backend's own text (upstream returns only the SMAPIv1 wrapper's,
+     * which is one of them here).
+     */
+    @Override
+    public String diagnostics() {
+        StringBuilder out = new StringBuilder("The mux knows these datapaths (DP_info):\n");
+        Map<String, DpInfo> all = dps.all();
+        if (all.isEmpty()) {
+            out.append("    (none)\n");
+        }
+        all.forEach((dp, i) -> out.append("    ").append(dp).append(": sr=").append(i.sr()).append(" vdi=")
+                .append(i.vdi()).append(" vm=").append(i.vm()).append(i.readWrite() ? " RW" : " RO").append('\n'));
+        Map<String, CompletableFuture<String>> calls = new LinkedHashMap<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> calls.put(q, callAsync(b.sr(), q, "DP.diagnostics")));
+        calls.forEach((q, c) -> {
+            out.append("\nBackend ").append(q).append(":\n");
+            try {
+                out.append(join(c));
+            } catch (RuntimeException e) {
+                out.append("Failure: ").append(StorageDispatcher.errorOf(e)).append('\n');
+            }
+        });
+        return out.toString();
+    }
+
+    /** Routed by sr (upstream asks the SMAPIv1 wrapper directly; routing also covers SMAPIv3 backends). */
+    @Override
+    public DpStat statVdi(String dbg, String sr, String vdi) {
+        return route(sr).dp().statVdi(dbg, sr, vdi);
+    }
+
+    // ---------------------------------------------------------------- DATA
+
+    @Override
+    public String copy(String dbg, String sr, String vdi, String vm, String url, String dest, boolean verifyDest) {
+        DataApi d = dataCopy;
+        if (d == null) {
+            throw StorageException.unimplemented("DATA.copy");
+        }
+        return d.copy(dbg, sr, vdi, vm, url, dest, verifyDest);
+    }
+
+    @Override
+    public MirrorOperation mirror(String dbg, String sr, String vdi, String imageFormat, String vm, String url) {
+        return route(sr).data().mirror(dbg, sr, vdi, imageFormat, vm, url);
+    }
+
+    @Override
+    public MirrorStatus stat(String dbg, String sr, String vdi, String vm, MirrorOperation operation) {
+        return route(sr).data().stat(dbg, sr, vdi, vm, operation);
+    }
+
+    @Override
+    public String importActivate(String dbg, String dp, String sr, String vdi, String vm) {
+        return route(sr).data().importActivate(dbg, dp, sr, vdi, vm);
+    }
+
+    @Override
+    public String getNbdServer(String dbg, String dp, String sr, String vdi, String vm) {
+        return route(sr).data().getNbdServer(dbg, dp, sr, vdi, vm);
+    }
+
+    // ---------------------------------------------------------------- Policy
+
+    @Override
+    public String getBackendVm(String dbg, String vm, String sr, String vdi) {
+        return binding(sr).backendDomain();
+    }
+
+    /**
+     * {@code DATA.MIRROR.*} of a daemon without storage motion (SXM needs tapdisk and xapi's HTTP handlers):
+     * no mirror exists, the send/receive calls are {@code Unimplemented}. (A separate class because
+     * {@code DATA.MIRROR.list/stat} share their Java signatures with {@code SR.list/stat}.)
+     */
+    public static final class NoMirrors implements DataMirrorApi {
+
+        @Override
+        public void sendStart(String dbg, String dp, String taskId, String srcSr, String vdi, String imageFormat,
+                              String mirrorVm, String id, VdiInfo localVdi, String copyVm, String liveVm, String url,
+                              MirrorReceiveResult recvResult, String destSr, boolean verifyDest) {
+            throw StorageException.unimplemented("DATA.MIRROR.send_start");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public MirrorReceiveResult receiveStart(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_start");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public MirrorReceiveResult receiveStart2(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar,
+                                                String vm) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_start2");
+        }
+
+        @Override
+        public MirrorReceiveResult receiveStart3(String dbg, String sr, VdiInfo vdiInfo, String id, String imageFormat,
+                                                List<String> similar, String vm, String url, boolean verifyDest) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_start3");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public void receiveFinalize(String dbg, String id) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public void receiveFinalize2(String dbg, String id) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize2");
+        }
+
+        @Override
+        public void receiveFinalize3(String dbg, String id, String sr, String url, boolean verifyDest) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize3");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public void receiveCancel(String dbg, String id) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel");
+        }
+
+        @Override
+        public void receiveCancel2(String dbg, String id, String url, boolean verifyDest) {
+            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel2");
+        }
+
+        @Override
+        public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
+            throw StorageException.unimplemented("DATA.MIRROR.pre_deactivate_hook");
+        }
+
+        @Override
+        public boolean hasMirrorFailed(String dbg, String id, String sr) {
+            throw StorageException.unimplemented("DATA.MIRROR.has_mirror_failed");
+        }
+
+        /** No mirror is ever running here. */
+        @Override
+        public Map<String, MirrorInfo> list(String dbg) {
+            return Map.of();
+        }
+
+        @Override
+        public MirrorInfo stat(String dbg, String id) {
+            throw new StorageException(new StorageError.DoesNotExist("mirror", id));
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package org.xenstorage.daemon.routing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.updates.UpdatesService;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.rpc.JsonRpc;
+import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.idl.wire.Json;
+
+/**
+ * What serves the mux queue: one request text in, one reply text out, never a thrown exception.
+ *
+ * <ul>
+ *   <li>Calls the mux only routes ({@link #FORWARDED}) are forwarded as the same text to the SR's backend
+ *       queue: no decode/encode, no thread held while the backend works.</li>
+ *   <li>{@code UPDATES.get}, {@code TASK.*}, {@code Query.query} and {@code DP.create} are answered inline:
+ *       they never block (a long-poll is a future).</li>
+ *   <li>Everything else (fan-out, DP_info bookkeeping, registry calls) runs on the worker pool.</li>
+ * </ul>
+ * Every log line of a call carries its {@code dbg} and the queue (MDC keys {@code dbg}, {@code queue}).
+ */
+public final class MuxServer {
+    private static final Logger LOG = LoggerFactory.getLogger(MuxServer.class);
+
+    /** Calls routed by their {@code sr} argument and forwarded unchanged (upstream: route(sr), forward). */
+    static final Set<String> FORWARDED = Set.of(
+            "SR.create", "SR.attach", "SR.detach", "SR.destroy", "SR.reset", "SR.stat", "SR.scan", "SR.scan2",
+            "SR.set_name_label", "SR.set_name_description",
+            "VDI.create", "VDI.set_name_label", "VDI.set_name_description", "VDI.snapshot", "VDI.clone",
+            "VDI.resize", "VDI.destroy", "VDI.stat", "VDI.introduce", "VDI.set_persistent", "VDI.epoch_begin",
+            "VDI.activate", "VDI.activate_readonly", "VDI.epoch_end", "VDI.get_url", "VDI.similar_content",
+            "VDI.get_by_name", "VDI.set_content_id", "VDI.compose", "VDI.add_to_sm_config",
+            "VDI.remove_from_sm_config", "VDI.add_tags", "VDI.remove_tags", "VDI.enable_cbt", "VDI.disable_cbt",
+            "VDI.data_destroy", "VDI.list_changed_blocks", "VDI.revert",
+            "DP.attach_info", "DP.stat_vdi",
+            "DATA.mirror", "DATA.stat", "DATA.import_activate", "DATA.get_nbd_server");
+
+    /** Calls that never block, answered on the receiving thread. */
+    private static final Set<String> INLINE = Set.of("UPDATES.get", "TASK.stat", "TASK.cancel", "TASK.destroy",
+            "TASK.list", "Query.query", "DP.create");
+
+    private final Mux mux;
+    private final StorageDispatcher dispatcher;
+    private final Executor workers;
+    private final String queue;
+
+    public MuxServer(Mux mux, TaskTable tasks, UpdatesService updates, AdminCalls admin, Executor workers,
+                     String queue) {
+        this.mux = mux;
+        StorageService service = new StorageService(mux, mux, mux, mux, mux, mux, mux.mirrors(), mux, tasks,
+                updates);
+        this.dispatcher = admin.install(new StorageDispatcher(service));
+        this.workers = workers;
+        this.queue = queue;
+    }
+
+    /** Handles one request; the future always completes normally with a reply text. */
+    public CompletableFuture<String> handle(String request) {
+        JsonNode root;
+        try {
+            root = Json.parse(request);
+        } catch (Exception e) {
+            return dispatcher.dispatch(request); // answers the malformed-request error
+        }
+        String method = root.path("method").asText("");
+        JsonNode named = root.path("params").path(0);
+        String dbg = logPart(named.path("dbg").asText(""));
+        MDC.put("queue", queue);
+        MDC.put("dbg", dbg);
+        try {
+            LOG.debug("call {}", method);
+            JsonNode id = root.get("id");
+            JsonNode sr = named.get("sr");
+            if (FORWARDED.contains(method) && sr != null && sr.isTextual() && id != null
+                    && (id.isIntegralNumber() || id.isTextual())) {
+                return mux.forward(sr.textValue(), request, id);
+            }
+            if (INLINE.contains(method)) {
+                return dispatcher.dispatch(request);
+            }
+            Map<String, String> mdc = MDC.getCopyOfContextMap();
+            try {
+                return CompletableFuture.supplyAsync(() -> {
+                    MDC.setContextMap(mdc);
+                    try {
+                        return dispatcher.dispatch(request);
+                    } finally {
+                        MDC.clear();
+                    }
+                }, workers).thenCompose(f -> f);
+            } catch (RejectedExecutionException e) {
+                JsonNode replyId = id != null && (id.isIntegralNumber() || id.isTextual()) ? id
+                        : Json.NODES.numberNode(0);
+                return CompletableFuture.completedFuture(JsonRpc.failure(
+                        new StorageError.InternalError("the storage daemon is shutting down"), replyId));
+            }
+        } finally {
+            MDC.remove("dbg");
+            MDC.remove("queue");
+        }
+    }
+
+    private static String logPart(String dbg) {
+        int nl = dbg.indexOf('\n');
+        return nl < 0 ? dbg : dbg.substring(0, nl);
+    }
+}

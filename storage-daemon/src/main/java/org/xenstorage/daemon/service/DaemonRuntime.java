@@ -1,0 +1,300 @@
+package org.xenstorage.daemon.service;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xenstorage.daemon.config.DaemonConfig;
+import org.xenstorage.daemon.config.Mode;
+import org.xenstorage.daemon.config.Role;
+import org.xenstorage.daemon.registry.SrRegistry;
+import org.xenstorage.daemon.routing.AdminCalls;
+import org.xenstorage.daemon.routing.BackendDirectory;
+import org.xenstorage.daemon.routing.DpInfoStore;
+import org.xenstorage.daemon.routing.Mux;
+import org.xenstorage.daemon.routing.MuxServer;
+import org.xenstorage.daemon.routing.SwitchRpcLink;
+import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.updates.UpdateLog;
+import org.xenstorage.daemon.updates.UpdatesService;
+import org.xenstorage.exec.ChildProcessRunner;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
+import org.xenstorage.migrate.DataService;
+import org.xenstorage.migrate.copy.DataExtents;
+import org.xenstorage.migrate.copy.SparseCopier;
+import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.smapiv1.Smapiv1Backend;
+import org.xenstorage.smapiv1.Smapiv1Config;
+import org.xenstorage.smapiv3.Smapiv3Bridge;
+import org.xenstorage.smapiv3.Smapiv3Config;
+import org.xenstorage.statefile.AtomicFile;
+
+/**
+ * The running daemon: starts the parts in dependency order (embedded broker, backends, then the mux, which
+ * binds its queue only once its registry and DP_info are loaded, as xapi binds only after its DB sync) and
+ * stops them in reverse, letting in-flight calls finish.
+ */
+public final class DaemonRuntime {
+    private static final Logger LOG = LoggerFactory.getLogger(DaemonRuntime.class);
+
+    private final DaemonConfig config;
+    private final SdNotify notify;
+    private final List<AutoCloseable> closeLast = new ArrayList<>();
+    private EmbeddedSwitch embeddedSwitch;
+    private Smapiv1Backend smapiv1;
+    private Smapiv3Bridge smapiv3;
+    private SwitchRpcClient client;
+    private SwitchQueueServer muxQueue;
+    private ExecutorService workers;
+    private ExecutorService taskRunner;
+    private ScheduledExecutorService scheduler;
+    private ScheduledExecutorService discovery;
+    private Mux mux;
+    private ChildProcessRunner runner;
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+
+    private DaemonRuntime(DaemonConfig config, SdNotify notify) {
+        this.config = config;
+        this.notify = notify;
+    }
+
+    /** Starts everything the configuration asks for; on failure, what was started is stopped again. */
+    public static DaemonRuntime start(DaemonConfig config, SdNotify notify) throws Exception {
+        DaemonRuntime rt = new DaemonRuntime(config, notify);
+        try {
+            rt.startAll();
+        } catch (Exception | Error e) {
+            rt.shutdown();
+            throw e;
+        }
+        return rt;
+    }
+
+    public Mux mux() {
+        return mux;
+    }
+
+    private void startAll() throws Exception {
+        AtomicFile.createPrivateDirectories(config.stateDir());
+        scheduler = Executors.newSingleThreadScheduledExecutor(new NamedThreads("daemon-timer"));
+        if (config.mode() == Mode.EMBEDDED) {
+            Path sock = config.switchPath().toAbsolutePath();
+            AtomicFile.createPrivateDirectories(sock.getParent());
+            removeStaleSocket(sock);
+            embeddedSwitch = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(),
+                    config.stateDir().resolve("switch"));
+            LOG.info("embedded message-switch listening on {}", sock);
+        }
+        SwitchAddress address = SwitchAddress.unix(config.switchPath().toAbsolutePath());
+        if (config.role() == Role.SMAPIV3_BRIDGE) {
+            startSmapiv3(address);
+            notify.ready("serving the SMAPIv3 bridge on " + config.queuePrefix() + ".<plugin>");
+            startWatchdog();
+            return;
+        }
+        if (config.smapiv1()) {
+            startSmapiv1(address);
+        }
+        if (config.smapiv3()) {
+            startSmapiv3(address);
+        }
+        startMux(address);
+        notify.ready("serving " + config.queuePrefix());
+        startWatchdog();
+    }
+
+    private void startSmapiv1(SwitchAddress address) {
+        if (!Files.isDirectory(config.smDir())) {
+            LOG.warn("sm-dir {} does not exist: the SMAPIv1 backend is not started", config.smDir());
+            return;
+        }
+        try {
+            smapiv1 = Smapiv1Backend.start(new Smapiv1Config(config.smDir(), config.stateDir().resolve("smapiv1"),
+                    config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket()),
+                    address);
+            LOG.info("SMAPIv1 backend serving types {}", smapiv1.types());
+        } catch (UnsupportedOperationException e) {
+            LOG.error("the SMAPIv1 backend is not available in this build: {}", e.getMessage());
+        }
+    }
+
+    private void startSmapiv3(SwitchAddress address) {
+        if (!Files.isDirectory(config.pluginRoot())) {
+            LOG.warn("plugin-root {} does not exist: the SMAPIv3 bridge is not started", config.pluginRoot());
+            return;
+        }
+        try {
+            smapiv3 = Smapiv3Bridge.start(new Smapiv3Config(config.pluginRoot(), config.stateDir().resolve("smapiv3"),
+                    config.queuePrefix(), config.scriptTimeout(), config.backendConcurrency()), address);
+            LOG.info("SMAPIv3 bridge serving plugins {}", smapiv3.plugins());
+        } catch (UnsupportedOperationException e) {
+            LOG.error("the SMAPIv3 bridge is not available in this build: {}", e.getMessage());
+        }
+    }
+
+    private void startMux(SwitchAddress address) throws IOException {
+        Path muxDir = config.stateDir().resolve("mux");
+        SrRegistry registry = SrRegistry.load(muxDir.resolve("registry.json"));
+        DpInfoStore dps = DpInfoStore.open(muxDir.resolve("dps"));
+        client = SwitchRpcClient.connect(address, "xapi-storage-daemon");
+        SwitchRpcLink link = new SwitchRpcLink(client);
+        BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
+        UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
+        taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
+        TaskTable tasks = new TaskTable(updates, taskRunner);
+        mux = new Mux(registry, dps, directory, link, config.callTimeout());
+        // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
+        runner = new ChildProcessRunner();
+        StorageService viaMux = StorageService.of(mux);
+        DataService data = new DataService(viaMux, tasks, CopyRecords.persistedAt(muxDir.resolve("copies.json")),
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
+                DataService::isLoopbackUrl);
+        mux.setDataService(data, data);
+        workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), new NamedThreads("mux-worker"));
+        AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),
+                config.backendDomain());
+        MuxServer server = new MuxServer(mux, tasks, new UpdatesService(updates), admin, workers,
+                config.queuePrefix());
+        directory.refresh();
+        long every = Math.max(100, config.discoveryInterval().toMillis());
+        // its own thread: a slow switch listing must not delay long-poll timeouts or watchdog pings
+        discovery = Executors.newSingleThreadScheduledExecutor(new NamedThreads("backend-discovery"));
+        discovery.scheduleWithFixedDelay(() -> {
+            try {
+                directory.refresh();
+            } catch (RuntimeException e) {
+                LOG.warn("backend discovery failed: {}", e.toString());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        muxQueue = SwitchQueueServer.start(address, config.queuePrefix(), config.maxInflight(), server::handle);
+        // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
+        taskRunner.execute(() -> {
+            try {
+                int n = data.reclaimStaleCopies("startup: reclaim stale copies", viaMux);
+                if (n > 0) {
+                    LOG.info("reclaimed {} copy operation(s) left by the previous run", n);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("could not reclaim stale copies: {}", e.toString());
+            }
+        });
+        LOG.info("mux serving {} on {} (registered SRs: {}, live backend types: {})", config.queuePrefix(), address,
+                registry.srs(), directory.types());
+    }
+
+    private void startWatchdog() {
+        SdNotify.watchdogInterval(System.getenv()).ifPresent(interval -> {
+            long half = Math.max(1, interval.toMillis() / 2);
+            scheduler.scheduleAtFixedRate(notify::watchdog, half, half, TimeUnit.MILLISECONDS);
+            LOG.info("systemd watchdog every {} ms", half);
+        });
+    }
+
+    /** A socket file nobody listens on is a leftover of a killed daemon; a live one means we must not start. */
+    private static void removeStaleSocket(Path sock) throws IOException {
+        if (!Files.exists(sock)) {
+            return;
+        }
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(sock));
+            throw new IOException("another message-switch is already listening on " + sock
+                    + " (is another storage daemon running with this state-dir?)");
+        } catch (java.net.ConnectException | java.nio.channels.UnsupportedAddressTypeException e) {
+            LOG.info("removing stale switch socket {}", sock);
+            Files.deleteIfExists(sock);
+        } catch (java.net.SocketException e) {
+            LOG.info("removing stale switch socket {} ({})", sock, e.getMessage());
+            Files.deleteIfExists(sock);
+        }
+    }
+
+    /** Stops taking work, lets in-flight calls finish (up to the grace period), then closes everything. */
+    public void shutdown() {
+        if (!stopped.compareAndSet(false, true)) {
+            awaitTermination();
+            return;
+        }
+        Duration grace = config.shutdownGrace();
+        LOG.info("shutting down: finishing in-flight calls (grace {} s)", grace.toSeconds());
+        notify.stopping();
+        try {
+            if (muxQueue != null) {
+                quietly("mux queue", () -> muxQueue.shutdown(grace));
+            }
+            if (smapiv1 != null) {
+                quietly("SMAPIv1 backend", () -> smapiv1.shutdown(grace));
+            }
+            if (smapiv3 != null) {
+                quietly("SMAPIv3 bridge", () -> smapiv3.shutdown(grace));
+            }
+            if (workers != null) {
+                workers.shutdown();
+            }
+            if (taskRunner != null) {
+                taskRunner.shutdownNow(); // tasks are not persisted: a restart forgets them, as upstream
+            }
+            if (client != null) {
+                quietly("switch client", client::close);
+            }
+            if (embeddedSwitch != null) {
+                quietly("embedded switch", embeddedSwitch::close);
+            }
+            closeLast.forEach(c -> quietly("resource", c::close));
+            if (runner != null) {
+                quietly("child processes", runner::close);
+            }
+            if (discovery != null) {
+                discovery.shutdownNow();
+            }
+            if (scheduler != null) {
+                scheduler.shutdownNow();
+            }
+            LOG.info("storage daemon stopped");
+        } finally {
+            terminated.countDown();
+        }
+    }
+
+    /** Blocks until {@link #shutdown} has finished. */
+    public void awaitTermination() {
+        try {
+            terminated.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    private static void quietly(String what, Step step) {
+        try {
+            step.run();
+        } catch (Exception e) {
+            LOG.warn("stopping the {} failed: {}", what, e.toString());
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package org.xenstorage.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+    @TempDir
+    Path dir;
+
+    DaemonConfig load(Path mainFile, String... args) throws ConfigException {
+        return ConfigLoader.load(ConfigLoader.parseArgs(args), mainFile);
+    }
+
+    @Test
+    void withoutAConfigFileTheDaemonIsEmbeddedWithStateUnderVar() throws Exception {
+        DaemonConfig c = load(dir.resolve("absent.conf"));
+        assertEquals(Mode.EMBEDDED, c.mode());
+        assertEquals(Path.of("./var"), c.stateDir());
+        assertEquals(Path.of("./var/message-switch.sock"), c.switchPath());
+        assertEquals(Path.of("examples/sm"), c.smDir());
+        assertEquals(Path.of("examples/smapiv3"), c.pluginRoot());
+        assertEquals("org.xen.xapi.storage", c.queuePrefix());
+        assertTrue(c.smapiv1() && c.smapiv3());
+        assertEquals(Role.ALL, c.role());
+        DaemonConfig moved = load(dir.resolve("absent.conf"), "--state-dir=/tmp/x");
+        assertEquals(Path.of("/tmp/x/message-switch.sock"), moved.switchPath(), "the socket follows state-dir");
+    }
+
+    @Test
+    void aConfigFileMeansHostModeWithHostPaths() throws Exception {
+        Path f = dir.resolve("d.conf");
+        Files.writeString(f, "# host\nqueue-prefix = test.storage\n");
+        DaemonConfig c = load(f);
+        assertEquals(Mode.HOST, c.mode());
+        assertEquals(Path.of("/var/run/message-switch/sock"), c.switchPath());
+        assertEquals(Path.of("/opt/xensource/sm"), c.smDir());
+        assertEquals("test.storage", c.queuePrefix());
+    }
+
+    @Test
+    void flagsWinOverDropInsWhichWinOverTheFileInNameOrder() throws Exception {
+        Path f = dir.resolve("d.conf");
+        Files.writeString(f, "mode=embedded\nworkers=3\ncall-timeout=10\nsm-dir=/file\nplugin-root=/file\n");
+        Files.createDirectories(dir.resolve("d.conf.d"));
+        Files.writeString(dir.resolve("d.conf.d/20-b.conf"), "workers=5\nsm-dir=/b\n");
+        Files.writeString(dir.resolve("d.conf.d/10-a.conf"), "workers=4\nsm-dir=/a\nplugin-root=/a\n");
+        Files.writeString(dir.resolve("d.conf.d/ignored.txt"), "workers=99\n");
+        DaemonConfig c = load(f, "--sm-dir", "/flag", "--call-timeout=500ms");
+        assertEquals(5, c.workers());
+        assertEquals(Path.of("/flag"), c.smDir());
+        assertEquals(Path.of("/a"), c.pluginRoot());
+        assertEquals(Duration.ofMillis(500), c.callTimeout());
+        assertEquals("flag", c.sources().get("sm-dir"));
+        assertTrue(c.sources().get("workers").endsWith("20-b.conf"));
+        assertEquals(Mode.EMBEDDED, c.mode());
+    }
+
+    @Test
+    void theConfigFlagPointsElsewhere() throws Exception {
+        Path f = dir.resolve("other.conf");
+        Files.writeString(f, "smapiv1=false\nrole=smapiv3-bridge\n");
+        DaemonConfig c = ConfigLoader.load(ConfigLoader.parseArgs(new String[] {"--config=" + f}),
+                dir.resolve("absent.conf"));
+        assertFalse(c.smapiv1());
+        assertEquals(Role.SMAPIV3_BRIDGE, c.role());
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(
+                ConfigLoader.parseArgs(new String[] {"--config=" + dir.resolve("nope.conf")}), f));
+    }
+
+    @Test
+    void badInputIsAClearError() throws Exception {
+        Path f = dir.resolve("bad.conf");
+        Files.writeString(f, "no-such-key=1\n");
+        assertTrue(assertThrows(ConfigException.class, () -> load(f)).getMessage().contains("no-such-key"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--bogus=1"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--mode=cloud"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--workers=0"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--call-timeout=soon"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--smapiv1=maybe"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--queue-prefix=../x"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "positional"));
+        assertThrows(ConfigException.class, () -> load(dir.resolve("x"), "--state-dir"));
+        Files.writeString(f, "just a line\n");
+        assertThrows(ConfigException.class, () -> load(f));
+    }
+}

@@ -1,0 +1,298 @@
+package org.xenstorage.daemon.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.daemon.registry.SrRegistry;
+import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.updates.UpdateLog;
+import org.xenstorage.daemon.updates.UpdatesService;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.rpc.StorageClient;
+import org.xenstorage.idl.types.AttachInfo;
+import org.xenstorage.idl.types.SrVdi;
+import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.idl.wire.Json;
+
+/**
+ * The mux's routing rules (spec wrapper-mux 3.2-3.5, acceptance tests 20-23) as pure logic: two recording
+ * backends behind an in-memory link, the mux reached through its real request handler.
+ */
+class MuxRoutingTest {
+    static final String PREFIX = "org.xen.xapi.storage";
+
+    @TempDir
+    Path dir;
+    ScheduledExecutorService scheduler;
+    InMemoryLink link;
+    RecordingBackend p1;
+    RecordingBackend p2;
+    MuxServer server;
+    StorageService client;
+    Mux mux;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        scheduler = Executors.newSingleThreadScheduledExecutor();
+        link = new InMemoryLink();
+        p1 = new RecordingBackend("p1", List.of("VDI_ACTIVATE_READONLY"));
+        p2 = new RecordingBackend("p2");
+        link.queues.put(PREFIX + ".p1", p1.dispatcher());
+        link.queues.put(PREFIX + ".p2", p2.dispatcher());
+        start(Duration.ofSeconds(10));
+    }
+
+    private void start(Duration callTimeout) throws Exception {
+        BackendDirectory directory = new BackendDirectory(link, PREFIX, Duration.ofMillis(1));
+        mux = new Mux(SrRegistry.load(dir.resolve("registry.json")), DpInfoStore.open(dir.resolve("dps")), directory,
+                link, callTimeout);
+        UpdateLog log = new UpdateLog(1, scheduler);
+        TaskTable tasks = new TaskTable(log, Executors.newCachedThreadPool());
+        server = new MuxServer(mux, tasks, new UpdatesService(log),
+                new AdminCalls(mux, tasks, log, PREFIX, "test", "dom0-uuid"), Executors.newFixedThreadPool(4), PREFIX);
+        client = StorageClient.of(server::handle);
+    }
+
+    @AfterEach
+    void tearDown() {
+        scheduler.shutdownNow();
+    }
+
+    JsonNode ext(String method, String params) throws Exception {
+        String reply = server.handle("{\"method\":\"" + method + "\",\"params\":[" + params + "],\"id\":7}").get();
+        return Json.parse(reply);
+    }
+
+    void register(String sr, String type) throws Exception {
+        JsonNode r = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":\"" + sr + "\",\"sr_type\":\"" + type + "\"}");
+        assertTrue(r.get("error").isNull(), r.toString());
+    }
+
+    static StorageError error(Runnable call) {
+        return assertThrows(StorageException.class, call::run).error();
+    }
+
+    @Test
+    void unregisteredSrIsNoStoragePluginForSrThenRoutesOnlyToItsPluginAfterRegistration() throws Exception {
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.vdi().stat("t", "s1", "v")));
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"),
+                error(() -> client.vdi().attach3("t", "dp", "s1", "v", "vm", true)));
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"),
+                error(() -> client.policy().getBackendVm("t", "vm", "s1", "v")));
+
+        register("s1", "p1");
+        VdiInfo made = client.vdi().create("t", "s1", VdiInfo.defaults("", "disk"));
+        assertEquals("p1-disk", made.vdi());
+        assertEquals(List.of("Query.query", "VDI.create s1"), p1.calls);
+        assertTrue(p2.calls.isEmpty());
+        assertEquals("dom0-uuid", client.policy().getBackendVm("t", "vm", "s1", "v"));
+
+        ext("Registry.unregister", "{\"dbg\":\"t\",\"sr\":\"s1\"}");
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.vdi().stat("t", "s1", "v")));
+    }
+
+    @Test
+    void srListIsTheSortedUnionIgnoringAFailingPlugin() throws Exception {
+        register("s1", "p1");
+        register("s2", "p2");
+        p1.attached.addAll(List.of("x", "s1"));
+        p2.on("SR.list", a -> {
+            throw new StorageException(new StorageError.BackendError("BROKEN", List.of()));
+        });
+        assertEquals(List.of("s1", "x"), client.sr().list("t"));
+    }
+
+    @Test
+    void queryIsTheMuxRecordAndDiagnosticsFansOutOrFails() throws Exception {
+        assertEquals("mux", client.query().query("t").driver());
+        assertEquals("SMAPIv2", client.query().query("t").smapiVersion().name());
+        register("s1", "p1");
+        register("s2", "p2");
+        String text = client.query().diagnostics("t");
+        assertTrue(text.contains("For SR: s1\nSuccess: p1 is fine"), text);
+        assertTrue(text.contains("For SR: s2\nSuccess: p2 is fine"), text);
+        p2.on("Query.diagnostics", a -> {
+            throw new StorageException(new StorageError.BackendError("DIAG", List.of("x")));
+        });
+        assertEquals(new StorageError.BackendError("DIAG", List.of("x")), error(() -> client.query().diagnostics("t")));
+    }
+
+    @Test
+    void dpInfoRoutesDestroyAndDeactivateWithoutTheCallersSr() throws Exception {
+        register("s1", "p1");
+        client.vdi().attach3("t", "dp1", "s1", "v", "vm7", false);
+        client.dp().destroy("t", "dp1", false);
+        assertTrue(p1.calls.contains("DP.destroy2 dp1 s1 v vm7 ro"), p1.calls.toString());
+        int before = p1.calls.size();
+        client.dp().destroy("t", "dp1", false);
+        client.vdi().deactivate("t", "unknown-dp", "s1", "v", "vm");
+        assertEquals(before, p1.calls.size(), "no backend call for unknown datapaths");
+    }
+
+    @Test
+    void deactivateUsesTheRecordedSrVdiAndVm() throws Exception {
+        register("s1", "p1");
+        register("s2", "p2");
+        client.vdi().attach3("t", "dp1", "s1", "v", "vm7", true);
+        client.vdi().deactivate("t", "dp1", "s2", "other", "vm0");
+        assertTrue(p1.calls.contains("VDI.deactivate dp1 s1 v vm7"), p1.calls.toString());
+        assertTrue(p2.callsOf("VDI.deactivate").isEmpty());
+    }
+
+    @Test
+    void activate3SendsActivateReadonlyOnlyForReadOnlyAttachesOfCapablePlugins() throws Exception {
+        register("s1", "p1"); // VDI_ACTIVATE_READONLY
+        register("s2", "p2"); // no features
+        client.vdi().attach3("t", "a", "s1", "v", "vm", false);
+        client.vdi().activate3("t", "a", "s1", "v", "vm");
+        client.vdi().attach3("t", "b", "s1", "w", "vm", true);
+        client.vdi().activate3("t", "b", "s1", "w", "vm");
+        client.vdi().attach3("t", "c", "s2", "v", "vm", false);
+        client.vdi().activate3("t", "c", "s2", "v", "vm");
+        assertEquals(List.of("VDI.activate_readonly a s1 v vm"), p1.callsOf("VDI.activate_readonly"));
+        assertEquals(List.of("VDI.activate3 b s1 w vm"), p1.callsOf("VDI.activate3"));
+        assertEquals(List.of("VDI.activate3 c s2 v vm"), p2.callsOf("VDI.activate3"));
+        StorageError e = error(() -> client.vdi().activate3("t", "never", "s1", "v", "vm"));
+        assertInstanceOf(StorageError.InternalError.class, e);
+        assertTrue(((StorageError.InternalError) e).message().contains("DP not found"));
+    }
+
+    @Test
+    void detachForgetsTheDatapathOnlyWhenTheBackendSucceeds() throws Exception {
+        register("s1", "p1");
+        client.vdi().attach3("t", "dp1", "s1", "v", "vm", true);
+        p1.on("VDI.detach", a -> {
+            throw new StorageException(new StorageError.BackendError("BUSY", List.of()));
+        });
+        error(() -> client.vdi().detach("t", "dp1", "s1", "v", "vm"));
+        assertTrue(mux.datapaths().get("dp1").isPresent());
+        p1.on("VDI.detach", a -> null);
+        client.vdi().detach("t", "dp1", "s1", "v", "vm");
+        assertTrue(mux.datapaths().get("dp1").isEmpty());
+    }
+
+    @Test
+    void getByNameWithAndWithoutSr() throws Exception {
+        register("s1", "p1");
+        register("s2", "p2");
+        client.vdi().create("t", "s2", VdiInfo.defaults("", "disk"));
+        SrVdi found = client.getByName().getByName("t", "disk");
+        assertEquals("s2", found.sr());
+        assertEquals("p2-disk", found.vdi().vdi());
+        p1.calls.clear();
+        assertEquals(new StorageError.VdiDoesNotExist("disk"), error(() -> client.getByName().getByName("t", "s1/disk")));
+        assertEquals(List.of("VDI.get_by_name s1 disk"), p1.calls);
+        assertEquals(new StorageError.VdiDoesNotExist(""), error(() -> client.getByName().getByName("t", "")));
+        assertEquals(new StorageError.VdiDoesNotExist("/"), error(() -> client.getByName().getByName("t", "/")));
+    }
+
+    @Test
+    void getByNameWithNoRegisteredSrIsVdiDoesNotExist() {
+        assertEquals(new StorageError.VdiDoesNotExist("x"), error(() -> client.getByName().getByName("t", "x")));
+    }
+
+    @Test
+    void legacyAttachTurnsTheBackendIntoAttachInfo() throws Exception {
+        register("s1", "p1");
+        @SuppressWarnings("deprecation")
+        AttachInfo info = client.vdi().attach("t", "dp", "s1", "v", true);
+        assertEquals("/p1/v", info.params());
+        assertTrue(info.oDirect());
+        assertTrue(p1.calls.contains("VDI.attach3 dp s1 v 0 rw"), p1.calls.toString());
+    }
+
+    @Test
+    void aBackendThatDisappearedFailsFastWithNoStoragePluginForSr() throws Exception {
+        register("s1", "p1");
+        link.queues.remove(PREFIX + ".p1");
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.sr().stat("t", "s1")));
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"),
+                error(() -> client.vdi().attach3("t", "d", "s1", "v", "vm", true)));
+    }
+
+    @Test
+    void aBackendThatNeverRepliesEndsWithATimeoutError() throws Exception {
+        start(Duration.ofMillis(200));
+        register("s1", "p1");
+        link.queues.remove(PREFIX + ".p1");
+        link.silent.put(PREFIX + ".p1", true);
+        StorageError e = error(() -> client.sr().stat("t", "s1"));
+        assertInstanceOf(StorageError.InternalError.class, e);
+        assertTrue(((StorageError.InternalError) e).message().startsWith("Timeout:"), e.toString());
+    }
+
+    @Test
+    void unimplementedAtTheMuxAsUpstream() {
+        assertEquals(new StorageError.Unimplemented("SR.probe"),
+                error(() -> client.sr().probe("t", "q", Map.of(), Map.of())));
+        assertEquals(new StorageError.Unimplemented("DATA.copy"),
+                error(() -> client.data().copy("t", "s", "v", "vm", "", "d", false)));
+        assertTrue(client.dataMirror().list("t").isEmpty());
+        assertEquals(new StorageError.DoesNotExist("mirror", "m"), error(() -> client.dataMirror().stat("t", "m")));
+        assertEquals("dp9", client.dp().create("t", "dp9"));
+    }
+
+    // ---- extension calls
+
+    @Test
+    void registryExtensionCallsHaveTheDocumentedShapes() throws Exception {
+        register("s1", "p1");
+        register("s1", "p1"); // idempotent
+        register("s2", "p2");
+        JsonNode list = ext("Registry.list", "{\"dbg\":\"t\"}").get("result");
+        assertEquals(Json.parse("{\"s1\":{\"sr_type\":\"p1\",\"queue\":\"" + PREFIX + ".p1\"},"
+                + "\"s2\":{\"sr_type\":\"p2\",\"queue\":\"" + PREFIX + ".p2\"}}"), list);
+        assertEquals(Json.parse("[\"p1\",\"p2\"]"), ext("Registry.types", "{\"dbg\":\"t\"}").get("result"));
+        JsonNode diag = ext("Mux.diagnostics", "{\"dbg\":\"t\"}").get("result");
+        assertEquals(PREFIX, diag.get("queue_prefix").asText());
+        assertEquals(list, diag.get("srs"));
+        assertTrue(diag.get("tasks").isArray());
+        assertTrue(diag.get("datapaths").isObject());
+        assertTrue(diag.at("/backends/p1/alive").asBoolean());
+        assertEquals(PREFIX + ".p2", diag.at("/backends/p2/queue").asText());
+        assertEquals(7, ext("Registry.list", "{\"dbg\":\"t\"}").get("id").asInt());
+    }
+
+    @Test
+    void registerRejectsUnknownOrInvalidTypesAndBadParameters() throws Exception {
+        for (String type : List.of("nosuch", "../p1", "p1/../x", "", ".hidden")) {
+            JsonNode r = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":\"s9\",\"sr_type\":\"" + type + "\"}");
+            assertEquals(Json.parse("[\"No_storage_plugin_for_sr\",\"s9\"]"), r.get("error"), type);
+        }
+        assertTrue(mux.registry().srs().isEmpty());
+        JsonNode missing = ext("Registry.register", "{\"dbg\":\"t\",\"sr_type\":\"p1\"}").get("error");
+        assertEquals("Internal_error", missing.get(0).asText());
+        assertTrue(missing.get(1).asText().contains("Expecting named argument 'sr'"), missing.toString());
+        JsonNode typed = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":5,\"sr_type\":\"p1\"}").get("error");
+        assertTrue(typed.get(1).asText().contains("Expected string for 'sr'"), typed.toString());
+        JsonNode notDict = ext("Registry.unregister", "\"s1\"").get("error");
+        assertTrue(notDict.get(1).asText().contains("Expecting dict"), notDict.toString());
+        JsonNode empty = ext("Registry.unregister", "{\"dbg\":\"t\",\"sr\":\"\"}").get("error");
+        assertTrue(empty.get(1).asText().contains("non-empty"), empty.toString());
+    }
+
+    @Test
+    void registrationSurvivesAReload() throws Exception {
+        register("s1", "p1");
+        SrRegistry again = SrRegistry.load(dir.resolve("registry.json"));
+        assertEquals(PREFIX + ".p1", again.lookup("s1").orElseThrow().queue());
+        assertTrue(again.lookup("s1").orElseThrow().hasFeature("VDI_ACTIVATE_READONLY"));
+        assertFalse(again.lookup("s2").isPresent());
+    }
+}

@@ -1,0 +1,145 @@
+package org.xenstorage.daemon.smctl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.idl.wire.Json;
+
+/**
+ * The README session against a real storage daemon process in embedded mode (its own switch, the shipped
+ * {@code examples/smapiv3} plugins): create an SR, a VDI, attach and activate it, and find the file on disk;
+ * and {@code vdi-copy} following the daemon's real DATA.copy task to identical bytes in another SR.
+ */
+class SmctlDaemonIT {
+    @TempDir
+    Path dir;
+    private Process daemon;
+    private Path socket;
+
+    @BeforeEach
+    void startDaemon() throws Exception {
+        Path state = dir.resolve("state");
+        socket = state.resolve("message-switch.sock");
+        Path plugins = Path.of("..", "examples", "smapiv3").toAbsolutePath().normalize();
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        // a long-lived child the test owns until it ends (ChildProcessRunner runs children to completion)
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", cp, "org.xenstorage.daemon.StorageDaemon",
+                "--mode=embedded", "--state-dir=" + state, "--plugin-root=" + plugins,
+                "--sm-dir=" + dir.resolve("no-sm"), "--log-level=WARN")
+                .redirectErrorStream(true).redirectOutput(dir.resolve("daemon.log").toFile());
+        pb.environment().remove("NOTIFY_SOCKET");
+        daemon = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (true) {
+            if (!daemon.isAlive()) {
+                throw new AssertionError("daemon exited: " + Files.readString(dir.resolve("daemon.log")));
+            }
+            if (Files.exists(socket) && smctl("types").status() == 0) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("daemon not serving: " + Files.readString(dir.resolve("daemon.log")));
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    @AfterEach
+    void stopDaemon() throws Exception {
+        daemon.destroy();
+        if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
+            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private SmctlRun smctl(String... args) {
+        List<String> all = new ArrayList<>(List.of("--switch-path", socket.toString(), "--timeout", "60"));
+        all.addAll(List.of(args));
+        return SmctlRun.run(MessageSwitchLink::connect, false, all.toArray(String[]::new));
+    }
+
+    @Test
+    void createSrAndVdiThenAttachAndActivateAndTheFileIsThere() throws Exception {
+        assertEquals("simplefile\n", smctl("types").out());
+        Path srDir = Files.createDirectories(dir.resolve("sr1"));
+        SmctlRun create = smctl("sr-create", "--type", "simplefile", "--sr", "sr1", "--name-label", "Demo",
+                "--device-config", "path=" + srDir, "--physical-size", "0");
+        assertEquals(0, create.status(), create.toString());
+        assertEquals(0, smctl("sr-attach", "--sr", "sr1", "--device-config", "path=" + srDir).status());
+
+        SmctlRun vdi = smctl("--json", "vdi-create", "--sr", "sr1", "--vdi-info", "name_label=disk0",
+                "--vdi-info", "virtual_size=4M");
+        assertEquals(0, vdi.status(), vdi.toString());
+        String key = Json.parse(vdi.out()).get("vdi").asText();
+
+        SmctlRun attach = smctl("--json", "vdi-attach3", "--dp", "dp0", "--sr", "sr1", "--vdi", key, "--vm", "0",
+                "--read-write");
+        assertEquals(0, attach.status(), attach.toString());
+        JsonNode file = attach.out().isEmpty() ? null : Json.parse(attach.out()).get("implementations").get(0);
+        assertEquals("File", file.get(0).asText(), attach.out());
+        Path image = Path.of(file.get(1).get("path").asText());
+        assertEquals(0, smctl("vdi-activate3", "--dp", "dp0", "--sr", "sr1", "--vdi", key, "--vm", "0").status());
+        assertTrue(Files.isRegularFile(image), image + " exists");
+        assertEquals(4L << 20, Files.size(image));
+
+        SmctlRun scan = smctl("sr-scan", "--sr", "sr1");
+        assertTrue(scan.out().contains(key + "  disk0       4 MiB"), scan.out());
+        SmctlRun diag = smctl("diagnostics");
+        assertEquals(0, diag.status(), diag.toString());
+        assertTrue(diag.out().contains("sr1  simplefile  org.xen.xapi.storage.simplefile"), diag.out());
+        assertTrue(diag.out().contains("dp0  sr1  " + key), diag.out());
+
+        SmctlRun unknown = smctl("vdi-stat", "--sr", "sr404", "--vdi", key);
+        assertEquals(ExitStatus.STORAGE_ERROR, unknown.status());
+        assertEquals("error: No_storage_plugin_for_sr: sr404\n", unknown.err());
+    }
+
+    @Test
+    void vdiCopyFollowsTheDaemonsCopyTaskAndTheBytesArrive() throws Exception {
+        for (String sr : List.of("src", "dst")) {
+            Path srDir = Files.createDirectories(dir.resolve(sr));
+            assertEquals(0, smctl("sr-create", "--type", "simplefile", "--sr", sr, "--name-label", sr,
+                    "--device-config", "path=" + srDir, "--physical-size", "0").status());
+            assertEquals(0, smctl("sr-attach", "--sr", sr, "--device-config", "path=" + srDir).status());
+        }
+        String key = Json.parse(smctl("--json", "vdi-create", "--sr", "src", "--vdi-info", "name_label=data",
+                "--vdi-info", "virtual_size=8M").out()).get("vdi").asText();
+        // some content to carry across: attach to learn the file, write, detach
+        JsonNode attach = Json.parse(smctl("--json", "vdi-attach3", "--dp", "w", "--sr", "src", "--vdi", key,
+                "--vm", "0", "--read-write").out());
+        Path source = Path.of(attach.get("implementations").get(0).get(1).get("path").asText());
+        byte[] pattern = new byte[1 << 20];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = (byte) (i * 31 + 7);
+        }
+        try (var ch = java.nio.channels.FileChannel.open(source, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(pattern), 3L << 20);
+        }
+        assertEquals(0, smctl("vdi-detach", "--dp", "w", "--sr", "src", "--vdi", key, "--vm", "0").status());
+        assertEquals(0, smctl("dp-destroy", "--dp", "w").status());
+
+        SmctlRun copy = smctl("vdi-copy", "--sr", "src", "--vdi", key, "--dest", "dst");
+        assertEquals(0, copy.status(), copy.toString());
+        assertTrue(copy.err().contains("progress: 100%\n"), copy.err());
+        assertTrue(copy.err().matches("(?s).*task \\S+: completed in [0-9.]+ s, 8 MiB at .*/s\n.*"), copy.err());
+        assertTrue(copy.out().contains("name_label: data\n"), copy.out());
+        String copied = copy.out().lines().filter(l -> l.startsWith("vdi: ")).findFirst().orElseThrow().substring(5);
+
+        JsonNode dest = Json.parse(smctl("--json", "vdi-attach3", "--dp", "r", "--sr", "dst", "--vdi", copied,
+                "--vm", "0").out());
+        Path target = Path.of(dest.get("implementations").get(0).get(1).get("path").asText());
+        assertEquals(Files.mismatch(source, target), -1L, "the copy has the same bytes");
+        assertEquals("(none)\n", smctl("task-list").out(), "the finished task was forgotten");
+    }
+}
