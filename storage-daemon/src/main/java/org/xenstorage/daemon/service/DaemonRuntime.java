@@ -41,6 +41,7 @@ import org.xenstorage.migrate.copy.DataExtents;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 import org.xenstorage.smapiv1.Smapiv1Backend;
@@ -188,7 +189,10 @@ public final class DaemonRuntime {
                 LOG.warn("backend discovery failed: {}", e.toString());
             }
         }, every, every, TimeUnit.MILLISECONDS);
-        muxQueue = SwitchQueueServer.start(address, config.queuePrefix(), config.maxInflight(), server::handle);
+        // MuxServer.handle never blocks (it forwards or hands off to the workers), so it runs on the event
+        // loop that delivered the request: no thread hop, and a burst of long-polls creates no threads
+        muxQueue = SwitchQueueServer.start(address, config.queuePrefix(), config.maxInflight(), server::handle,
+                SwitchOptions.defaults(), Runnable::run);
         // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
         taskRunner.execute(() -> {
             try {
