@@ -42,7 +42,7 @@ public final class ConfigLoader {
         k.put("state-dir", "state directory (embedded: ./var, host: /var/lib/xapi-storage-daemon)");
         k.put("switch-path", "message-switch Unix socket (embedded: <state-dir>/message-switch.sock, served; "
                 + "host: /var/run/message-switch/sock, connected to)");
-        k.put("sm-dir", "SMAPIv1 driver directory (embedded: examples/sm, host: /opt/xensource/sm)");
+        k.put("sm-dir", "SMAPIv1 driver directory (embedded: examples/sm, host: /usr/libexec/sm/drivers)");
         k.put("plugin-root", "SMAPIv3 plugin root (embedded: examples/smapiv3, host: /usr/libexec/xapi-storage-script)");
         k.put("queue-prefix", "queue name prefix (default org.xen.xapi.storage)");
         k.put("smapiv1", "serve SMAPIv1 drivers: true | false (default true)");
@@ -204,7 +204,7 @@ public final class ConfigLoader {
         Path stateDir = path(v, "state-dir", embedded ? "./var" : "/var/lib/xapi-storage-daemon");
         Path switchPath = v.containsKey("switch-path") ? path(v, "switch-path", "")
                 : embedded ? stateDir.resolve("message-switch.sock") : Path.of("/var/run/message-switch/sock");
-        Path smDir = path(v, "sm-dir", embedded ? "examples/sm" : "/opt/xensource/sm");
+        Path smDir = path(v, "sm-dir", embedded ? "examples/sm" : "/usr/libexec/sm/drivers");
         Path pluginRoot = path(v, "plugin-root", embedded ? "examples/smapiv3" : "/usr/libexec/xapi-storage-script");
         String prefix = v.getOrDefault("queue-prefix", "org.xen.xapi.storage");
         if (!prefix.matches("[A-Za-z0-9][A-Za-z0-9_.-]*") || prefix.contains("..") || prefix.endsWith(".")) {

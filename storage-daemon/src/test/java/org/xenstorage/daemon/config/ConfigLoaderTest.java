@@ -41,7 +41,7 @@ class ConfigLoaderTest {
         DaemonConfig c = load(f);
         assertEquals(Mode.HOST, c.mode());
         assertEquals(Path.of("/var/run/message-switch/sock"), c.switchPath());
-        assertEquals(Path.of("/opt/xensource/sm"), c.smDir());
+        assertEquals(Path.of("/usr/libexec/sm/drivers"), c.smDir());
         assertEquals("test.storage", c.queuePrefix());
     }
 
