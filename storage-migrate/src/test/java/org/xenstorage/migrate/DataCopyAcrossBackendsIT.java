@@ -12,6 +12,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -52,6 +54,7 @@ class DataCopyAcrossBackendsIT {
     private final ChildProcessRunner runner = new ChildProcessRunner();
     private Backends backends;
     private SrRouter router;
+    private final ExecutorService taskRunner = Executors.newCachedThreadPool();
     private TaskTable tasks;
     private final List<Double> progress = new CopyOnWriteArrayList<>();
     private final AtomicReference<Runnable> onSignal = new AtomicReference<>(() -> { });
@@ -69,7 +72,7 @@ class DataCopyAcrossBackendsIT {
                 progress.add(p.progress());
             }
             onSignal.get().run();
-        });
+        }, id -> { }, taskRunner);
         // 256 KiB blocks: many progress steps and cancellation points on a 48 MiB disk
         data = new DataService(router.service(), tasks, CopyRecords.inMemory(),
                 () -> new SparseCopier(256 * 1024, DataExtents.withSystemPython(runner)), DataService::isLoopbackUrl);
@@ -77,9 +80,7 @@ class DataCopyAcrossBackendsIT {
 
     @AfterAll
     void stop() {
-        if (tasks != null) {
-            tasks.close();
-        }
+        taskRunner.shutdownNow();
         if (backends != null) {
             backends.close();
         }

@@ -13,6 +13,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -47,6 +49,7 @@ class DataServiceWithTestDoubleTest {
     Path dir;
 
     private FileSrDouble backend;
+    private final ExecutorService taskRunner = Executors.newCachedThreadPool();
     private TaskTable tasks;
     private final List<Double> progress = new CopyOnWriteArrayList<>();
     private final AtomicReference<Runnable> onSignal = new AtomicReference<>(() -> { });
@@ -64,7 +67,7 @@ class DataServiceWithTestDoubleTest {
                 progress.add(p.progress());
             }
             onSignal.get().run();
-        });
+        }, id -> { }, taskRunner);
         records = CopyRecords.persistedAt(dir.resolve("copies.json"));
         // small blocks so a 16 MiB disk gives many progress steps and cancellation points
         data = new DataService(backend.service(), tasks, records,
@@ -81,7 +84,7 @@ class DataServiceWithTestDoubleTest {
 
     @AfterEach
     void tearDown() {
-        tasks.close();
+        taskRunner.shutdownNow();
     }
 
     private TaskInfo copyAndWait() throws InterruptedException {

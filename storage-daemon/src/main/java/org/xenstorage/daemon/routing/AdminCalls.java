@@ -13,7 +13,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.daemon.registry.SrBinding;
 import org.xenstorage.daemon.registry.SrRegistry;
-import org.xenstorage.daemon.task.TaskTable;
 import org.xenstorage.daemon.updates.UpdateLog;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
@@ -23,6 +22,7 @@ import org.xenstorage.idl.types.QueryResult;
 import org.xenstorage.idl.types.TaskInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.migrate.task.TaskTable;
 
 /**
  * The daemon's extension calls on the mux queue (not SMAPIv2; same JSON-RPC envelope and error shapes):

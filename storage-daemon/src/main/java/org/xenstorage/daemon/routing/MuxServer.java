@@ -9,13 +9,13 @@ import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
-import org.xenstorage.daemon.task.TaskTable;
 import org.xenstorage.daemon.updates.UpdatesService;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.migrate.task.TaskTable;
 
 /**
  * What serves the mux queue: one request text in, one reply text out, never a thrown exception.

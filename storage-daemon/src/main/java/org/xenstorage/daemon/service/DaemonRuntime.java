@@ -30,7 +30,7 @@ import org.xenstorage.daemon.routing.DpInfoStore;
 import org.xenstorage.daemon.routing.Mux;
 import org.xenstorage.daemon.routing.MuxServer;
 import org.xenstorage.daemon.routing.SwitchRpcLink;
-import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.task.DaemonTasks;
 import org.xenstorage.daemon.updates.UpdateLog;
 import org.xenstorage.daemon.updates.UpdatesService;
 import org.xenstorage.exec.ChildProcessRunner;
@@ -40,6 +40,7 @@ import org.xenstorage.migrate.DataService;
 import org.xenstorage.migrate.copy.DataExtents;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
@@ -163,7 +164,7 @@ public final class DaemonRuntime {
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
         taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
-        TaskTable tasks = new TaskTable(updates, taskRunner);
+        TaskTable tasks = DaemonTasks.table(updates, taskRunner);
         mux = new Mux(registry, dps, directory, link, config.callTimeout());
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
         runner = new ChildProcessRunner();

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.daemon.registry.SrRegistry;
-import org.xenstorage.daemon.task.TaskTable;
+import org.xenstorage.daemon.task.DaemonTasks;
 import org.xenstorage.daemon.updates.UpdateLog;
 import org.xenstorage.daemon.updates.UpdatesService;
 import org.xenstorage.idl.api.StorageService;
@@ -29,6 +29,7 @@ import org.xenstorage.idl.types.AttachInfo;
 import org.xenstorage.idl.types.SrVdi;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.migrate.task.TaskTable;
 
 /**
  * The mux's routing rules (spec wrapper-mux 3.2-3.5, acceptance tests 20-23) as pure logic: two recording
@@ -63,7 +64,7 @@ class MuxRoutingTest {
         mux = new Mux(SrRegistry.load(dir.resolve("registry.json")), DpInfoStore.open(dir.resolve("dps")), directory,
                 link, callTimeout);
         UpdateLog log = new UpdateLog(1, scheduler);
-        TaskTable tasks = new TaskTable(log, Executors.newCachedThreadPool());
+        TaskTable tasks = DaemonTasks.table(log, Executors.newCachedThreadPool());
         server = new MuxServer(mux, tasks, new UpdatesService(log),
                 new AdminCalls(mux, tasks, log, PREFIX, "test", "dom0-uuid"), Executors.newFixedThreadPool(4), PREFIX);
         client = StorageClient.of(server::handle);

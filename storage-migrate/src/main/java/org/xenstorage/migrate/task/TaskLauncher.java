@@ -2,7 +2,8 @@ package org.xenstorage.migrate.task;
 
 /**
  * Starts storage tasks: the seam between the migration code (which knows what a copy does) and the
- * daemon's TASK table (which knows ids, {@code TASK.stat}/{@code TASK.cancel} and the UPDATES log).
+ * TASK table (which knows ids, {@code TASK.stat}/{@code TASK.cancel} and, through its signal, the UPDATES
+ * log). The one implementation is {@link TaskTable}, which the daemon serves as {@code TASK.*}.
  *
  * <p>Contract for implementations (spec wrapper-mux 4.1/4.2):
  * <ul>
