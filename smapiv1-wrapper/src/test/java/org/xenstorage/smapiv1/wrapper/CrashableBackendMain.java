@@ -99,6 +99,9 @@ public final class CrashableBackendMain {
             case "sr-attach":
                 s.sr().attach("t", w[1], Map.of("location", w[2]));
                 return "";
+            case "sr-detach":
+                s.sr().detach("t", w[1]);
+                return "";
             case "vdi-create":
                 return s.vdi().create("t", w[1], VdiInfo.defaults("x", w[2]).withSizes(1 << 20, 0)).vdi();
             case "attach":
