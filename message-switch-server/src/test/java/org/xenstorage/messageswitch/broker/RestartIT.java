@@ -32,17 +32,19 @@ import org.xenstorage.messageswitch.protocol.MessageKind;
 
 /** The switch goes away and comes back: clients and servers reconnect, nothing hangs, nothing leaks. */
 class RestartIT {
-    private static final SwitchOptions FAST = SwitchOptions.defaults()
+    /** Fast reconnects, so restart tests spend their time on restarts (SwitchFaultIT uses these too). */
+    static final SwitchOptions FAST = SwitchOptions.defaults()
             .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200)).withConnectTimeout(Duration.ofSeconds(2));
 
     @TempDir
     Path dir;
 
-    private EmbeddedSwitch startSwitch() {
+    /** A switch on {@code <dir>/sock} keeping its persistent queues in {@code <dir>/state}, so a restart finds them. */
+    static EmbeddedSwitch startSwitch(Path dir) {
         return EmbeddedSwitch.start(Optional.of(dir.resolve("sock")), Optional.empty(), dir.resolve("state"));
     }
 
-    private SwitchAddress addr() {
+    static SwitchAddress addr(Path dir) {
         return SwitchAddress.unix(dir.resolve("sock"));
     }
 
@@ -62,9 +64,9 @@ class RestartIT {
 
     @Test
     void callsDuringRestartsEachCompleteOrFailClearlyAndServiceResumes() throws Exception {
-        EmbeddedSwitch sw = startSwitch();
-        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.echo", 8, RestartIT::echo, FAST);
-             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "restart", FAST)) {
+        EmbeddedSwitch sw = startSwitch(dir);
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(dir), "org.xen.test.echo", 8, RestartIT::echo, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(dir), "restart", FAST)) {
             AtomicBoolean stop = new AtomicBoolean();
             AtomicInteger ok = new AtomicInteger();
             AtomicInteger clearErrors = new AtomicInteger();
@@ -99,7 +101,7 @@ class RestartIT {
                 Thread.sleep(300);
                 sw.close();
                 Thread.sleep(100);
-                sw = startSwitch();
+                sw = startSwitch(dir);
             }
             awaitWorking(client, "org.xen.test.echo");
             int okBefore = ok.get();
@@ -119,9 +121,9 @@ class RestartIT {
 
     @Test
     void noReconnectBusyLoopWhileTheSwitchIsDown() throws Exception {
-        EmbeddedSwitch sw = startSwitch();
+        EmbeddedSwitch sw = startSwitch(dir);
         SwitchOptions slowish = SwitchOptions.defaults().withBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
-        try (SwitchRpcClient client = SwitchRpcClient.connect(addr(), "idle", slowish)) {
+        try (SwitchRpcClient client = SwitchRpcClient.connect(addr(dir), "idle", slowish)) {
             long before = client.connectAttempts();
             sw.close();
             Thread.sleep(2000);
@@ -129,7 +131,7 @@ class RestartIT {
             // two connections, 50+100+200+400+400+400+400 ms: about 7 tries each in 2 s; a busy loop makes thousands
             assertTrue(during <= 24, "reconnect attempts while down: " + during);
             assertTrue(during >= 2, "it does keep trying: " + during);
-            sw = startSwitch();
+            sw = startSwitch(dir);
             waitUntil(client::isConnected);
         } finally {
             sw.close();
@@ -144,17 +146,17 @@ class RestartIT {
 
     @Test
     void fileDescriptorsReturnToBaselineAfterAHundredRestarts() throws Exception {
-        EmbeddedSwitch sw = startSwitch();
-        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.echo", 4, RestartIT::echo, FAST);
-             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "fd", FAST)) {
+        EmbeddedSwitch sw = startSwitch(dir);
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(dir), "org.xen.test.echo", 4, RestartIT::echo, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(dir), "fd", FAST)) {
             // one warm-up restart so lazily created resources exist in the baseline
             sw.close();
-            sw = startSwitch();
+            sw = startSwitch(dir);
             awaitWorking(client, "org.xen.test.echo");
             long baseline = openFds();
             for (int r = 0; r < 100; r++) {
                 sw.close();
-                sw = startSwitch();
+                sw = startSwitch(dir);
                 if (r % 10 == 0) {
                     awaitWorking(client, "org.xen.test.echo");
                 }
@@ -170,9 +172,9 @@ class RestartIT {
 
     @Test
     void persistentQueuesAndTheirRequestsSurviveARestartTransientOnesDoNot() throws Exception {
-        EmbeddedSwitch sw = startSwitch();
+        EmbeddedSwitch sw = startSwitch(dir);
         try {
-            SwitchConnection raw = SwitchConnection.open(addr(), Transports.sharedClientGroup(), FAST).get(5, TimeUnit.SECONDS);
+            SwitchConnection raw = SwitchConnection.open(addr(dir), Transports.sharedClientGroup(), FAST).get(5, TimeUnit.SECONDS);
             raw.login("early-caller").get(5, TimeUnit.SECONDS);
             raw.createPersistent("org.xen.test.later").get(5, TimeUnit.SECONDS);
             raw.createPersistent("org.xen.test.reply").get(5, TimeUnit.SECONDS);
@@ -185,12 +187,12 @@ class RestartIT {
             assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                     Files.getPosixFilePermissions(dir.resolve("state").resolve("queues.json"))));
 
-            sw = startSwitch();
+            sw = startSwitch(dir);
             assertTrue(sw.table().exists("org.xen.test.later"));
             assertFalse(sw.table().exists("org.xen.test.temp"));
             // a server started after the restart gets the request that waited on disk, and replies
             CompletableFuture<String> got = new CompletableFuture<>();
-            try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.later", 1, b -> {
+            try (SwitchQueueServer server = SwitchQueueServer.start(addr(dir), "org.xen.test.later", 1, b -> {
                 got.complete(b);
                 return CompletableFuture.completedFuture("answered");
             })) {
@@ -207,10 +209,10 @@ class RestartIT {
 
     @Test
     void callsInFlightWhenTheSwitchDiesFailDisconnectedNotHang() throws Exception {
-        EmbeddedSwitch sw = startSwitch();
+        EmbeddedSwitch sw = startSwitch(dir);
         CompletableFuture<String> never = new CompletableFuture<>();
-        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), "org.xen.test.stuck", 4, b -> never, FAST);
-             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "inflight", FAST)) {
+        try (SwitchQueueServer server = SwitchQueueServer.start(addr(dir), "org.xen.test.stuck", 4, b -> never, FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(addr(dir), "inflight", FAST)) {
             CompletableFuture<String> call = client.callAsync("org.xen.test.stuck", "x", Duration.ofMinutes(10));
             Thread.sleep(200);
             sw.close();
@@ -228,7 +230,7 @@ class RestartIT {
         Files.createDirectories(dir.resolve("state"));
         Files.writeString(dir.resolve("state").resolve("queues.json"), "{\"queues\": {\"q\": [[1, {\"nonsense\": 1}]]}}");
         java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class,
-                this::startSwitch);
+                () -> startSwitch(dir));
         assertTrue(e.getCause().getMessage().contains("corrupt switch state"), e.getCause().getMessage());
         assertFalse(Files.exists(dir.resolve("sock")), "nothing listens");
     }

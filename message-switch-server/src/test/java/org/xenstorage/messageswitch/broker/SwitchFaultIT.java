@@ -46,19 +46,8 @@ class SwitchFaultIT {
     static final int CALLERS = 8;
     static final int SERVER_CONCURRENCY = 8;
     static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
-    private static final SwitchOptions FAST = SwitchOptions.defaults()
-            .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200)).withConnectTimeout(Duration.ofSeconds(2));
-
     @TempDir
     Path dir;
-
-    private EmbeddedSwitch startSwitch() {
-        return EmbeddedSwitch.start(Optional.of(dir.resolve("sock")), Optional.empty(), dir.resolve("state"));
-    }
-
-    private SwitchAddress addr() {
-        return SwitchAddress.unix(dir.resolve("sock"));
-    }
 
     private static long openFds() throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
@@ -105,14 +94,14 @@ class SwitchFaultIT {
     @Test
     void restartsUnderLoadLoseNoCallAndLeakNothing() throws Exception {
         String queue = "org.xen.test.fault.echo";
-        EmbeddedSwitch sw = startSwitch();
-        try (SwitchQueueServer server = SwitchQueueServer.start(addr(), queue, SERVER_CONCURRENCY,
-                b -> CompletableFuture.completedFuture(b), FAST);
-             SwitchRpcClient client = SwitchRpcClient.connect(addr(), "fault", FAST)) {
+        EmbeddedSwitch sw = RestartIT.startSwitch(dir);
+        try (SwitchQueueServer server = SwitchQueueServer.start(RestartIT.addr(dir), queue, SERVER_CONCURRENCY,
+                b -> CompletableFuture.completedFuture(b), RestartIT.FAST);
+             SwitchRpcClient client = SwitchRpcClient.connect(RestartIT.addr(dir), "fault", RestartIT.FAST)) {
             // a warm-up restart and some calls, so lazily created resources are in the baseline
             awaitWorking(client, queue);
             sw.close();
-            sw = startSwitch();
+            sw = RestartIT.startSwitch(dir);
             awaitWorking(client, queue);
             waitUntil(() -> server.isConnected() && client.isConnected());
             Thread.sleep(500);
@@ -180,7 +169,7 @@ class SwitchFaultIT {
                 Thread.sleep(400);
                 downCpu += cpuNanos() - c0;
                 downWall += System.nanoTime() - w0;
-                sw = startSwitch();
+                sw = RestartIT.startSwitch(dir);
             }
             awaitWorking(client, queue);
             long answeredBefore = answered.get();
