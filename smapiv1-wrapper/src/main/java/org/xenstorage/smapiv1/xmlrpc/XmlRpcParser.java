@@ -20,6 +20,7 @@ import org.apache.xmlrpc.parser.XmlRpcResponseParser;
 import org.xml.sax.Attributes;
 import org.xml.sax.ContentHandler;
 import org.xml.sax.InputSource;
+import org.xml.sax.Locator;
 import org.xml.sax.SAXException;
 import org.xml.sax.XMLReader;
 
@@ -68,7 +69,7 @@ public final class XmlRpcParser {
 
     /** Decodes a {@code methodCall}. */
     public static MethodCall parseCall(byte[] document) throws XmlRpcFormatException {
-        CallHandler handler = new CallHandler();
+        XmlRpcRequestParser handler = new XmlRpcRequestParser(CONFIG, TYPES);
         parse(document, handler);
         if (handler.getMethodName() == null) {
             throw new XmlRpcFormatException(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, "no methodName", null);
@@ -84,7 +85,7 @@ public final class XmlRpcParser {
             reader.setEntityResolver((publicId, systemId) -> {
                 throw new SAXException("external entities are refused: " + systemId);
             });
-            reader.setContentHandler(handler);
+            reader.setContentHandler(new ShapeMarking(handler));
             reader.parse(new InputSource(new ByteArrayInputStream(document)));
         } catch (ShapeException e) {
             throw new XmlRpcFormatException(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, e.getMessage(), e);
@@ -153,6 +154,7 @@ public final class XmlRpcParser {
         }
     }
 
+    /** Counts the {@code param}s of a response (Apache's parser keeps only the last one). */
     private static final class ResponseHandler extends XmlRpcResponseParser {
         private int depth;
         private int params;
@@ -167,20 +169,36 @@ public final class XmlRpcParser {
             if (depth == 3 && "param".equals(localName)) {
                 params++;
             }
-            try {
-                super.startElement(uri, localName, qName, attrs);
-            } catch (ShapeException e) {
-                throw e;
-            } catch (SAXException e) {
-                throw new ShapeException(e);
-            }
+            super.startElement(uri, localName, qName, attrs);
         }
 
         @Override
         public void endElement(String uri, String localName, String qName) throws SAXException {
             depth--;
+            super.endElement(uri, localName, qName);
+        }
+    }
+
+    /** One SAX callback into the XML-RPC layer. */
+    private interface SaxCall {
+        void run() throws SAXException;
+    }
+
+    /**
+     * Passes every SAX event to the XML-RPC layer and marks what that layer throws as a
+     * {@link ShapeException}: the SAX parser's own errors (bad XML) never come through a content
+     * handler, so what does is well-formed XML of the wrong XML-RPC shape.
+     */
+    private static final class ShapeMarking implements ContentHandler {
+        private final ContentHandler inner;
+
+        ShapeMarking(ContentHandler inner) {
+            this.inner = inner;
+        }
+
+        private static void marked(SaxCall call) throws SAXException {
             try {
-                super.endElement(uri, localName, qName);
+                call.run();
             } catch (ShapeException e) {
                 throw e;
             } catch (SAXException e) {
@@ -189,53 +207,58 @@ public final class XmlRpcParser {
         }
 
         @Override
-        public void characters(char[] ch, int start, int length) throws SAXException {
-            try {
-                super.characters(ch, start, length);
-            } catch (ShapeException e) {
-                throw e;
-            } catch (SAXException e) {
-                throw new ShapeException(e);
-            }
+        public void setDocumentLocator(Locator locator) {
+            inner.setDocumentLocator(locator);
         }
-    }
 
-    private static final class CallHandler extends XmlRpcRequestParser {
-        CallHandler() {
-            super(CONFIG, TYPES);
+        @Override
+        public void startDocument() throws SAXException {
+            marked(inner::startDocument);
+        }
+
+        @Override
+        public void endDocument() throws SAXException {
+            marked(inner::endDocument);
+        }
+
+        @Override
+        public void startPrefixMapping(String prefix, String uri) throws SAXException {
+            marked(() -> inner.startPrefixMapping(prefix, uri));
+        }
+
+        @Override
+        public void endPrefixMapping(String prefix) throws SAXException {
+            marked(() -> inner.endPrefixMapping(prefix));
         }
 
         @Override
         public void startElement(String uri, String localName, String qName, Attributes attrs) throws SAXException {
-            try {
-                super.startElement(uri, localName, qName, attrs);
-            } catch (ShapeException e) {
-                throw e;
-            } catch (SAXException e) {
-                throw new ShapeException(e);
-            }
+            marked(() -> inner.startElement(uri, localName, qName, attrs));
         }
 
         @Override
         public void endElement(String uri, String localName, String qName) throws SAXException {
-            try {
-                super.endElement(uri, localName, qName);
-            } catch (ShapeException e) {
-                throw e;
-            } catch (SAXException e) {
-                throw new ShapeException(e);
-            }
+            marked(() -> inner.endElement(uri, localName, qName));
         }
 
         @Override
         public void characters(char[] ch, int start, int length) throws SAXException {
-            try {
-                super.characters(ch, start, length);
-            } catch (ShapeException e) {
-                throw e;
-            } catch (SAXException e) {
-                throw new ShapeException(e);
-            }
+            marked(() -> inner.characters(ch, start, length));
+        }
+
+        @Override
+        public void ignorableWhitespace(char[] ch, int start, int length) throws SAXException {
+            marked(() -> inner.ignorableWhitespace(ch, start, length));
+        }
+
+        @Override
+        public void processingInstruction(String target, String data) throws SAXException {
+            marked(() -> inner.processingInstruction(target, data));
+        }
+
+        @Override
+        public void skippedEntity(String name) throws SAXException {
+            marked(() -> inner.skippedEntity(name));
         }
     }
 }

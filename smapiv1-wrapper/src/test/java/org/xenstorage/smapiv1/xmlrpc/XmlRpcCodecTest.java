@@ -143,6 +143,16 @@ class XmlRpcCodecTest {
         assertEquals(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, none.kind());
         assertEquals(XmlRpcFormatException.Kind.NOT_XML, assertThrows(XmlRpcFormatException.class,
                 () -> XmlRpcParser.parseResponse(bytes("<methodResponse><params>"))).kind());
+        // the same split for calls (the callback server's side)
+        assertEquals(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, assertThrows(XmlRpcFormatException.class,
+                () -> XmlRpcParser.parseCall(bytes("<methodCall><methodName>x</methodName><params><param><value>"
+                        + "<ex:serializable xmlns:ex=\"http://ws.apache.org/xmlrpc/namespaces/extensions\">rO0=</ex:serializable>"
+                        + "</value></param></params></methodCall>"))).kind());
+        assertEquals(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, assertThrows(XmlRpcFormatException.class,
+                () -> XmlRpcParser.parseCall(bytes("<methodCall><methodName>x</methodName><params><param><value>"
+                        + "<int>twelve</int></value></param></params></methodCall>"))).kind());
+        assertEquals(XmlRpcFormatException.Kind.NOT_XML, assertThrows(XmlRpcFormatException.class,
+                () -> XmlRpcParser.parseCall(bytes("<methodCall><methodName>x</methodName><params>"))).kind());
     }
 
     @Test
