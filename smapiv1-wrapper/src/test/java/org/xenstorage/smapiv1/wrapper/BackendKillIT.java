@@ -61,8 +61,10 @@ class BackendKillIT {
         final Process process;
         final BufferedReader out;
         final Writer in;
+        final String smDir;
 
         Child(Path smDir, Path stateDir, Path log) throws IOException {
+            this.smDir = smDir.toString();
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
                     System.getProperty("java.class.path"), CrashableBackendMain.class.getName(), smDir.toString(),
@@ -103,9 +105,62 @@ class BackendKillIT {
             kill();
         }
 
-        void kill() throws InterruptedException {
-            process.destroyForcibly(); // SIGKILL
+        /**
+         * {@code kill -9} of the backend JVM and of every process it started (a driver subprocess still
+         * running), as systemd's default KillMode=control-group ends the whole cgroup on a host; returns once
+         * all of them are gone, so nothing writes the driver's ledger after this returns.
+         *
+         * @return how many processes besides the JVM were killed
+         */
+        int kill() throws InterruptedException {
+            // listed before the JVM dies: afterwards its children are re-parented and no longer descendants
+            List<ProcessHandle> victims = new ArrayList<>(process.descendants().toList());
+            // SIGKILL: from now on the JVM starts no driver. Through the handle, unlike Process.destroyForcibly,
+            // so the process's stdout stays readable: what it answered before it died can still be read
+            process.toHandle().destroyForcibly();
             assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+            int others = 0;
+            while (true) {
+                // a driver spawned between the listing and the JVM's death is found by its argv, which names
+                // this test's own driver copy (so does a forked JVM child that has not exec'd yet)
+                ProcessHandle.allProcesses().filter(p -> !victims.contains(p) && namesSmDir(p)).forEach(victims::add);
+                List<ProcessHandle> alive = victims.stream().filter(p -> !gone(p)).toList();
+                if (alive.isEmpty()) {
+                    break;
+                }
+                others += alive.size();
+                alive.forEach(ProcessHandle::destroyForcibly); // SIGKILL
+                for (ProcessHandle p : alive) {
+                    awaitGone(p);
+                }
+            }
+            return others;
+        }
+
+        private boolean namesSmDir(ProcessHandle p) {
+            return p.pid() != ProcessHandle.current().pid() && p.info().arguments()
+                    .map(args -> java.util.Arrays.stream(args).anyMatch(a -> a.startsWith(smDir))).orElse(false);
+        }
+
+        private static void awaitGone(ProcessHandle p) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!gone(p)) {
+                assertTrue(System.nanoTime() < deadline, "process " + p.pid() + " survived SIGKILL for 30 s");
+                Thread.sleep(5);
+            }
+        }
+
+        /** Exited: no longer there, or a zombie (an orphan nobody reaps here; it holds no file or lock). */
+        private static boolean gone(ProcessHandle p) {
+            if (!p.isAlive()) {
+                return true;
+            }
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+                return stat.charAt(stat.lastIndexOf(')') + 2) == 'Z';
+            } catch (IOException | RuntimeException e) {
+                return true; // reaped meanwhile
+            }
         }
     }
 

@@ -30,9 +30,11 @@ import org.xenstorage.smapiv1.automaton.VdiAutomaton;
  * The crash suite (issue 8, item 1): random SMAPIv2 sequences (VDI.attach3 RO/RW, activate3, deactivate,
  * detach, DP.destroy, SR.detach + SR.attach) over several VDIs of one LocalfileSR, run by a real backend
  * process ({@link CrashableBackendMain}: the example driver exec'd by the real {@code Smapiv1Backend}, under the
- * state {@link Wrapper}); each sequence ends with {@code kill -9} of that process, either in a chosen SM-call
- * window (held just before / just after an SM call, including the SM calls made by DP.destroy and SR.detach
- * teardown) or between two calls. A new process is started on the same state directory, and:
+ * state {@link Wrapper}); each sequence ends with {@code kill -9} of that process and of any driver subprocess
+ * it is running, in one of three modes: in a chosen SM-call window (held just before / just after an SM call,
+ * including the SM calls made by DP.destroy and SR.detach teardown), at a random wall-clock delay after the
+ * last call was sent (0 to twice that kind of call's mean duration so far), or between two calls. Once every
+ * killed process is gone, a new process is started on the same state directory, and:
  * <ul>
  *   <li>for every VDI not touched by the interrupted call: driver ledger == model == backend's persisted
  *       state;</li>
@@ -82,10 +84,13 @@ class CrashSuiteIT {
     record Op(String kind, Vdi vdi, boolean rw) {
     }
 
+    /** Per kind of op: total nanoseconds and count of completed calls, for the random delays. */
+    final Map<String, long[]> durations = new java.util.HashMap<>();
+
     @AfterEach
-    void killLeftovers() {
+    void killLeftovers() throws InterruptedException {
         if (child != null) {
-            child.process.destroyForcibly();
+            child.kill();
         }
     }
 
@@ -113,6 +118,23 @@ class CrashSuiteIT {
         return VdiAutomaton.text(stat.superstate());
     }
 
+    /** True if the process's persisted state has the SR attached (false only after a completed SR.detach). */
+    private boolean srAttached(BackendKillIT.Child c, String vdi) throws IOException {
+        c.send("stat " + sr + " " + vdi);
+        String l = c.line();
+        assertTrue(l.startsWith("OK") || l.contains("Sr_not_attached"), "stat -> " + l);
+        return l.startsWith("OK");
+    }
+
+    /** The mean duration of the completed calls of this kind so far (of all kinds if none yet), in ms. */
+    private long typicalMillis(String kind) {
+        long[] d = durations.get(kind);
+        if (d == null) {
+            d = durations.values().stream().reduce(new long[2], (a, b) -> new long[]{a[0] + b[0], a[1] + b[1]});
+        }
+        return d[1] == 0 ? 200 : TimeUnit.NANOSECONDS.toMillis(d[0] / d[1]);
+    }
+
     private static int rank(String s) {
         return s.startsWith("activated") ? 2 : s.startsWith("attached") ? 1 : 0;
     }
@@ -126,10 +148,25 @@ class CrashSuiteIT {
         };
     }
 
-    /** Runs an op to success (the SR.detach op is SR.detach then SR.attach) and updates the model. */
+    /** Runs an op to success, timing it, and updates the model. */
     private void run(BackendKillIT.Child c, Op op, List<Vdi> vdis) throws IOException {
+        long start = System.nanoTime();
+        apply(c, op, vdis, false);
+        long[] d = durations.computeIfAbsent(op.kind(), k -> new long[2]);
+        d[0] += System.nanoTime() - start;
+        d[1]++;
+    }
+
+    /**
+     * Runs an op to success (the SR.detach op is SR.detach then SR.attach) and updates the model. A retry
+     * after a kill accepts {@code Sr_not_attached} from its SR.detach: the interrupted attempt's SR.detach
+     * had completed.
+     */
+    private void apply(BackendKillIT.Child c, Op op, List<Vdi> vdis, boolean retry) throws IOException {
         if (op.kind().equals("sr-detach")) {
-            c.ok("sr-detach " + sr);
+            c.send("sr-detach " + sr);
+            String l = c.line();
+            assertTrue(l.startsWith("OK") || retry && l.contains("Sr_not_attached"), "sr-detach -> " + l);
             c.ok("sr-attach " + sr + " " + location);
             for (Vdi v : vdis) {
                 if (v.level > 0) {
@@ -230,6 +267,9 @@ class CrashSuiteIT {
         }
         int calls = 0;
         int heldKills = 0;
+        int randomKills = 0;
+        int randomDriverKilled = 0;
+        int randomAnswered = 0;
         int betweenKills = 0;
         int inDoubtSeen = 0;
         for (int seq = 0; seq < SEQUENCES; seq++) {
@@ -242,13 +282,38 @@ class CrashSuiteIT {
             Op last = next(rnd, vdis);
             String rpc = window(last, vdis);
             Map<Vdi, Integer> doubt = Map.of();
-            if (rpc != null && rnd.nextInt(4) != 0) {
+            // 1/3 each of window, random and between when the op makes an SM VDI call, else 1/2 random
+            int mode = rpc != null ? rnd.nextInt(3) : 1 + rnd.nextInt(2);
+            String cmd = last.kind().equals("sr-detach") ? "sr-detach " + sr : command(last);
+            if (mode == 0) {
                 String phase = rnd.nextBoolean() ? "before" : "after";
                 doubt = inDoubt(last, vdis);
-                String cmd = last.kind().equals("sr-detach") ? "sr-detach " + sr : command(last);
                 c.killDuring(cmd, phase, rpc);
                 heldKills++;
                 where += "killed " + phase + " SM " + rpc + " in " + last.kind() + ": ";
+            } else if (mode == 1) {
+                long delay = (long) (rnd.nextDouble() * 2 * typicalMillis(last.kind()));
+                doubt = inDoubt(last, vdis);
+                c.send(cmd);
+                if (last.kind().equals("sr-detach")) {
+                    c.send("sr-attach " + sr + " " + location); // the whole op is in flight, as in run()
+                }
+                Thread.sleep(delay);
+                int drivers = c.kill();
+                randomKills++;
+                randomDriverKilled += drivers > 0 ? 1 : 0;
+                // what the process answered before it died: whether the kill landed after the whole op
+                int answered = 0;
+                for (String l = c.out.readLine(); l != null; l = c.out.readLine()) {
+                    assertTrue(l.startsWith("OK"), where + cmd + " -> " + l);
+                    answered++;
+                }
+                boolean complete = answered == (last.kind().equals("sr-detach") ? 2 : 1);
+                randomAnswered += complete ? 1 : 0;
+                where += "killed " + delay + " ms into " + last.kind() + " (" + drivers + " driver process(es) killed, "
+                        + (complete ? "after its answer" : "before its answer") + "): ";
+                System.out.println("CrashSuiteIT " + where + "mean " + last.kind() + " " + typicalMillis(last.kind())
+                        + " ms");
             } else {
                 run(c, last, vdis);
                 calls++;
@@ -258,9 +323,13 @@ class CrashSuiteIT {
                 where += "killed between calls: ";
             }
             c = start();
+            // only a random kill after a completed SR.detach (before SR.attach) leaves the SR detached
+            boolean srUp = srAttached(c, vdis.get(0).uuid);
+            assertTrue(srUp || last != null && last.kind().equals("sr-detach") && mode == 1,
+                    where + "SR not attached in the persisted state");
             for (Vdi v : vdis) {
                 String held = ledger(v.uuid);
-                String recorded = state(c, v.uuid);
+                String recorded = srUp ? state(c, v.uuid) : "detached";
                 String at = where + "VDI " + v.uuid + " ";
                 assertTrue(rank(recorded) >= rank(held), at + "state " + recorded + " < driver " + held + " (leak)");
                 if (rank(held) > 0) {
@@ -279,7 +348,7 @@ class CrashSuiteIT {
                 }
             }
             if (last != null) {
-                run(c, last, vdis); // the caller retries the interrupted call: it works and confirms the state
+                apply(c, last, vdis, true); // the caller retries the interrupted call: it works, confirms the state
                 calls++;
                 for (Vdi v : vdis) {
                     assertEquals(v.text(), ledger(v.uuid), where + "after the retry, driver ledger vs model, " + v.uuid);
@@ -306,9 +375,12 @@ class CrashSuiteIT {
             detaches += e.getValue().get("detach").asLong();
         }
         assertTrue(attaches > 0, "seed " + seed + ": the driver saw attaches");
-        System.out.printf("CrashSuiteIT seed=%d: %d sequences, %d kill -9 (%d in an SM-call window, %d between calls),"
+        assertEquals(SEQUENCES, heldKills + randomKills + betweenKills);
+        System.out.printf("CrashSuiteIT seed=%d: %d sequences, %d kill -9 (%d in an SM-call window, %d at a random delay"
+                        + " [%d with a driver subprocess running, %d after the call's answer], %d between calls),"
                         + " %d calls completed, %d in-doubt states seen, driver SM attach=%d detach=%d%n",
-                seed, SEQUENCES, heldKills + betweenKills, heldKills, betweenKills, calls, inDoubtSeen, attaches, detaches);
+                seed, SEQUENCES, heldKills + randomKills + betweenKills, heldKills, randomKills, randomDriverKilled,
+                randomAnswered, betweenKills, calls, inDoubtSeen, attaches, detaches);
         c.send("");
         c.in.close();
         assertTrue(c.process.waitFor(60, TimeUnit.SECONDS));
