@@ -259,8 +259,13 @@ class LocalfileEndToEndTest {
         v2.sr().detach("t", sr);
         assertEquals(List.of(), v2.sr().list("t"));
         v2.sr().attach("t", sr, Map.of("location", location.toString()));
+        // what a driver killed in the middle of a ledger write leaves behind
+        Files.writeString(location.resolve(".attach-ledger.json.tmp"), "{\"half\":");
         v2.sr().destroy("t", sr);
         assertFalse(Files.exists(location.resolve(".localfile-sr")));
+        try (var left = Files.list(location)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "SR.destroy leaves nothing");
+        }
         assertThrows(StorageException.class, () -> v2.sr().stat("t", sr));
     }
 
