@@ -29,10 +29,7 @@ import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.types.Implementation;
-import org.xenstorage.idl.types.MirrorInfo;
-import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorReceiveResult;
-import org.xenstorage.idl.types.MirrorStatus;
 import org.xenstorage.idl.types.ProbeResult;
 import org.xenstorage.idl.types.QueryResult;
 import org.xenstorage.idl.types.RoRw;
@@ -60,6 +57,8 @@ import org.xenstorage.smapiv1.datapath.VdiRecord;
  * <p>Construction loads the state file and reconciles intents a crash left behind (no SM call is
  * made). Serve it with {@code StorageDispatcher} over {@link #service()}. Calls this wrapper does not
  * intercept pass through to {@code inner}; a module {@code inner} lacks answers {@code Unimplemented}.
+ * Not overridden, so {@code Unimplemented} (the interfaces' defaults): {@code DP.destroy} (never reached
+ * upstream, where the mux sends {@code destroy2}), {@code DATA.mirror} and {@code DATA.stat}.
  */
 public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, DataApi, PolicyApi, UpdatesApi {
     private static final Logger LOG = LoggerFactory.getLogger(Wrapper.class);
@@ -393,12 +392,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         return id;
     }
 
-    /** Never reached upstream (the mux sends destroy2); answered {@code Unimplemented} instead of crashing. */
-    @Override
-    public void destroy(String dbg, String dp, boolean allowLeak) {
-        throw StorageException.unimplemented("DP.destroy");
-    }
-
     /**
      * Tears {@code dp} down wherever it is held, ignoring sr/vdi/vm as upstream does (the dp id is what
      * counts, and each holder's own vm is used for the SM calls).
@@ -483,16 +476,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
     @Override
     public String copy(String dbg, String sr, String vdi, String vm, String url, String dest, boolean verifyDest) {
         return module(inner.data(), "DATA.copy").copy(dbg, sr, vdi, vm, url, dest, verifyDest);
-    }
-
-    @Override
-    public MirrorOperation mirror(String dbg, String sr, String vdi, String imageFormat, String vm, String url) {
-        throw StorageException.unimplemented("DATA.mirror");
-    }
-
-    @Override
-    public MirrorStatus stat(String dbg, String sr, String vdi, String vm, MirrorOperation operation) {
-        throw StorageException.unimplemented("DATA.stat");
     }
 
     /** Needs an activated dp; this daemon runs no tapdisk, so there is never an NBD server behind it. */
@@ -664,15 +647,11 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
     }
 
-    /** DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through. */
+    /**
+     * DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through, every other
+     * call answers {@code Unimplemented} (the interface's defaults).
+     */
     private final class MirrorModule implements DataMirrorApi {
-        @Override
-        public void sendStart(String dbg, String dp, String taskId, String srcSr, String vdi, String imageFormat,
-                              String mirrorVm, String id, VdiInfo localVdi, String copyVm, String liveVm, String url,
-                              MirrorReceiveResult recvResult, String destSr, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.send_start");
-        }
-
         private DataMirrorApi mirrorApi(String what) {
             return module(inner.dataMirror(), what);
         }
@@ -691,12 +670,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
 
         @Override
-        public MirrorReceiveResult receiveStart3(String dbg, String sr, VdiInfo vdiInfo, String id, String imageFormat,
-                                                 List<String> similar, String vm, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_start3");
-        }
-
-        @Override
         @Deprecated
         public void receiveFinalize(String dbg, String id) {
             mirrorApi("DATA.MIRROR.receive_finalize").receiveFinalize(dbg, id);
@@ -709,39 +682,9 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
 
         @Override
-        public void receiveFinalize3(String dbg, String id, String sr, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize3");
-        }
-
-        @Override
         @Deprecated
         public void receiveCancel(String dbg, String id) {
             mirrorApi("DATA.MIRROR.receive_cancel").receiveCancel(dbg, id);
-        }
-
-        @Override
-        public void receiveCancel2(String dbg, String id, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel2");
-        }
-
-        @Override
-        public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
-            throw StorageException.unimplemented("DATA.MIRROR.pre_deactivate_hook");
-        }
-
-        @Override
-        public boolean hasMirrorFailed(String dbg, String id, String sr) {
-            throw StorageException.unimplemented("DATA.MIRROR.has_mirror_failed");
-        }
-
-        @Override
-        public Map<String, MirrorInfo> list(String dbg) {
-            throw StorageException.unimplemented("DATA.MIRROR.list");
-        }
-
-        @Override
-        public MirrorInfo stat(String dbg, String id) {
-            throw StorageException.unimplemented("DATA.MIRROR.stat");
         }
     }
 
