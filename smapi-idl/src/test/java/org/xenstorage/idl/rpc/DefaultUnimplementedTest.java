@@ -2,6 +2,7 @@ package org.xenstorage.idl.rpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,25 +10,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
-import org.xenstorage.idl.api.DataApi;
-import org.xenstorage.idl.api.DataMirrorApi;
-import org.xenstorage.idl.api.DpApi;
-import org.xenstorage.idl.api.GetByNameApi;
-import org.xenstorage.idl.api.PolicyApi;
 import org.xenstorage.idl.api.QueryApi;
-import org.xenstorage.idl.api.SrApi;
 import org.xenstorage.idl.api.StorageService;
-import org.xenstorage.idl.api.TaskApi;
-import org.xenstorage.idl.api.UpdatesApi;
-import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.wire.Json;
@@ -39,34 +29,39 @@ import org.xenstorage.idl.wire.Json;
  */
 class DefaultUnimplementedTest {
 
-    /** One implementation per module that overrides nothing. */
-    private static final Map<Class<?>, Object> BARE = Map.of(
-            QueryApi.class, new QueryApi() { },
-            DpApi.class, new DpApi() { },
-            SrApi.class, new SrApi() { },
-            VdiApi.class, new VdiApi() { },
-            GetByNameApi.class, new GetByNameApi() { },
-            DataApi.class, new DataApi() { },
-            DataMirrorApi.class, new DataMirrorApi() { },
-            PolicyApi.class, new PolicyApi() { },
-            TaskApi.class, new TaskApi() { },
-            UpdatesApi.class, new UpdatesApi() { });
-
-    private static final StorageService BARE_SERVICE = new StorageService((QueryApi) BARE.get(QueryApi.class),
-            (DpApi) BARE.get(DpApi.class), (SrApi) BARE.get(SrApi.class), (VdiApi) BARE.get(VdiApi.class),
-            (GetByNameApi) BARE.get(GetByNameApi.class), (DataApi) BARE.get(DataApi.class),
-            (DataMirrorApi) BARE.get(DataMirrorApi.class), (PolicyApi) BARE.get(PolicyApi.class),
-            (TaskApi) BARE.get(TaskApi.class), (UpdatesApi) BARE.get(UpdatesApi.class));
-
     private static final StorageService NOT_SERVED = StorageService.of(new Object());
 
+    /** Every slot filled with an implementation that overrides nothing. */
+    private static final StorageService BARE_SERVICE = NOT_SERVED.orUnimplemented();
+
     @Test
-    void everyModuleHasABareImplementationAndEveryMethodADefault() {
-        assertEquals(Set.copyOf(StorageService.MODULES), BARE.keySet());
+    void everyMethodHasADefaultAndOrUnimplementedFillsEverySlotWithABareImplementation() {
+        for (Class<?> module : StorageService.MODULES) {
+            Object bare = BARE_SERVICE.implementationOf(module);
+            assertTrue(module.isInstance(bare), module.getSimpleName());
+            assertEquals(0, bare.getClass().getDeclaredMethods().length, module.getSimpleName() + " overrides nothing");
+        }
         assertEquals(81, MethodTable.all().size());
         for (MethodDescriptor d : MethodTable.all()) {
             assertTrue(d.method().isDefault(), d.wireName() + " has no default body");
         }
+    }
+
+    @Test
+    void orUnimplementedKeepsTheSlotsThatAreServed() {
+        QueryApi served = new QueryApi() {
+            @Override
+            public String diagnostics(String dbg) {
+                return "served";
+            }
+        };
+        StorageService filled = StorageService.of(served).orUnimplemented();
+        assertSame(served, filled.query());
+        assertEquals("served", filled.query().diagnostics("dbg"));
+        assertEquals(new StorageError.Unimplemented("Query.query"),
+                assertThrows(StorageException.class, () -> filled.query().query("dbg")).error());
+        assertEquals(new StorageError.Unimplemented("TASK.list"),
+                assertThrows(StorageException.class, () -> filled.task().list("dbg")).error());
     }
 
     @TestFactory
@@ -81,7 +76,7 @@ class DefaultUnimplementedTest {
 
             // in process: the default body itself
             InvocationTargetException thrown = assertThrows(InvocationTargetException.class,
-                    () -> method.method().invoke(BARE.get(method.module()), args));
+                    () -> method.method().invoke(BARE_SERVICE.implementationOf(method.module()), args));
             assertEquals(expected, assertInstanceOf(StorageException.class, thrown.getCause()).error());
 
             // on the wire: the exact error, and the same reply as a module nobody serves
