@@ -2,20 +2,22 @@ package org.xenstorage.idl.api;
 
 import java.util.List;
 import java.util.Map;
+import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.MirrorInfo;
 import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.VdiInfo;
 
 /**
  * SMAPIv2 {@code DATA.MIRROR}: the storage-migration mirror protocol.
- * Every method may throw {@link org.xenstorage.idl.errors.StorageException}.
+ * Every method may throw {@link StorageException}; each one's default body answers {@code Unimplemented}
+ * with its wire name, so an implementation overrides only the calls it serves.
  */
 public interface DataMirrorApi {
     /**
      * {@code DATA.MIRROR.send_start}: source side: start mirroring to the prepared remote mirror (in practice called in-process; mux/v1 wire servers return Unimplemented). QUIRK: upstream's server binding passes wire {@code dp} to the implementation's {@code task_id} and vice versa; decode by name and use the names as documented here
      */
     @RpcMethod("DATA.MIRROR.send_start")
-    void sendStart(
+    default void sendStart(
             @Param("dbg") String dbg,
             @Param("dp") String dp,
             @Param("task_id") String taskId,
@@ -30,7 +32,9 @@ public interface DataMirrorApi {
             @Param("url") String url,
             @Param("recv_result") MirrorReceiveResult recvResult,
             @Param("dest_sr") String destSr,
-            @Param("verify_dest") boolean verifyDest);
+            @Param("verify_dest") boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.send_start");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_start}: D
@@ -39,12 +43,14 @@ public interface DataMirrorApi {
      */
     @Deprecated
     @RpcMethod("DATA.MIRROR.receive_start")
-    MirrorReceiveResult receiveStart(
+    default MirrorReceiveResult receiveStart(
             @Param("dbg") String dbg,
             @Param("sr") String sr,
             @Param("vdi_info") VdiInfo vdiInfo,
             @Param("id") String id,
-            @Param("similar") List<String> similar);
+            @Param("similar") List<String> similar) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_start");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_start2}: D
@@ -53,19 +59,21 @@ public interface DataMirrorApi {
      */
     @Deprecated
     @RpcMethod("DATA.MIRROR.receive_start2")
-    MirrorReceiveResult receiveStart2(
+    default MirrorReceiveResult receiveStart2(
             @Param("dbg") String dbg,
             @Param("sr") String sr,
             @Param("vdi_info") VdiInfo vdiInfo,
             @Param("id") String id,
             @Param("similar") List<String> similar,
-            @Param("vm") String vm);
+            @Param("vm") String vm) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_start2");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_start3}: destination: create mirror VDI, return how to mirror
      */
     @RpcMethod("DATA.MIRROR.receive_start3")
-    MirrorReceiveResult receiveStart3(
+    default MirrorReceiveResult receiveStart3(
             @Param("dbg") String dbg,
             @Param("sr") String sr,
             @Param("vdi_info") VdiInfo vdiInfo,
@@ -74,7 +82,9 @@ public interface DataMirrorApi {
             @Param("similar") List<String> similar,
             @Param("vm") String vm,
             @Param("url") String url,
-            @Param("verify_dest") boolean verifyDest);
+            @Param("verify_dest") boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_start3");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_finalize}: D
@@ -83,7 +93,9 @@ public interface DataMirrorApi {
      */
     @Deprecated
     @RpcMethod("DATA.MIRROR.receive_finalize")
-    void receiveFinalize(@Param("dbg") String dbg, @Param("id") String id);
+    default void receiveFinalize(@Param("dbg") String dbg, @Param("id") String id) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_finalize");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_finalize2}: D
@@ -92,18 +104,22 @@ public interface DataMirrorApi {
      */
     @Deprecated
     @RpcMethod("DATA.MIRROR.receive_finalize2")
-    void receiveFinalize2(@Param("dbg") String dbg, @Param("id") String id);
+    default void receiveFinalize2(@Param("dbg") String dbg, @Param("id") String id) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_finalize2");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_finalize3}: destination: stop mirror, compose, clean up (after source VM paused)
      */
     @RpcMethod("DATA.MIRROR.receive_finalize3")
-    void receiveFinalize3(
+    default void receiveFinalize3(
             @Param("dbg") String dbg,
             @Param("id") String id,
             @Param("sr") String sr,
             @Param("url") String url,
-            @Param("verify_dest") boolean verifyDest);
+            @Param("verify_dest") boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_finalize3");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_cancel}: D
@@ -112,43 +128,55 @@ public interface DataMirrorApi {
      */
     @Deprecated
     @RpcMethod("DATA.MIRROR.receive_cancel")
-    void receiveCancel(@Param("dbg") String dbg, @Param("id") String id);
+    default void receiveCancel(@Param("dbg") String dbg, @Param("id") String id) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_cancel");
+    }
 
     /**
      * {@code DATA.MIRROR.receive_cancel2}: destination cleanup on failure
      */
     @RpcMethod("DATA.MIRROR.receive_cancel2")
-    void receiveCancel2(
+    default void receiveCancel2(
             @Param("dbg") String dbg,
             @Param("id") String id,
             @Param("url") String url,
-            @Param("verify_dest") boolean verifyDest);
+            @Param("verify_dest") boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.receive_cancel2");
+    }
 
     /**
      * {@code DATA.MIRROR.pre_deactivate_hook}: called before deactivating a mirrored VDI
      */
     @RpcMethod("DATA.MIRROR.pre_deactivate_hook")
-    void preDeactivateHook(
+    default void preDeactivateHook(
             @Param("dbg") String dbg,
             @Param("dp") String dp,
             @Param("sr") String sr,
-            @Param("vdi") String vdi);
+            @Param("vdi") String vdi) {
+        throw StorageException.unimplemented("DATA.MIRROR.pre_deactivate_hook");
+    }
 
     /**
      * {@code DATA.MIRROR.has_mirror_failed}.
      */
     @RpcMethod("DATA.MIRROR.has_mirror_failed")
-    boolean hasMirrorFailed(@Param("dbg") String dbg, @Param("id") String id, @Param("sr") String sr);
+    default boolean hasMirrorFailed(@Param("dbg") String dbg, @Param("id") String id, @Param("sr") String sr) {
+        throw StorageException.unimplemented("DATA.MIRROR.has_mirror_failed");
+    }
 
     /**
      * {@code DATA.MIRROR.list}.
      */
     @RpcMethod("DATA.MIRROR.list")
-    Map<String, MirrorInfo> list(@Param("dbg") String dbg);
+    default Map<String, MirrorInfo> list(@Param("dbg") String dbg) {
+        throw StorageException.unimplemented("DATA.MIRROR.list");
+    }
 
     /**
      * {@code DATA.MIRROR.stat}.
      */
     @RpcMethod("DATA.MIRROR.stat")
-    MirrorInfo stat(@Param("dbg") String dbg, @Param("id") String id);
+    default MirrorInfo stat(@Param("dbg") String dbg, @Param("id") String id) {
+        throw StorageException.unimplemented("DATA.MIRROR.stat");
+    }
 }

@@ -30,6 +30,25 @@ public record StorageService(QueryApi query, DpApi dp, SrApi sr, VdiApi vdi, Get
                 impl instanceof UpdatesApi u ? u : null);
     }
 
+    /**
+     * This service with every null slot filled by an implementation that overrides nothing: each of its
+     * calls throws {@code Unimplemented} with the method's wire name, in process as on the wire (where a
+     * null slot answers the same). For a layer that passes modules it does not intercept straight through.
+     */
+    public StorageService orUnimplemented() {
+        return new StorageService(
+                query != null ? query : new QueryApi() { },
+                dp != null ? dp : new DpApi() { },
+                sr != null ? sr : new SrApi() { },
+                vdi != null ? vdi : new VdiApi() { },
+                getByName != null ? getByName : new GetByNameApi() { },
+                data != null ? data : new DataApi() { },
+                dataMirror != null ? dataMirror : new DataMirrorApi() { },
+                policy != null ? policy : new PolicyApi() { },
+                task != null ? task : new TaskApi() { },
+                updates != null ? updates : new UpdatesApi() { });
+    }
+
     /** The implementation serving the given module interface, or null. */
     public Object implementationOf(Class<?> module) {
         if (module == QueryApi.class) {

@@ -78,6 +78,17 @@ class GoldenMethodsTest {
         throw new AssertionError("not in the spec: " + method);
     }
 
+    /** The Java arguments of a method's golden request, in declaration order (the unit parameter left out). */
+    static List<Object> goldenArgs(JsonNode specEntry) {
+        List<Object> args = new ArrayList<>();
+        for (JsonNode p : specEntry.get("params")) {
+            if (!p.get("type").textValue().equals("unit")) {
+                args.add(GoldenFixtures.param(p.get("name").textValue(), p.get("type").textValue()));
+            }
+        }
+        return args;
+    }
+
     @Test
     void methodTableMatchesUpstreamDeclarationsExactly() throws IOException {
         JsonNode methods = resource("smapiv2-methods.json");
@@ -108,12 +119,7 @@ class GoldenMethodsTest {
             MethodDescriptor method = MethodTable.byWireName(name).orElseThrow();
             JsonNode specEntry = spec(name);
             Object result = GoldenFixtures.result(name, specEntry.get("returns").textValue());
-            List<Object> expectedArgs = new ArrayList<>();
-            for (JsonNode p : specEntry.get("params")) {
-                if (!p.get("type").textValue().equals("unit")) {
-                    expectedArgs.add(GoldenFixtures.param(p.get("name").textValue(), p.get("type").textValue()));
-                }
-            }
+            List<Object> expectedArgs = goldenArgs(specEntry);
 
             // server: golden request → Java values → golden response
             AtomicReference<Method> called = new AtomicReference<>();

@@ -51,6 +51,8 @@ import org.xenstorage.smapiv1.xmlrpc.XmlRpcDateTime;
  * (section 5.5). Stateless but for the RO/RW mode remembered between attach and activate.
  *
  * <p>No datapath bookkeeping happens here: the wrapper above decides which of these calls to make.
+ * {@code SR.reset} and {@code SR.update_snapshot_info_*} are not overridden: they answer
+ * {@code Unimplemented} (the interfaces' defaults).
  */
 public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private static final Logger LOG = LoggerFactory.getLogger(Smapiv1Translation.class);
@@ -251,11 +253,6 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     }
 
     @Override
-    public void reset(String dbg, String sr) {
-        throw StorageException.unimplemented("SR.reset");
-    }
-
-    @Override
     public void destroy(String dbg, String sr) {
         String srRef = db.srRef(sr);
         try {
@@ -282,18 +279,6 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     public Scan2Result scan2(String dbg, String sr) {
         List<VdiInfo> vdis = scan(dbg, sr);
         return new Scan2Result(vdis, stat(dbg, sr));
-    }
-
-    @Override
-    public void updateSnapshotInfoSrc(String dbg, String sr, String vdi, String url, String dest, String destVdi,
-                                      Map<String, String> snapshotPairs, boolean verifyDest) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_src");
-    }
-
-    @Override
-    public void updateSnapshotInfoDest(String dbg, String sr, String vdi, VdiInfo srcVdi,
-                                       Map<String, VdiInfo> snapshotPairs) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_dest");
     }
 
     @Override

@@ -7,20 +7,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.DataApi;
 import org.xenstorage.idl.api.DataMirrorApi;
 import org.xenstorage.idl.api.DpApi;
-import org.xenstorage.idl.api.GetByNameApi;
-import org.xenstorage.idl.api.PolicyApi;
-import org.xenstorage.idl.api.QueryApi;
 import org.xenstorage.idl.api.SrApi;
 import org.xenstorage.idl.api.StorageService;
-import org.xenstorage.idl.api.TaskApi;
-import org.xenstorage.idl.api.UpdatesApi;
 import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
@@ -29,18 +23,11 @@ import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.types.Implementation;
-import org.xenstorage.idl.types.MirrorInfo;
-import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorReceiveResult;
-import org.xenstorage.idl.types.MirrorStatus;
 import org.xenstorage.idl.types.ProbeResult;
-import org.xenstorage.idl.types.QueryResult;
 import org.xenstorage.idl.types.RoRw;
 import org.xenstorage.idl.types.Scan2Result;
 import org.xenstorage.idl.types.SrInfo;
-import org.xenstorage.idl.types.SrVdi;
-import org.xenstorage.idl.types.TaskInfo;
-import org.xenstorage.idl.types.UpdatesResult;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.smapiv1.automaton.Op;
@@ -60,8 +47,10 @@ import org.xenstorage.smapiv1.datapath.VdiRecord;
  * <p>Construction loads the state file and reconciles intents a crash left behind (no SM call is
  * made). Serve it with {@code StorageDispatcher} over {@link #service()}. Calls this wrapper does not
  * intercept pass through to {@code inner}; a module {@code inner} lacks answers {@code Unimplemented}.
+ * Not overridden, so {@code Unimplemented} (the interfaces' defaults): {@code DP.destroy} (never reached
+ * upstream, where the mux sends {@code destroy2}), {@code DATA.mirror} and {@code DATA.stat}.
  */
-public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, DataApi, PolicyApi, UpdatesApi {
+public final class Wrapper implements DpApi, VdiApi, DataApi {
     private static final Logger LOG = LoggerFactory.getLogger(Wrapper.class);
     /** The vm the deprecated attach/activate record for their datapaths. */
     static final String NO_VM = "0";
@@ -72,7 +61,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
     private final Datapaths datapaths;
     private final SrModule srModule = new SrModule();
     private final MirrorModule mirrorModule = new MirrorModule();
-    private final TaskModule taskModule = new TaskModule();
 
     /**
      * @param inner     the SMAPIv2 view of one SM driver type (its VDI module is what SM calls go to)
@@ -85,9 +73,15 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         this.datapaths = new Datapaths(this::smVdi, table);
     }
 
-    /** This wrapper as a service with every module slot filled. */
+    /**
+     * This wrapper as a service with every module slot filled: the modules it does not intercept (Query,
+     * get_by_name, Policy, TASK, UPDATES) are {@code inner}'s own, or answer {@code Unimplemented} where
+     * {@code inner} lacks them.
+     */
     public StorageService service() {
-        return new StorageService(this, this, srModule, this, this, this, mirrorModule, this, taskModule, this);
+        StorageService below = inner.orUnimplemented();
+        return new StorageService(below.query(), this, srModule, this, below.getByName(), this, mirrorModule,
+                below.policy(), below.task(), below.updates());
     }
 
     /**
@@ -158,18 +152,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         Map<String, String> out = new LinkedHashMap<>();
         deviceConfig.forEach((k, v) -> out.put(k, k.contains("password") ? "(omitted)" : v));
         return out;
-    }
-
-    // ===== Query ====================================================================================
-
-    @Override
-    public QueryResult query(String dbg) {
-        return module(inner.query(), "Query.query").query(dbg);
-    }
-
-    @Override
-    public String diagnostics(String dbg) {
-        return module(inner.query(), "Query.diagnostics").diagnostics(dbg);
     }
 
     // ===== VDI: datapath state ops ===================================================================
@@ -381,22 +363,11 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         smVdi().revert(dbg, sr, snapshotInfo);
     }
 
-    @Override
-    public SrVdi getByName(String dbg, String name) {
-        return module(inner.getByName(), "get_by_name").getByName(dbg, name);
-    }
-
     // ===== DP =======================================================================================
 
     @Override
     public String create(String dbg, String id) {
         return id;
-    }
-
-    /** Never reached upstream (the mux sends destroy2); answered {@code Unimplemented} instead of crashing. */
-    @Override
-    public void destroy(String dbg, String dp, boolean allowLeak) {
-        throw StorageException.unimplemented("DP.destroy");
     }
 
     /**
@@ -485,16 +456,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         return module(inner.data(), "DATA.copy").copy(dbg, sr, vdi, vm, url, dest, verifyDest);
     }
 
-    @Override
-    public MirrorOperation mirror(String dbg, String sr, String vdi, String imageFormat, String vm, String url) {
-        throw StorageException.unimplemented("DATA.mirror");
-    }
-
-    @Override
-    public MirrorStatus stat(String dbg, String sr, String vdi, String vm, MirrorOperation operation) {
-        throw StorageException.unimplemented("DATA.stat");
-    }
-
     /** Needs an activated dp; this daemon runs no tapdisk, so there is never an NBD server behind it. */
     @Override
     public String importActivate(String dbg, String dp, String sr, String vdi, String vm) {
@@ -511,18 +472,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
     private static StorageException noTapdisk() {
         return new StorageException(new StorageError.BackendError("INTERNAL_ERROR",
                 List.of("No tapdisk attach info found")));
-    }
-
-    // ===== Policy, TASK, UPDATES: pass through ======================================================
-
-    @Override
-    public String getBackendVm(String dbg, String vm, String sr, String vdi) {
-        return module(inner.policy(), "Policy.get_backend_vm").getBackendVm(dbg, vm, sr, vdi);
-    }
-
-    @Override
-    public CompletableFuture<UpdatesResult> get(String dbg, String from, Optional<Integer> timeout) {
-        return module(inner.updates(), "UPDATES.get").get(dbg, from, timeout);
     }
 
     // ===== SR =======================================================================================
@@ -664,15 +613,11 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
     }
 
-    /** DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through. */
+    /**
+     * DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through, every other
+     * call answers {@code Unimplemented} (the interface's defaults).
+     */
     private final class MirrorModule implements DataMirrorApi {
-        @Override
-        public void sendStart(String dbg, String dp, String taskId, String srcSr, String vdi, String imageFormat,
-                              String mirrorVm, String id, VdiInfo localVdi, String copyVm, String liveVm, String url,
-                              MirrorReceiveResult recvResult, String destSr, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.send_start");
-        }
-
         private DataMirrorApi mirrorApi(String what) {
             return module(inner.dataMirror(), what);
         }
@@ -691,12 +636,6 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
 
         @Override
-        public MirrorReceiveResult receiveStart3(String dbg, String sr, VdiInfo vdiInfo, String id, String imageFormat,
-                                                 List<String> similar, String vm, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_start3");
-        }
-
-        @Override
         @Deprecated
         public void receiveFinalize(String dbg, String id) {
             mirrorApi("DATA.MIRROR.receive_finalize").receiveFinalize(dbg, id);
@@ -709,62 +648,8 @@ public final class Wrapper implements QueryApi, DpApi, VdiApi, GetByNameApi, Dat
         }
 
         @Override
-        public void receiveFinalize3(String dbg, String id, String sr, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize3");
-        }
-
-        @Override
         @Deprecated
         public void receiveCancel(String dbg, String id) {
             mirrorApi("DATA.MIRROR.receive_cancel").receiveCancel(dbg, id);
         }
-
-        @Override
-        public void receiveCancel2(String dbg, String id, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel2");
-        }
-
-        @Override
-        public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
-            throw StorageException.unimplemented("DATA.MIRROR.pre_deactivate_hook");
-        }
-
-        @Override
-        public boolean hasMirrorFailed(String dbg, String id, String sr) {
-            throw StorageException.unimplemented("DATA.MIRROR.has_mirror_failed");
-        }
-
-        @Override
-        public Map<String, MirrorInfo> list(String dbg) {
-            throw StorageException.unimplemented("DATA.MIRROR.list");
-        }
-
-        @Override
-        public MirrorInfo stat(String dbg, String id) {
-            throw StorageException.unimplemented("DATA.MIRROR.stat");
-        }
-    }
-
-    /** TASK: the process-wide task table of the layer below. */
-    private final class TaskModule implements TaskApi {
-        @Override
-        public TaskInfo stat(String dbg, String task) {
-            return module(inner.task(), "TASK.stat").stat(dbg, task);
-        }
-
-        @Override
-        public void cancel(String dbg, String task) {
-            module(inner.task(), "TASK.cancel").cancel(dbg, task);
-        }
-
-        @Override
-        public void destroy(String dbg, String task) {
-            module(inner.task(), "TASK.destroy").destroy(dbg, task);
-        }
-
-        @Override
-        public List<TaskInfo> list(String dbg) {
-            return module(inner.task(), "TASK.list").list(dbg);
-        }
-    }
-}
+    }}

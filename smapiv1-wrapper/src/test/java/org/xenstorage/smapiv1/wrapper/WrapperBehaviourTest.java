@@ -436,8 +436,11 @@ class WrapperBehaviourTest {
         assertEquals(new StorageError.Unimplemented("DATA.MIRROR.list"), error(() -> s.dataMirror().list("dbg")));
         assertEquals(new StorageError.Unimplemented("DATA.mirror"),
                 error(() -> s.data().mirror("dbg", "sr", "v", "vhd", "vm", "url")));
-        assertInstanceOf(StorageError.Unimplemented.class, error(() -> s.query().query("dbg")));
-        assertInstanceOf(StorageError.Unimplemented.class, error(() -> s.task().list("dbg")));
+        assertEquals(new StorageError.Unimplemented("Query.query"), error(() -> s.query().query("dbg")));
+        assertEquals(new StorageError.Unimplemented("TASK.list"), error(() -> s.task().list("dbg")));
+        assertEquals(new StorageError.Unimplemented("Policy.get_backend_vm"),
+                error(() -> s.policy().getBackendVm("dbg", "vm", "sr", "v")));
+        assertEquals(new StorageError.Unimplemented("get_by_name"), error(() -> s.getByName().getByName("dbg", "n")));
     }
 
     @Test

@@ -22,9 +22,7 @@ import org.xenstorage.idl.api.SrApi;
 import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
-import org.xenstorage.idl.types.AttachInfo;
 import org.xenstorage.idl.types.Backend;
-import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorStatus;
@@ -51,6 +49,11 @@ import org.xenstorage.smapiv3.state.AttachedSrTable;
  * Every SMAPIv2 call one volume plugin's queue answers, each next to the SMAPIv3 script calls it makes
  * (spec section 4). Stateless apart from the shared attached-SR table and this plugin's API version
  * (set by the last {@code Query.query}; "3.0" turns on the legacy compatibility of spec 3.5).
+ *
+ * <p>Calls SMAPIv3 has no counterpart for are not overridden and answer {@code Unimplemented} (the
+ * interfaces' defaults): the deprecated {@code VDI.attach/attach2/activate}, {@code VDI.get_url},
+ * {@code VDI.get_by_name}, {@code SR.update_snapshot_info_*}, {@code DP.create/destroy/diagnostics/stat_vdi}
+ * (datapaths are the mux's and the plugin's business) and {@code DATA.copy} (the daemon's).
  */
 public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi, DataApi {
     private static final Logger LOG = LoggerFactory.getLogger(VolumePluginService.class);
@@ -265,18 +268,6 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         return VolumeShapes.withoutTransients(volumes).stream().map(VolumeShapes::vdiOfVolume).toList();
     }
 
-    @Override
-    public void updateSnapshotInfoSrc(String dbg, String sr, String vdi, String url, String dest, String destVdi,
-                                      Map<String, String> snapshotPairs, boolean verifyDest) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_src");
-    }
-
-    @Override
-    public void updateSnapshotInfoDest(String dbg, String sr, String vdi, VdiInfo srcVdi,
-                                       Map<String, VdiInfo> snapshotPairs) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_dest");
-    }
-
     /** SR.stat -> SR.stat{sr}; health is reported, not checked. */
     @Override
     public SrInfo stat(String dbg, String sr) {
@@ -415,29 +406,11 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         }
     }
 
-    @Override
-    @SuppressWarnings("deprecation")
-    public AttachInfo attach(String dbg, String dp, String sr, String vdi, boolean readWrite) {
-        throw StorageException.unimplemented("VDI.attach");
-    }
-
-    @Override
-    @SuppressWarnings("deprecation")
-    public Backend attach2(String dbg, String dp, String sr, String vdi, boolean readWrite) {
-        throw StorageException.unimplemented("VDI.attach2");
-    }
-
     /** VDI.attach3 -> Datapath.attach{uri, domain} on the resolved volume; the backend passes through. */
     @Override
     public Backend attach3(String dbg, String dp, String sr, String vdi, String vm, boolean readWrite) {
         DatapathChoice.Chosen d = resolve(dbg, sr, vdi);
         return runDatapath(d, "Datapath.attach", uriDomain(dbg, d, DatapathChoice.domain(vm, dp)), Backend.class);
-    }
-
-    @Override
-    @SuppressWarnings("deprecation")
-    public void activate(String dbg, String dp, String sr, String vdi) {
-        throw StorageException.unimplemented("VDI.activate");
     }
 
     /** VDI.activate3 -> Datapath.activate{uri, domain}. */
@@ -464,20 +437,10 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         datapathStep(dbg, dp, sr, vdi, vm, "Datapath.detach");
     }
 
-    @Override
-    public String getUrl(String dbg, String sr, String vdi) {
-        throw StorageException.unimplemented("VDI.get_url");
-    }
-
     /** VDI.similar_content: SMAPIv3 plugins are not asked; no candidates. */
     @Override
     public List<VdiInfo> similarContent(String dbg, String sr, String vdi) {
         return List.of();
-    }
-
-    @Override
-    public VdiInfo getByName(String dbg, String sr, String name) {
-        throw StorageException.unimplemented("VDI.get_by_name");
     }
 
     /** VDI.set_content_id -> Volume.set{k=content_id}. */
@@ -553,16 +516,6 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
 
     // ================================================================ DP
 
-    @Override
-    public String create(String dbg, String id) {
-        throw StorageException.unimplemented("DP.create");
-    }
-
-    @Override
-    public void destroy(String dbg, String dp, boolean allowLeak) {
-        throw StorageException.unimplemented("DP.destroy");
-    }
-
     /** DP.destroy2 -> Datapath.deactivate then Datapath.detach. */
     @Override
     public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
@@ -578,22 +531,7 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         return attach3(dbg, dp, sr, vdi, vm, false);
     }
 
-    @Override
-    public String diagnostics() {
-        throw StorageException.unimplemented("DP.diagnostics");
-    }
-
-    @Override
-    public DpStat statVdi(String dbg, String sr, String vdi) {
-        throw StorageException.unimplemented("DP.stat_vdi");
-    }
-
     // ================================================================ DATA
-
-    @Override
-    public String copy(String dbg, String sr, String vdi, String vm, String url, String dest, boolean verifyDest) {
-        throw StorageException.unimplemented("DATA.copy");
-    }
 
     /** DATA.mirror -> Data.mirror{uri, domain=vm, remote=url}. */
     @Override

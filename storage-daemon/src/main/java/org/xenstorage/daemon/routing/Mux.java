@@ -37,9 +37,7 @@ import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.MirrorInfo;
 import org.xenstorage.idl.types.MirrorOperation;
-import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.MirrorStatus;
-import org.xenstorage.idl.types.ProbeResult;
 import org.xenstorage.idl.types.QueryResult;
 import org.xenstorage.idl.types.Scan2Result;
 import org.xenstorage.idl.types.SmapiVersion;
@@ -54,6 +52,10 @@ import org.xenstorage.messageswitch.client.SwitchException;
  * backend the SR is registered with, calls that span backends fan out, and the mux keeps its own
  * DP_info records so datapaths can be torn down without the caller's sr. Each hop to a backend is a
  * message-switch call; a reader finds any call's routing rule in the method of the same name below.
+ *
+ * <p>A call with no method below answers {@code Unimplemented} (the interfaces' defaults): {@code SR.probe}
+ * (as upstream, probes go straight to {@code <prefix>.<type>}) and {@code SR.update_snapshot_info_src/dest}
+ * (upstream's dest side edits xapi's database; a standalone daemon has none).
  */
 public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, DataApi, PolicyApi {
     private static final Logger LOG = LoggerFactory.getLogger(Mux.class);
@@ -250,12 +252,6 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         route(sr).sr().setNameDescription(dbg, sr, newNameDescription);
     }
 
-    /** Not served by the mux, as upstream: probes go straight to {@code <prefix>.<type>}. */
-    @Override
-    public ProbeResult probe(String dbg, String queue, Map<String, String> deviceConfig, Map<String, String> smConfig) {
-        throw StorageException.unimplemented("SR.probe");
-    }
-
     @Override
     public void attach(String dbg, String sr, Map<String, String> deviceConfig) {
         route(sr).sr().attach(dbg, sr, deviceConfig);
@@ -285,19 +281,6 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     @Override
     public Scan2Result scan2(String dbg, String sr) {
         return route(sr).sr().scan2(dbg, sr);
-    }
-
-    @Override
-    public void updateSnapshotInfoSrc(String dbg, String sr, String vdi, String url, String dest, String destVdi,
-                                      Map<String, String> snapshotPairs, boolean verifyDest) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_src");
-    }
-
-    /** Upstream edits xapi's database here; a standalone daemon has none. */
-    @Override
-    public void updateSnapshotInfoDest(String dbg, String sr, String vdi, VdiInfo srcVdi,
-                                       Map<String, VdiInfo> snapshotPairs) {
-        throw StorageException.unimplemented("SR.update_snapshot_info_dest");
     }
 
     @Override
@@ -682,71 +665,6 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * {@code DATA.MIRROR.list/stat} share their Java signatures with {@code SR.list/stat}.)
      */
     public static final class NoMirrors implements DataMirrorApi {
-
-        @Override
-        public void sendStart(String dbg, String dp, String taskId, String srcSr, String vdi, String imageFormat,
-                              String mirrorVm, String id, VdiInfo localVdi, String copyVm, String liveVm, String url,
-                              MirrorReceiveResult recvResult, String destSr, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.send_start");
-        }
-
-        @Override
-        @SuppressWarnings("deprecation")
-        public MirrorReceiveResult receiveStart(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_start");
-        }
-
-        @Override
-        @SuppressWarnings("deprecation")
-        public MirrorReceiveResult receiveStart2(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar,
-                                                String vm) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_start2");
-        }
-
-        @Override
-        public MirrorReceiveResult receiveStart3(String dbg, String sr, VdiInfo vdiInfo, String id, String imageFormat,
-                                                List<String> similar, String vm, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_start3");
-        }
-
-        @Override
-        @SuppressWarnings("deprecation")
-        public void receiveFinalize(String dbg, String id) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize");
-        }
-
-        @Override
-        @SuppressWarnings("deprecation")
-        public void receiveFinalize2(String dbg, String id) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize2");
-        }
-
-        @Override
-        public void receiveFinalize3(String dbg, String id, String sr, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_finalize3");
-        }
-
-        @Override
-        @SuppressWarnings("deprecation")
-        public void receiveCancel(String dbg, String id) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel");
-        }
-
-        @Override
-        public void receiveCancel2(String dbg, String id, String url, boolean verifyDest) {
-            throw StorageException.unimplemented("DATA.MIRROR.receive_cancel2");
-        }
-
-        @Override
-        public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
-            throw StorageException.unimplemented("DATA.MIRROR.pre_deactivate_hook");
-        }
-
-        @Override
-        public boolean hasMirrorFailed(String dbg, String id, String sr) {
-            throw StorageException.unimplemented("DATA.MIRROR.has_mirror_failed");
-        }
-
         /** No mirror is ever running here. */
         @Override
         public Map<String, MirrorInfo> list(String dbg) {
