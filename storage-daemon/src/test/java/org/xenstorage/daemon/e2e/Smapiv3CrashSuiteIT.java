@@ -368,7 +368,7 @@ class Smapiv3CrashSuiteIT {
         int inFlightKills = 0;
         int betweenKills = 0;
         int answeredBeforeKill = 0;
-        int redelivered = 0;
+        int pendingAfterRestart = 0;
         int inDoubtSeen = 0;
         long restartNanos = 0;
         for (int seq = 0; seq < SEQUENCES; seq++) {
@@ -419,7 +419,7 @@ class Smapiv3CrashSuiteIT {
             long r0 = System.nanoTime();
             startDaemon();
             restarts++;
-            redelivered += awaitQuiet();
+            pendingAfterRestart += awaitQuiet();
             restartNanos += System.nanoTime() - r0;
 
             // invariants after the restart
@@ -489,7 +489,7 @@ class Smapiv3CrashSuiteIT {
                         + " after a restart, %d in-doubt states seen; attach3 sent %d, plugin attach %d / activate %d /"
                         + " detach %d; typical call %.0f ms; %.1f s (restarts %.1f s)%n",
                 seed, SEQUENCES, inFlightKills + betweenKills, inFlightKills, answeredBeforeKill, betweenKills, calls,
-                redelivered, inDoubtSeen, sent, attaches, activates, detaches, typicalMs,
+                pendingAfterRestart, inDoubtSeen, sent, attaches, activates, detaches, typicalMs,
                 (System.nanoTime() - started) / 1e9, restartNanos / 1e9);
         assertEquals(List.of(0, 143).contains(daemon.terminate(T)), true, daemon.output());
         daemon = null;
