@@ -2,8 +2,16 @@
 """file: an example SMAPIv3 datapath plugin for volumes that are plain files.
 
 Serves URIs ``file:///<absolute path>``. Datapath.attach hands the file itself to the caller
-as a ``File`` implementation; the other calls only check that the file is there, because a raw
-file needs no set-up. Every script here is a symlink to this file; the method is the link name.
+as a ``File`` implementation; a raw file needs no set-up, so the other calls only check that the
+file is there. Every script here is a symlink to this file; the method is the link name.
+
+Every attach/activate/activate_readonly/deactivate/detach is recorded in a "datapath ledger"
+next to the volume (``<volume dir>/.datapath-ledger.json``, keyed by the volume's path): whether
+the volume is attached and by which domain, whether it is activated and how (rw/ro), and how many
+times each call ran. Tests compare it with the daemon's persisted state. Attach by the domain that
+holds the volume and detach of a detached volume change nothing but the counter; an attach by
+another domain while the volume is attached is refused (and counted as ``attach_refused``).
+
 Python 3 standard library only.
 """
 
@@ -42,6 +50,44 @@ def file_of(uri):
     return path
 
 
+LEDGER = ".datapath-ledger.json"
+LEDGER_LOCK = ".datapath-ledger.lock"
+
+
+def ledger_update(path, change):
+    """Read-modify-write of the ledger entry of volume ``path`` under an exclusive flock on the
+    lock file, the new ledger replacing the old one atomically (temp file, fsync, rename, dir fsync),
+    so a process killed at any point leaves either the old or the new ledger."""
+    d = os.path.dirname(path)
+    ledger = os.path.join(d, LEDGER)
+    fd = os.open(os.path.join(d, LEDGER_LOCK), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with open(ledger, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            data = {}
+        entry = data.setdefault(path, {"attached": False, "domain": "", "activated": False, "mode": "",
+                                       "attach": 0, "attach_refused": 0, "activate": 0, "deactivate": 0,
+                                       "detach": 0})
+        result = change(entry)
+        tmp = ledger + ".tmp"  # one name: the flock makes one writer; a killed writer's file is overwritten
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, ledger)
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        return result
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
 def plugin_query(args):
     return {
         "plugin": "file",
@@ -62,7 +108,50 @@ def plugin_diagnostics(args):
 
 
 def attach(args):
-    return {"implementations": [["File", {"path": file_of(args["uri"])}]]}
+    path, domain = file_of(args["uri"]), args["domain"]
+
+    def change(e):
+        e["attach"] += 1
+        if e["attached"] and e["domain"] != domain:
+            e["attach_refused"] += 1
+            return e["domain"]
+        e["attached"], e["domain"] = True, domain
+        return None
+    holder = ledger_update(path, change)
+    if holder is not None:
+        raise PluginError("SR_BACKEND_FAILURE", ["Volume_in_use", args["uri"], "attached by " + holder])
+    return {"implementations": [["File", {"path": path}]]}
+
+
+def activate(mode):
+    def run(args):
+        path = file_of(args["uri"])
+
+        def change(e):
+            e["activate"] += 1
+            if not e["attached"]:
+                return False
+            e["activated"], e["mode"] = True, mode
+            return True
+        if not ledger_update(path, change):
+            raise PluginError("SR_BACKEND_FAILURE", ["Volume_not_attached", args["uri"]])
+        return None
+    return run
+
+
+def deactivate(args):
+    def change(e):
+        e["activated"], e["mode"], e["deactivate"] = False, "", e["deactivate"] + 1
+    ledger_update(file_of(args["uri"]), change)
+    return None
+
+
+def detach(args):
+    def change(e):
+        e["attached"], e["domain"], e["activated"], e["mode"] = False, "", False, ""
+        e["detach"] += 1
+    ledger_update(file_of(args["uri"]), change)
+    return None
 
 
 def check(args):
@@ -74,10 +163,10 @@ METHODS = {
     "Plugin.Query": plugin_query,
     "Plugin.diagnostics": plugin_diagnostics,
     "Datapath.attach": attach,
-    "Datapath.activate": check,
-    "Datapath.activate_readonly": check,
-    "Datapath.deactivate": check,
-    "Datapath.detach": check,
+    "Datapath.activate": activate("rw"),
+    "Datapath.activate_readonly": activate("ro"),
+    "Datapath.deactivate": deactivate,
+    "Datapath.detach": detach,
     "Datapath.open": check,
     "Datapath.close": check,
 }

@@ -200,7 +200,8 @@ def plugin_query(args):
         "version": "1.0",
         "required_api_version": "5.0",
         "features": ["SR_ATTACH", "SR_DETACH", "SR_CREATE", "SR_PROBE", "VDI_CREATE", "VDI_DESTROY",
-                     "VDI_SNAPSHOT", "VDI_CLONE", "VDI_RESIZE", "THIN_PROVISIONING"],
+                     "VDI_SNAPSHOT", "VDI_CLONE", "VDI_RESIZE", "THIN_PROVISIONING",
+                     "VDI_ACTIVATE_READONLY"],
         "configuration": {"path": "absolute path of the SR directory (or uri=file:///<dir>)"},
         "required_cluster_stack": [],
     }

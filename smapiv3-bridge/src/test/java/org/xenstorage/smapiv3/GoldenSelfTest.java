@@ -92,7 +92,8 @@ class GoldenSelfTest {
         assertEquals(V2.json("[]"), q.get("supported_image_formats"));
         assertEquals(V2.json("[\"VDI_RESET_ON_BOOT/2\",\"SR_ATTACH\",\"SR_DETACH\",\"SR_CREATE\",\"SR_PROBE\","
                 + "\"VDI_CREATE\",\"VDI_DELETE\",\"VDI_SNAPSHOT\",\"VDI_CLONE\",\"VDI_RESIZE\",\"THIN_PROVISIONING\","
-                + "\"VDI_UPDATE\",\"VDI_DELETE\",\"VDI_RESIZE\",\"VDI_SNAPSHOT\",\"VDI_CLONE\",\"VDI_CREATE\",\"SR_PROBE\","
+                + "\"VDI_ACTIVATE_READONLY\",\"VDI_UPDATE\",\"VDI_DELETE\",\"VDI_RESIZE\",\"VDI_SNAPSHOT\","
+                + "\"VDI_CLONE\",\"VDI_CREATE\",\"SR_PROBE\","
                 + "\"SR_UPDATE\",\"SR_SCAN\",\"SR_DETACH\",\"SR_DELETE\",\"SR_CREATE\",\"SR_ATTACH\","
                 + "\"VDI_ATTACH\",\"VDI_DETACH\",\"VDI_ACTIVATE\",\"VDI_DEACTIVATE\",\"VDI_INTRODUCE\"]"),
                 q.get("features"));

@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.messageswitch.client.Transports;
+import org.xenstorage.messageswitch.protocol.Entry;
 import org.xenstorage.messageswitch.protocol.HttpWire;
 import org.xenstorage.messageswitch.protocol.SwitchResponse;
 import org.xenstorage.statefile.AtomicFile;
@@ -63,7 +65,7 @@ public final class EmbeddedSwitch implements AutoCloseable {
     private Optional<Path> unixSocket = Optional.empty();
     private int tcpPort = -1;
 
-    private EmbeddedSwitch(Path stateDir) throws IOException {
+    private EmbeddedSwitch(Path stateDir, boolean keepMessages) throws IOException {
         this.store = new StateStore(stateDir);
         Optional<QueueTable.Persistent> saved;
         try {
@@ -73,28 +75,61 @@ public final class EmbeddedSwitch implements AutoCloseable {
             throw e;
         }
         this.table = new QueueTable(saved.map(QueueTable.Persistent::nextId).orElse(0L), () -> store.changed(false));
-        saved.ifPresent(p -> p.queues().forEach(table::restore));
+        int dropped = saved.map(p -> restore(p, keepMessages)).orElse(0);
         store.attach(table::persistentState);
+        if (dropped > 0) {
+            LOG.warn("dropped {} request(s) left in persistent queues by the previous run: their senders were"
+                    + " disconnected when it stopped, and some may already have been answered", dropped);
+            store.changed(true);
+        }
         this.sessions = new Sessions(table);
         this.boss = Transports.newGroup(1, "switch-accept");
         this.workers = Transports.newGroup(Integer.getInteger("xenstorage.switch.ioThreads", Transports.defaultThreads()),
                 "switch-io");
     }
 
+    /** Restores the saved queues, with their messages or empty; returns how many messages were dropped. */
+    private int restore(QueueTable.Persistent p, boolean keepMessages) {
+        int dropped = 0;
+        for (Map.Entry<String, Map<Long, Entry>> q : p.queues().entrySet()) {
+            table.restore(q.getKey(), keepMessages ? q.getValue() : Map.of());
+            dropped += keepMessages ? 0 : q.getValue().size();
+        }
+        return dropped;
+    }
+
     /**
-     * Starts listening.
+     * Starts listening; persistent queues come back with their unacked messages.
      *
      * @param unixSocket where to listen on a Unix socket (mode 0600), or empty for none
      * @param tcp        where to listen on TCP, or empty for none
      * @param stateDir   where persistent queues are kept across restarts
      */
     public static EmbeddedSwitch start(Optional<Path> unixSocket, Optional<InetSocketAddress> tcp, Path stateDir) {
+        return start(unixSocket, tcp, stateDir, true);
+    }
+
+    /**
+     * Starts listening.
+     *
+     * @param unixSocket   where to listen on a Unix socket (mode 0600), or empty for none
+     * @param tcp          where to listen on TCP, or empty for none
+     * @param stateDir     where persistent queues are kept across restarts
+     * @param keepMessages whether the persistent queues come back with the messages saved by the previous
+     *                     run ({@code false}: the queues come back empty). A process that embeds the switch and
+     *                     serves its queues itself passes {@code false}: whatever the previous run left was sent
+     *                     over connections that died with it, and since acks are saved
+     *                     up to 200 ms late, a request already answered could otherwise
+     *                     run a second time, after (and undoing) later calls
+     */
+    public static EmbeddedSwitch start(Optional<Path> unixSocket, Optional<InetSocketAddress> tcp, Path stateDir,
+                                       boolean keepMessages) {
         if (unixSocket.isEmpty() && tcp.isEmpty()) {
             throw new IllegalArgumentException("the switch needs a Unix socket or a TCP address to listen on");
         }
         EmbeddedSwitch sw;
         try {
-            sw = new EmbeddedSwitch(stateDir);
+            sw = new EmbeddedSwitch(stateDir, keepMessages);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the switch state in " + stateDir, e);
         }

@@ -104,8 +104,10 @@ public final class DaemonRuntime {
             Path sock = config.switchPath().toAbsolutePath();
             AtomicFile.createPrivateDirectories(sock.getParent());
             removeStaleSocket(sock);
+            // Queues come back empty: requests the previous run left were sent over connections that died with
+            // it (their callers saw DISCONNECTED), and one already answered would run again, after later calls.
             embeddedSwitch = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(),
-                    config.stateDir().resolve("switch"));
+                    config.stateDir().resolve("switch"), false);
             LOG.info("embedded message-switch listening on {}", sock);
         }
         SwitchAddress address = SwitchAddress.unix(config.switchPath().toAbsolutePath());
