@@ -59,7 +59,7 @@ public final class ChildProcessRunner implements AutoCloseable {
         ScheduledFuture<?> timer = killer.schedule(() -> {
             if (killedFor.compareAndSet(null, ExecResult.Termination.TIMED_OUT)) {
                 LOG.warn("{} ran past {} ms: killing its process tree", request.argv().get(0), request.timeout().toMillis());
-                killTree(process);
+                ProcessTree.kill(process);
             }
         }, request.timeout().toNanos(), TimeUnit.NANOSECONDS);
         try {
@@ -75,7 +75,7 @@ public final class ChildProcessRunner implements AutoCloseable {
         } finally {
             timer.cancel(false);
             if (process.isAlive()) {
-                killTree(process);
+                ProcessTree.kill(process);
             }
         }
     }
@@ -113,7 +113,7 @@ public final class ChildProcessRunner implements AutoCloseable {
                 if (n > room) {
                     out.write(buf, 0, room);
                     if (killedFor.compareAndSet(null, ExecResult.Termination.OUTPUT_LIMIT)) {
-                        killTree(process);
+                        ProcessTree.kill(process);
                     }
                     break;
                 }
@@ -155,13 +155,6 @@ public final class ChildProcessRunner implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-    }
-
-    /** Kills the process and every descendant (snapshotted first, so reparenting cannot hide one). */
-    static void killTree(Process process) {
-        List<ProcessHandle> descendants = process.descendants().toList();
-        process.destroyForcibly();
-        descendants.forEach(ProcessHandle::destroyForcibly);
     }
 
     @Override

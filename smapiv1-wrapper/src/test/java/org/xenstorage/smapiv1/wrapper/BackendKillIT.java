@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -21,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.exec.ProcessTree;
 import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.wire.Json;
@@ -113,54 +115,27 @@ class BackendKillIT {
          * @return how many processes besides the JVM were killed
          */
         int kill() throws InterruptedException {
-            // listed before the JVM dies: afterwards its children are re-parented and no longer descendants
-            List<ProcessHandle> victims = new ArrayList<>(process.descendants().toList());
-            // SIGKILL: from now on the JVM starts no driver. Through the handle, unlike Process.destroyForcibly,
-            // so the process's stdout stays readable: what it answered before it died can still be read
-            process.toHandle().destroyForcibly();
+            // SIGKILL through the handle, unlike Process.destroyForcibly, so the process's stdout stays
+            // readable: what it answered before it died can still be read. From now on the JVM starts no driver.
+            List<ProcessHandle> victims = new ArrayList<>(ProcessTree.kill(process.toHandle()));
+            int others = victims.size();
             assertTrue(process.waitFor(30, TimeUnit.SECONDS));
-            int others = 0;
-            while (true) {
-                // a driver spawned between the listing and the JVM's death is found by its argv, which names
-                // this test's own driver copy (so does a forked JVM child that has not exec'd yet)
-                ProcessHandle.allProcesses().filter(p -> !victims.contains(p) && namesSmDir(p)).forEach(victims::add);
-                List<ProcessHandle> alive = victims.stream().filter(p -> !gone(p)).toList();
-                if (alive.isEmpty()) {
-                    break;
-                }
-                others += alive.size();
-                alive.forEach(ProcessHandle::destroyForcibly); // SIGKILL
-                for (ProcessHandle p : alive) {
-                    awaitGone(p);
-                }
+            // a driver spawned between the listing and the JVM's death is found by its argv, which names
+            // this test's own driver copy (so does a forked JVM child that has not exec'd yet)
+            List<ProcessHandle> strays = ProcessHandle.allProcesses()
+                    .filter(p -> !victims.contains(p) && namesSmDir(p) && !ProcessTree.gone(p)).toList();
+            for (ProcessHandle stray : strays) {
+                victims.addAll(ProcessTree.kill(stray));
             }
+            victims.addAll(strays);
+            others += strays.size();
+            assertTrue(ProcessTree.awaitGone(victims, Duration.ofSeconds(30)), "a process survived SIGKILL for 30 s");
             return others;
         }
 
         private boolean namesSmDir(ProcessHandle p) {
             return p.pid() != ProcessHandle.current().pid() && p.info().arguments()
                     .map(args -> java.util.Arrays.stream(args).anyMatch(a -> a.startsWith(smDir))).orElse(false);
-        }
-
-        private static void awaitGone(ProcessHandle p) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!gone(p)) {
-                assertTrue(System.nanoTime() < deadline, "process " + p.pid() + " survived SIGKILL for 30 s");
-                Thread.sleep(5);
-            }
-        }
-
-        /** Exited: no longer there, or a zombie (an orphan nobody reaps here; it holds no file or lock). */
-        private static boolean gone(ProcessHandle p) {
-            if (!p.isAlive()) {
-                return true;
-            }
-            try {
-                String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
-                return stat.charAt(stat.lastIndexOf(')') + 2) == 'Z';
-            } catch (IOException | RuntimeException e) {
-                return true; // reaped meanwhile
-            }
         }
     }
 

@@ -25,6 +25,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.exec.ProcessTree;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageClient;
 import org.xenstorage.idl.types.VdiInfo;
@@ -166,9 +167,8 @@ class Smapiv3CrashSuiteIT {
      * unit's control group; then waits until all of them are gone.
      */
     private void killTree() throws Exception {
-        List<ProcessHandle> victims = new ArrayList<>(daemon.process.descendants().toList());
-        daemon.process.destroyForcibly();
-        victims.forEach(ProcessHandle::destroyForcibly);
+        List<ProcessHandle> victims = new ArrayList<>(ProcessTree.kill(daemon.process));
+        assertTrue(daemon.process.waitFor(30, TimeUnit.SECONDS), "the killed daemon is gone");
         // a script forked between the snapshot and the kill was re-parented: find it by the plugin root
         String mark = tmp.toString();
         long self = ProcessHandle.current().pid();
@@ -176,12 +176,10 @@ class Smapiv3CrashSuiteIT {
                 .filter(p -> p.pid() != self && p.info().commandLine().map(c -> c.contains(mark)).orElse(false))
                 .forEach(p -> {
                     victims.add(p);
-                    p.destroyForcibly();
+                    victims.addAll(ProcessTree.kill(p));
                 });
-        assertTrue(daemon.process.waitFor(30, TimeUnit.SECONDS), "the killed daemon is gone");
-        for (ProcessHandle p : victims) {
-            p.onExit().get(30, TimeUnit.SECONDS);
-        }
+        // zombie-aware: an orphaned script nobody reaps still counts as alive to ProcessHandle.onExit
+        assertTrue(ProcessTree.awaitGone(victims, Duration.ofSeconds(30)), "a killed plugin script survived for 30 s");
         daemon = null;
     }
 
