@@ -104,7 +104,7 @@ def plugin_query(args):
 
 
 def plugin_diagnostics(args):
-    return "file datapath: stateless"
+    return "file datapath: no set-up per volume; attach/activate recorded in " + LEDGER + " beside each volume"
 
 
 def attach(args):
