@@ -262,7 +262,8 @@ class BackendKillIT {
         assertEquals("detached", ledger(vdi));
     }
 
-    private static Path locate(String relative) {
+    /** {@code relative} under the nearest directory up from the working directory that has it (the repo root). */
+    static Path locate(String relative) {
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null) {
             if (Files.exists(dir.resolve(relative))) {

@@ -255,7 +255,7 @@ class CrashSuiteIT {
         sr = UUID.randomUUID().toString();
         Files.createDirectories(smDir);
         Path driver = smDir.resolve("LocalfileSR");
-        Files.copy(locate("examples/sm/LocalfileSR"), driver, StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(BackendKillIT.locate("examples/sm/LocalfileSR"), driver, StandardCopyOption.REPLACE_EXISTING);
         Files.setPosixFilePermissions(driver, PosixFilePermissions.fromString("rwxr-xr-x"));
 
         BackendKillIT.Child c = start();
@@ -385,16 +385,5 @@ class CrashSuiteIT {
         c.in.close();
         assertTrue(c.process.waitFor(60, TimeUnit.SECONDS));
         child = null;
-    }
-
-    private static Path locate(String relative) {
-        Path dir = Path.of("").toAbsolutePath();
-        while (dir != null) {
-            if (Files.exists(dir.resolve(relative))) {
-                return dir.resolve(relative);
-            }
-            dir = dir.getParent();
-        }
-        throw new IllegalStateException(relative + " not found");
     }
 }
