@@ -282,22 +282,21 @@ def sr_probe(args):
     return [{"configuration": configuration, "complete": False, "extra_info": {}}]
 
 
-def sr_set_name(args):
+def set_sr_field(args, field, value):
     sr_dir = sr_dir_of_handle(args["sr"])
     with Locked(sr_dir):
         meta = read_json(os.path.join(sr_dir, "sr.json"))
-        meta["name"] = args["new_name"]
+        meta[field] = value
         write_json(os.path.join(sr_dir, "sr.json"), meta)
     return None
+
+
+def sr_set_name(args):
+    return set_sr_field(args, "name", args["new_name"])
 
 
 def sr_set_description(args):
-    sr_dir = sr_dir_of_handle(args["sr"])
-    with Locked(sr_dir):
-        meta = read_json(os.path.join(sr_dir, "sr.json"))
-        meta["description"] = args["new_description"]
-        write_json(os.path.join(sr_dir, "sr.json"), meta)
-    return None
+    return set_sr_field(args, "description", args["new_description"])
 
 
 def volume_create(args):
