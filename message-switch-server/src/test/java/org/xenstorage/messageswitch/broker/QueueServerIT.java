@@ -194,12 +194,6 @@ class QueueServerIT {
     }
 
     static void waitUntil(java.util.function.BooleanSupplier cond) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("condition not met within 20 s");
-            }
-            Thread.sleep(20);
-        }
+        org.xenstorage.testing.Soon.await("condition", cond::getAsBoolean);
     }
 }
