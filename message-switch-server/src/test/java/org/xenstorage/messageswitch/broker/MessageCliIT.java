@@ -1,6 +1,7 @@
 package org.xenstorage.messageswitch.broker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.messageswitch.cli.MessageCli;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.testing.Soon;
 
 /** message-cli's sub-commands against the embedded broker, including serve with a real program. */
 class MessageCliIT {
@@ -53,10 +54,13 @@ class MessageCliIT {
     @Test
     void listDiagnosticsCallAndTail() throws Exception {
         try (SwitchQueueServer server = SwitchQueueServer.start(SwitchAddress.unix(dir.resolve("sock")), "org.xen.test.echo", 2,
-                b -> CompletableFuture.completedFuture("echo " + b))) {
-            Result call = cli("call", "org.xen.test.echo", "{\"hello\":1}");
+                b -> CompletableFuture.completedFuture("echo " + b), TestSwitches.PATIENT)) {
+            Result call = cli("call", "org.xen.test.echo", "{\"hello\":1}", "--timeout", Long.toString(Soon.seconds()));
             assertEquals(0, call.status(), call.err());
             assertEquals("echo {\"hello\":1}\n", call.out());
+            // the caller can have its reply before the switch has the server's ack, pipelined behind the reply:
+            // the queue counts and the trace below are only certain once the server's ack was answered
+            Soon.await("the server acked the request", () -> server.served() == 1);
 
             Result list = cli("list", "--prefix", "org.xen.test");
             assertEquals(0, list.status(), list.err());
@@ -93,13 +97,16 @@ class MessageCliIT {
         Path prog = dir.resolve("upper.py");
         Files.writeString(prog, "#!/usr/bin/env python3\nimport sys\nsys.stdout.write(sys.stdin.read().upper())\n");
         Files.setPosixFilePermissions(prog, PosixFilePermissions.fromString("rwx------"));
-        CompletableFuture<Result> serving = CompletableFuture.supplyAsync(
-                () -> cli("serve", "org.xen.test.upper", "--program", prog.toString(), "--count", "1"));
-        QueueServerIT.waitUntil(() -> sw.table().list("org.xen.test.upper", true).contains("org.xen.test.upper"));
-        Result call = cli("call", "org.xen.test.upper", "shout this", "--timeout", "30");
+        CompletableFuture<Result> serving = CompletableFuture.supplyAsync(() -> cli("serve", "org.xen.test.upper",
+                "--program", prog.toString(), "--program-timeout", Long.toString(Soon.seconds()), "--count", "1"));
+        Soon.await("message-cli serve polls its queue", () -> {
+            assertFalse(serving.isDone(), () -> "serve ended before serving: " + serving.join());
+            return sw.table().list("org.xen.test.upper", true).contains("org.xen.test.upper");
+        });
+        Result call = cli("call", "org.xen.test.upper", "shout this", "--timeout", Long.toString(Soon.seconds()));
         assertEquals(0, call.status(), call.err());
         assertEquals("SHOUT THIS\n", call.out());
-        Result served = serving.get(60, TimeUnit.SECONDS);
+        Result served = Soon.get(serving);
         assertEquals(0, served.status(), served.err());
     }
 

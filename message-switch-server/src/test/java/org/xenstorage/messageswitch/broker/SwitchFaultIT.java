@@ -3,7 +3,7 @@ package org.xenstorage.messageswitch.broker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.xenstorage.messageswitch.broker.QueueServerIT.waitUntil;
+import static org.xenstorage.messageswitch.broker.TestSwitches.awaitWorking;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -29,14 +29,15 @@ import org.xenstorage.messageswitch.client.SwitchException;
 import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * The switch fault suite (issue 8, item 2): the embedded broker is closed and restarted N times (CI 10,
  * {@code -Dreliability.full=true} 100, {@code -Dreliability.switch.restarts=N} overrides) while concurrent RPC
  * callers load a served echo queue. Every call is accounted for: answered with its own body, failed with a
- * {@link SwitchException} of a named kind, or lost (its future not complete within its timeout plus a 60 s
- * grace): lost and wrong answers must be 0. After the last restart calls succeed again, and the process's
- * file descriptors ({@code /proc/self/fd}) and live threads return to their baseline. While the switch is
+ * {@link SwitchException} of a named kind, or lost (its future not complete within its timeout plus
+ * {@link Soon}'s bound): lost and wrong answers must be 0. After the last restart calls succeed again, and the
+ * process's file descriptors ({@code /proc/self/fd}) and live threads return to their baseline. While the switch is
  * down, the process's CPU time per wall second stays far below one core (no reconnect busy loop): a
  * generous bound on CPU seconds, no wall-clock assertion.
  */
@@ -45,7 +46,10 @@ class SwitchFaultIT {
     static final int RESTARTS = Integer.getInteger("reliability.switch.restarts", FULL ? 100 : 10);
     static final int CALLERS = 8;
     static final int SERVER_CONCURRENCY = 8;
+    /** A call's own timeout: a TIMEOUT is one of the named failures counted, so it stays short. */
     static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
+    /** How long past its timeout a call may take to complete before it counts as lost. */
+    static final Duration LOST_AFTER = CALL_TIMEOUT.plus(Soon.timeout());
     @TempDir
     Path dir;
 
@@ -81,16 +85,6 @@ class SwitchFaultIT {
         return m;
     }
 
-    private static void awaitWorking(SwitchRpcClient client, String queue) throws InterruptedException {
-        waitUntil(() -> {
-            try {
-                return client.call(queue, "ping", Duration.ofSeconds(2)).equals("ping");
-            } catch (SwitchException e) {
-                return false;
-            }
-        });
-    }
-
     @Test
     void restartsUnderLoadLoseNoCallAndLeakNothing() throws Exception {
         String queue = "org.xen.test.fault.echo";
@@ -103,7 +97,8 @@ class SwitchFaultIT {
             sw.close();
             sw = RestartIT.startSwitch(dir);
             awaitWorking(client, queue);
-            waitUntil(() -> server.isConnected() && client.isConnected());
+            Soon.await("server and client are connected", () -> server.isConnected() && client.isConnected());
+            // a moment for the warm-up's leftovers to settle: a baseline taken early is only more lenient
             Thread.sleep(500);
             long fdBaseline = openFds();
             int threadBaseline = threads();
@@ -130,7 +125,7 @@ class SwitchFaultIT {
                         CompletableFuture<String> f = client.callAsync(queue, body, CALL_TIMEOUT);
                         boolean error = false;
                         try {
-                            if (f.get(CALL_TIMEOUT.toSeconds() + 60, TimeUnit.SECONDS).equals(body)) {
+                            if (f.get(LOST_AFTER.toMillis(), TimeUnit.MILLISECONDS).equals(body)) {
                                 answered.incrementAndGet();
                             } else {
                                 wrong.incrementAndGet();
@@ -173,25 +168,24 @@ class SwitchFaultIT {
             }
             awaitWorking(client, queue);
             long answeredBefore = answered.get();
-            waitUntil(() -> answered.get() > answeredBefore + CALLERS);
+            Soon.await("the callers' calls are answered again after the last restart",
+                    () -> answered.get() > answeredBefore + CALLERS);
             stop.set(true);
             for (Thread th : load) {
-                th.join(120_000);
+                // a caller ends after its current call, answered, failed or lost
+                th.join(LOST_AFTER.plus(Soon.timeout()).toMillis());
                 assertFalse(th.isAlive(), "a caller hung");
             }
             long failedTotal = failed.values().stream().mapToLong(AtomicLong::get).sum();
             double cpuPerWallWhileDown = (double) downCpu / downWall;
-            waitUntil(() -> server.isConnected() && client.isConnected());
+            Soon.await("server and client are connected after the last restart",
+                    () -> server.isConnected() && client.isConnected());
             // fds and threads settle back (closed channels and finished event loops go away asynchronously)
             long[] fds = new long[1];
             int[] thr = new int[1];
             try {
-                waitUntil(() -> {
-                    try {
-                        fds[0] = openFds();
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
+                Soon.await("fds and threads back to their baseline", () -> {
+                    fds[0] = openFds();
                     thr[0] = threads();
                     return fds[0] <= fdBaseline + 4 && thr[0] <= threadBaseline + 4;
                 });
