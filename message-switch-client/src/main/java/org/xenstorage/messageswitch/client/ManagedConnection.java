@@ -97,6 +97,12 @@ final class ManagedConnection implements AutoCloseable {
                 return;
             }
             synchronized (this) {
+                if (closed) {
+                    // close() ran while this connection's setup was in flight: it found no current connection,
+                    // so this one is ours to close, or it would leak (and keep its session on the switch)
+                    c.close();
+                    return;
+                }
                 failures = 0;
                 generation++;
                 current = c;
@@ -137,8 +143,13 @@ final class ManagedConnection implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
-        SwitchConnection c = current;
+        SwitchConnection c;
+        synchronized (this) {
+            // under the lock that publishes a new connection: either it is published first and closed here,
+            // or it sees closed and closes itself
+            closed = true;
+            c = current;
+        }
         if (c != null) {
             c.close();
         }
