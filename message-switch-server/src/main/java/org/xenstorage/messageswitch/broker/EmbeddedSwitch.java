@@ -17,6 +17,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -262,7 +263,12 @@ public final class EmbeddedSwitch implements AutoCloseable {
         try {
             channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
             boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
-            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+            // the final save must come after the last ack or send the event loops handle: wait for them to end
+            // (on a loaded machine that can take longer than a fixed few seconds)
+            Future<?> stopped = workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+            while (!stopped.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
+                LOG.warn("the switch's event loops have not stopped yet; waiting before the final save");
+            }
             store.close();
             if (unixSocket.isPresent()) {
                 try {

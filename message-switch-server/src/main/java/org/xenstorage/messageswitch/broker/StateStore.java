@@ -27,7 +27,7 @@ import org.xenstorage.statefile.AtomicFile;
  * Keeps the persistent queues on disk ({@code queues.json} in the state directory, written only
  * through {@link AtomicFile}). Writes are coalesced on one background thread: a queue created or
  * destroyed is saved at once, message traffic at most every {@link #MESSAGE_SAVE_DELAY_MS} ms
- * (upstream's redo log flushes every 5 s), and the final state on close.
+ * (upstream's redo log flushes every 5 s), and the final state on close; every save runs on that one thread.
  */
 final class StateStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateStore.class);
@@ -113,12 +113,20 @@ final class StateStore implements AutoCloseable {
 
     @Override
     public void close() {
+        // the final save runs on the writer thread too, after any save in progress: two saves never run at once,
+        // so an older snapshot can never be renamed into place after the final one
+        try {
+            writer.execute(this::save);
+        } catch (RuntimeException alreadyClosed) {
+            return;
+        }
         writer.shutdown();
         try {
-            writer.awaitTermination(10, TimeUnit.SECONDS);
+            while (!writer.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.warn("still saving the switch's persistent queues to {}", file);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        save();
     }
 }
