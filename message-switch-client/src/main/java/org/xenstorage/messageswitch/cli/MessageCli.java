@@ -112,8 +112,16 @@ public final class MessageCli implements Callable<Integer> {
         @Option(names = {"--debug", "-v"}, description = "log the client's workings to stderr")
         boolean debug;
 
+        @Option(names = "--connect-timeout", defaultValue = "5",
+                description = "seconds to connect and log in to the switch (default ${DEFAULT-VALUE})")
+        double connectTimeoutSeconds;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
+
+        SwitchOptions options() {
+            return SwitchOptions.defaults().withConnectTimeout(Duration.ofMillis((long) (connectTimeoutSeconds * 1000)));
+        }
 
         SwitchAddress switchAddress() {
             return address != null ? SwitchAddress.parse(address) : SwitchAddress.unix(path);
@@ -126,7 +134,7 @@ public final class MessageCli implements Callable<Integer> {
         /** A raw connection, logged in as this process. */
         SwitchConnection connect() throws Exception {
             SwitchConnection c = await(SwitchConnection.open(switchAddress(), Transports.sharedClientGroup(),
-                    SwitchOptions.defaults()));
+                    options()));
             try {
                 await(c.login("message-cli-" + ProcessHandle.current().pid()));
             } catch (Exception e) {
@@ -228,7 +236,7 @@ public final class MessageCli implements Callable<Integer> {
             if (text == null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "give the request body (BODY, --body or --file)");
             }
-            try (SwitchRpcClient client = SwitchRpcClient.connect(switchAddress(), "message-cli")) {
+            try (SwitchRpcClient client = SwitchRpcClient.connect(switchAddress(), "message-cli", options())) {
                 out().println(client.call(queue, text, Duration.ofMillis((long) (timeoutSeconds * 1000))));
             }
             return 0;
@@ -282,7 +290,7 @@ public final class MessageCli implements Callable<Integer> {
                                          done.countDown();
                                      }
                                      return reply(r);
-                                 }))) {
+                                 }), options())) {
                 spec.commandLine().getErr().println("serving " + queue + " with " + exe);
                 done.await();
                 server.shutdown(Duration.ofSeconds(10));
