@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -18,6 +17,7 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.testing.Soon;
 
 /**
  * LOCAL ONLY (upstream code is never committed): the backend against upstream's unmodified DummySR,
@@ -44,7 +44,7 @@ class DummySrPeerIT {
                 "SM_INVENTORY", inventory.toString(),
                 "SM_ERRORCODES_XML", sm.resolve("libs/sm/core/XE_SR_ERRORCODES.xml").toString());
         try (Smapiv1Backend b = Smapiv1Backend.start(TestDrivers.config(smDir, tmp.resolve("state"),
-                Duration.ofSeconds(120)), null, Smapiv1Backend.Options.defaults().withDriverEnvironment(env))) {
+                Soon.times(2)), null, Smapiv1Backend.Options.defaults().withDriverEnvironment(env))) {
             Files.writeString(inventory, "INSTALLATION_UUID='" + b.catalogue().orElseThrow().hostUuid() + "'\n");
             assertEquals(List.of("dummy"), List.copyOf(b.types()));
             StorageService v2 = b.serviceFor("dummy");

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.testing.Soon;
 
 /**
  * Host mode: the backend keeps no catalogue and points drivers at an existing XenAPI endpoint
@@ -31,13 +31,13 @@ class HostModeTest {
         Path location = tmp.resolve("srdir");
         String sr = UUID.randomUUID().toString();
         try (Smapiv1Backend xapi = Smapiv1Backend.start(TestDrivers.config(smDir, tmp.resolve("xapi"),
-                Duration.ofSeconds(30)), null, Smapiv1Backend.Options.defaults())) {
+                Soon.timeout()), null, Smapiv1Backend.Options.defaults())) {
             // "xapi" creates the SR (records + sr_create), as XenAPI SR.create would
             xapi.serviceFor("localfile").sr().create("t", sr, "host sr", "", Map.of("location", location.toString()),
                     0);
             Path socket = xapi.xenApiSocket().orElseThrow();
             Smapiv1Config hostMode = new Smapiv1Config(smDir, tmp.resolve("host"), "org.xen.xapi.storage",
-                    Duration.ofSeconds(30), 4, Optional.of(socket));
+                    Soon.timeout(), 4, Optional.of(socket));
             try (Smapiv1Backend host = Smapiv1Backend.start(hostMode, null, Smapiv1Backend.Options.defaults())) {
                 assertTrue(host.catalogue().isEmpty());
                 assertEquals(socket.toString(), host.driverEnvironment().get("XAPI_LOCAL_SOCKET"));

@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -35,6 +34,7 @@ import org.xenstorage.idl.types.Scan2Result;
 import org.xenstorage.idl.types.SrInfo;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.testing.Soon;
 
 /**
  * The whole SMAPIv1 path with the shipped example driver: SMAPIv2 JSON-RPC in, the translation,
@@ -57,7 +57,7 @@ class LocalfileEndToEndTest {
     void start() throws Exception {
         Path smDir = tmp.resolve("sm");
         TestDrivers.installLocalfile(smDir);
-        backend = Smapiv1Backend.start(TestDrivers.config(smDir, tmp.resolve("state"), Duration.ofSeconds(30)), null,
+        backend = Smapiv1Backend.start(TestDrivers.config(smDir, tmp.resolve("state"), Soon.timeout()), null,
                 Smapiv1Backend.Options.defaults());
         v2 = StorageClient.of(text -> backend.dispatch("localfile", text));
         location = tmp.resolve("srdir");

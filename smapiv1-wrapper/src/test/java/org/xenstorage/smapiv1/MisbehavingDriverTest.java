@@ -20,11 +20,13 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.xenstorage.exec.ProcessTree;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.rpc.StorageClient;
 import org.xenstorage.idl.types.ProbeResult;
+import org.xenstorage.testing.Soon;
 
 /**
  * The exec error table (spec sections 3.4, 6.1, 6.2) against a real driver process that
@@ -33,18 +35,29 @@ import org.xenstorage.idl.types.ProbeResult;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MisbehavingDriverTest {
     private static final String QUEUE = "org.xen.xapi.storage.misbehave";
+    /**
+     * The driver timeout the hang test waits out: short, but long enough for a busy machine to start the
+     * driver and get it into its hang first (the driver must have written its pid file and "partial").
+     */
+    private static final Duration HANG_TIMEOUT = Soon.timeout().dividedBy(10);
     @TempDir
     static Path tmp;
+    Path smDir;
     Smapiv1Backend backend;
     StorageService v2;
 
     @BeforeAll
     void start() throws Exception {
-        Path smDir = tmp.resolve("sm");
+        smDir = tmp.resolve("sm");
         TestDrivers.installResource(smDir, "MisbehaveSR", "MisbehaveSR");
-        backend = Smapiv1Backend.start(TestDrivers.config(smDir, tmp.resolve("state"), Duration.ofSeconds(3)), null,
-                Smapiv1Backend.Options.defaults().withMaxStdoutBytes(1 << 20));
+        // no driver that should answer may be timed out because the machine is busy: Soon's timeout
+        backend = start(tmp.resolve("state"), Soon.timeout());
         v2 = StorageClient.of(text -> backend.dispatch("misbehave", text));
+    }
+
+    private Smapiv1Backend start(Path stateDir, Duration driverTimeout) {
+        return Smapiv1Backend.start(TestDrivers.config(smDir, stateDir, driverTimeout), null,
+                Smapiv1Backend.Options.defaults().withMaxStdoutBytes(1 << 20));
     }
 
     @AfterAll
@@ -77,16 +90,20 @@ class MisbehavingDriverTest {
     @Test
     void aHungDriverIsKilledWithItsWholeProcessTree() throws Exception {
         Path pidfile = tmp.resolve("hang.pid");
-        StorageError.BackendError e = backend(probeError(Map.of("behave", "hang", "pidfile", pidfile.toString())));
+        StorageError.BackendError e;
+        // a backend of its own, whose timeout the hang reaches (the shared one's is Soon's)
+        try (Smapiv1Backend hanging = start(tmp.resolve("hang-state"), HANG_TIMEOUT)) {
+            StorageService hv2 = StorageClient.of(text -> hanging.dispatch("misbehave", text));
+            e = backend(assertThrows(StorageException.class, () -> hv2.sr().probe("t", QUEUE,
+                    Map.of("behave", "hang", "pidfile", pidfile.toString()), Map.of())).error());
+        }
         assertEquals("SR_BACKEND_FAILURE", e.code());
         assertTrue(e.params().get(0).startsWith("timed out: killed after"), e.params().toString());
         assertEquals("partial", e.params().get(1));
+        // written before "partial", so complete
         long child = Long.parseLong(Files.readString(pidfile).trim());
-        // the grandchild (sleep 600) died with the driver; allow the kernel a moment to reap it
-        for (int i = 0; i < 50 && ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false); i++) {
-            Thread.sleep(100);
-        }
-        assertFalse(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false), "grandchild still alive");
+        // the grandchild (sleep 600) died with the driver: gone once reaped, or a zombie if its new parent never reaps
+        Soon.await("the grandchild gone", () -> ProcessHandle.of(child).map(ProcessTree::gone).orElse(true));
     }
 
     @Test

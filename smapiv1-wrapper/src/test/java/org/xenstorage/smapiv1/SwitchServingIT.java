@@ -27,6 +27,7 @@ import org.xenstorage.idl.wire.Json;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * The backend as xapi's mux reaches it: SMAPIv2 over the real embedded message-switch on
@@ -34,7 +35,7 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  * driver processes; rescans add and drop queues; a restarted backend keeps its records and state.
  */
 class SwitchServingIT {
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration TIMEOUT = Soon.timeout();
 
     @TempDir
     Path tmp;
@@ -50,7 +51,7 @@ class SwitchServingIT {
         Path sock = tmp.resolve("switch.sock");
         Path location = tmp.resolve("srdir");
         String sr = UUID.randomUUID().toString();
-        Smapiv1Config config = TestDrivers.config(smDir, tmp.resolve("state"), Duration.ofSeconds(30));
+        Smapiv1Config config = TestDrivers.config(smDir, tmp.resolve("state"), Soon.timeout());
         try (EmbeddedSwitch sw = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(), tmp.resolve("switch"));
              SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "smapiv1-it")) {
             VdiInfo disk;

@@ -14,7 +14,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -31,13 +30,12 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /** The bridge serving the example plugins over the real embedded message-switch, and plugin churn. */
 class BridgeOverSwitchIT {
     private static final String PREFIX = "org.xenstorage.test.storage";
-    private static final Duration CALL = Duration.ofSeconds(60);
-    /** The contract is 2 s; the poll allows for a loaded CI machine without asserting anything tighter. */
-    private static final Duration CHURN_DEADLINE = Duration.ofSeconds(15);
+    private static final Duration CALL = Soon.timeout();
 
     @TempDir
     Path tmp;
@@ -70,24 +68,28 @@ class BridgeOverSwitchIT {
     }
 
     private Set<String> liveQueues() throws Exception {
-        return new TreeSet<>(client.list(PREFIX + ".", true).get(10, TimeUnit.SECONDS));
+        return new TreeSet<>(Soon.get(client.list(PREFIX + ".", true)));
     }
 
+    /** The contract is 2 s; the wait is Soon's, so a busy machine is not taken for a broken contract. */
     private void awaitQueues(Set<String> plugins) throws Exception {
         Set<String> want = new TreeSet<>();
         plugins.forEach(p -> want.add(PREFIX + "." + p));
-        long deadline = System.nanoTime() + CHURN_DEADLINE.toNanos();
-        while (true) {
+        // the last sets seen are the failure's cause
+        Soon.await("queues " + want + " alive on the switch and served by the bridge", () -> {
             Set<String> live = liveQueues();
-            if (live.equals(want) && bridge.queues().equals(want)) {
-                return;
+            if (!live.equals(want) || !bridge.queues().equals(want)) {
+                throw new IllegalStateException("alive " + live + ", served " + bridge.queues());
             }
-            if (System.nanoTime() > deadline) {
-                assertEquals(want, live, "queues alive on the switch");
-                assertEquals(want, bridge.queues(), "queues the bridge serves");
-            }
-            Thread.sleep(100);
-        }
+            return true;
+        });
+    }
+
+    /** Waits until a traffic call has succeeded since {@code before} (or one has failed: reported at the end). */
+    private static void awaitTraffic(AtomicInteger good, int before, List<Throwable> failures)
+            throws InterruptedException {
+        Soon.await("a call on the stable queue during this step of the churn",
+                () -> good.get() > before || !failures.isEmpty());
     }
 
     @Test
@@ -133,6 +135,9 @@ class BridgeOverSwitchIT {
             }
         });
 
+        // each step ends only once a call on the stable queue has succeeded since it began: however slow the
+        // machine, calls overlap every step (they could all have fallen before or after the churn)
+        int before = good.get();
         Path a = root.volume.resolve("org.xen.xapi.storage.alpha");
         PluginRoot.fakePrinting(a, "Plugin.diagnostics", "\"alpha\"");
         Path b = root.volume.resolve("beta");
@@ -140,18 +145,23 @@ class BridgeOverSwitchIT {
         awaitQueues(Set.of("simplefile", "alpha", "beta"));
         assertEquals("alpha", remote("alpha").query().diagnostics("d"));
         assertEquals("beta", remote("beta").query().diagnostics("d"));
+        awaitTraffic(good, before, failures);
 
+        before = good.get();
         Files.move(b, root.volume.resolve("org.xen.xapi.storage.gamma"));
         awaitQueues(Set.of("simplefile", "alpha", "gamma"));
         assertEquals("beta", remote("gamma").query().diagnostics("d"));
+        awaitTraffic(good, before, failures);
 
+        before = good.get();
         PluginRoot.deleteTree(a);
         Files.createDirectory(root.volume.resolve("bad..name"));
         Files.writeString(root.volume.resolve("plain-file"), "not a plugin");
         awaitQueues(Set.of("simplefile", "gamma"));
+        awaitTraffic(good, before, failures);
 
         churning.set(false);
-        traffic.get(60, TimeUnit.SECONDS);
+        Soon.get(traffic);
         assertEquals(List.of(), failures);
         assertTrue(good.get() > 0, "calls ran during the churn");
     }
@@ -166,13 +176,10 @@ class BridgeOverSwitchIT {
             assertEquals(Set.of("late"), b.plugins(), "served in-process even without a switch");
             try (EmbeddedSwitch up = EmbeddedSwitch.start(Optional.of(later), Optional.empty(), tmp.resolve("later-state"));
                  SwitchRpcClient c = SwitchRpcClient.connect(SwitchAddress.unix(later), "late-client")) {
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (!c.list(PREFIX + ".late", true).get(10, TimeUnit.SECONDS).contains(PREFIX + ".late")) {
-                    assertTrue(System.nanoTime() < deadline, "the bridge never retried serving its queue");
-                    Thread.sleep(200);
-                }
+                Soon.await("the bridge retried serving its queue",
+                        () -> Soon.get(c.list(PREFIX + ".late", true)).contains(PREFIX + ".late"));
                 String reply = c.call(PREFIX + ".late", org.xenstorage.idl.rpc.JsonRpc.request("Query.diagnostics",
-                        V2.params("dbg", "d")), Duration.ofSeconds(60));
+                        V2.params("dbg", "d")), Soon.timeout());
                 assertEquals("late", V2.json(reply).get("result").asText());
             }
         }

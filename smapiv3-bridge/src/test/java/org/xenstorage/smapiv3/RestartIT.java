@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -20,6 +18,7 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * The standalone bridge ({@link BridgeMain}) as a real process: attach an SR, {@code kill -9} it,
@@ -47,9 +46,10 @@ class RestartIT {
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws InterruptedException {
         if (bridge != null) {
             bridge.destroyForcibly();
+            Soon.exitOf(bridge); // reaped before the next test class can count this JVM's children
         }
         client.close();
         sw.close();
@@ -59,22 +59,20 @@ class RestartIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 BridgeMain.class.getName(), "--root=" + root.root, "--state-dir=" + root.state,
-                "--switch-path=" + sock, "--queue-prefix=" + PREFIX, "--script-timeout=60");
+                "--switch-path=" + sock, "--queue-prefix=" + PREFIX, "--script-timeout=" + Soon.seconds());
         pb.environment().putAll(root.environment());
         pb.redirectErrorStream(true).redirectOutput(tmp.resolve("bridge-" + n + ".log").toFile());
         Process p = pb.start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!client.list(QUEUE, true).get(10, TimeUnit.SECONDS).contains(QUEUE)) {
+        Soon.await("bridge process " + n + " serves " + QUEUE, () -> {
             assertTrue(p.isAlive(), "bridge process died: " + Files.readString(tmp.resolve("bridge-" + n + ".log")));
-            assertTrue(System.nanoTime() < deadline, "bridge process never served " + QUEUE);
-            Thread.sleep(100);
-        }
+            return Soon.get(client.list(QUEUE, true)).contains(QUEUE);
+        });
         return p;
     }
 
     @Test
     void attachedSrsSurviveKillNineAndRestart() throws Exception {
-        StorageService s = StorageClient.of(text -> client.callAsync(QUEUE, text, Duration.ofSeconds(60)));
+        StorageService s = StorageClient.of(text -> client.callAsync(QUEUE, text, Soon.timeout()));
         bridge = launch(1);
         String srPath = tmp.resolve("sr").toString();
         Map<String, String> config = s.sr().create("r", "sr-r", "kept", "d", Map.of("path", srPath), 0);
@@ -84,8 +82,11 @@ class RestartIT {
                 Files.readString(root.state.resolve("state.db")));
 
         bridge.destroyForcibly(); // SIGKILL: no shutdown hook, no chance to write anything
-        assertTrue(bridge.waitFor(30, TimeUnit.SECONDS));
-        assertEquals(137, bridge.exitValue());
+        assertEquals(137, Soon.exitOf(bridge));
+        // until the switch has seen the dead process's poll end, the queue still shows alive through it, and
+        // launch(2) would take that for the new process serving
+        Soon.await("the switch saw the killed bridge stop polling",
+                () -> !Soon.get(client.list(QUEUE, true)).contains(QUEUE));
         root.newRequests();
 
         bridge = launch(2);

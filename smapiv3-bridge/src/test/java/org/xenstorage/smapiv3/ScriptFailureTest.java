@@ -13,12 +13,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.testing.Soon;
 
 /**
  * Each way a script can fail maps to the exact SMAPIv2 error of spec 2.1/2.4-2.6, and the bridge keeps
  * serving afterwards (every test ends with a good call on the same queue).
  */
 class ScriptFailureTest {
+    /**
+     * The script timeout the hang test waits out: short, but long enough for a busy machine to start the
+     * script and get it into its hang first (it must have written its pid file).
+     */
+    private static final Duration HANG_TIMEOUT = Soon.timeout().dividedBy(10);
+
     @TempDir
     Path tmp;
     PluginRoot root;
@@ -34,9 +41,7 @@ class ScriptFailureTest {
         PluginRoot.fakePrinting(dir, "Plugin.diagnostics", "\"still here\"");
         PluginRoot.fakePrinting(dir, "SR.stat", "{\"sr\":\"plug-sr\",\"name\":\"n\",\"description\":\"d\","
                 + "\"free_space\":1,\"total_space\":2,\"datasources\":[],\"clustered\":false,\"health\":[\"Healthy\",\"\"]}");
-        bridge = Smapiv3Bridge.start(root.config().withScriptTimeout(Duration.ofSeconds(3)), null,
-                root.environment());
-        v2 = new V2(bridge, "fake");
+        startBridge(Soon.timeout());
         v2.ok("SR.attach", "dbg", "d", "sr", "sr1", "device_config", V2.map("uri", "x"));
         root.newRequests();
     }
@@ -44,6 +49,11 @@ class ScriptFailureTest {
     @AfterEach
     void stop() {
         bridge.close();
+    }
+
+    private void startBridge(Duration scriptTimeout) {
+        bridge = Smapiv3Bridge.start(root.config().withScriptTimeout(scriptTimeout), null, root.environment());
+        v2 = new V2(bridge, "fake");
     }
 
     private void stillServing() {
@@ -159,6 +169,9 @@ class ScriptFailureTest {
         Path pidFile = tmp.resolve("hung.pid");
         PluginRoot.fake(dir, "SR.stat", "open(" + PluginRoot.pyString(pidFile.toString())
                 + ", 'w').write(str(os.getpid()))\ntime.sleep(600)");
+        // a bridge whose timeout the hang reaches (the other tests' is Soon's); it reloads sr1 from state.db
+        bridge.close();
+        startBridge(HANG_TIMEOUT);
         JsonNode e = v2.error("SR.stat", "dbg", "d", "sr", "sr1");
         assertEquals("SCRIPT_FAILED", e.get(1).get(0).asText());
         assertEquals("timed out", params(e).get(1));

@@ -7,15 +7,14 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.rpc.JsonRpc;
+import org.xenstorage.testing.Soon;
 
 /**
  * 10,000 script runs (a tiny shell script, 4 at a time, including failing ones) leave no file
@@ -66,11 +65,11 @@ class ScriptLeakIT {
             Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
         try (Smapiv3Bridge bridge = Smapiv3Bridge.start(
-                root.config().withMaxConcurrent(4).withScriptTimeout(Duration.ofSeconds(60)), null,
+                root.config().withMaxConcurrent(4).withScriptTimeout(Soon.timeout()), null,
                 java.util.Map.of("PATH", "/usr/bin:/bin"))) {
             // warm up thread pools before taking the baseline
             for (int i = 0; i < 50; i++) {
-                bridge.dispatch("tiny", JsonRpc.request("Query.diagnostics", V2.params("dbg", "w"))).join();
+                Soon.get(bridge.dispatch("tiny", JsonRpc.request("Query.diagnostics", V2.params("dbg", "w"))));
             }
             long fdsBefore = openFds();
             int okReplies = 0;
@@ -85,7 +84,7 @@ class ScriptLeakIT {
                     replies.add(bridge.dispatch("tiny", request));
                 }
                 for (CompletableFuture<String> r : replies) {
-                    String text = r.get(120, TimeUnit.SECONDS);
+                    String text = Soon.get(r);
                     if (text.contains("\"result\":\"ok\"")) {
                         okReplies++;
                     } else if (text.contains("non-zero exit and bad json on stdout")) {

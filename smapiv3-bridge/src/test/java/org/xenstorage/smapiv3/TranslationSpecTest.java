@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.testing.Soon;
 
 /**
  * The translation of spec section 4, call by call, against fake plugins that log what they receive
@@ -97,11 +98,14 @@ class TranslationSpecTest {
     }
 
     void awaitDatapaths(String... schemes) throws Exception {
-        long deadline = System.nanoTime() + 15_000_000_000L;
-        while (!bridge.datapaths().equals(new java.util.TreeSet<>(List.of(schemes)))) {
-            assertTrue(System.nanoTime() < deadline, "datapaths registered: " + bridge.datapaths());
-            Thread.sleep(50);
-        }
+        java.util.Set<String> want = new java.util.TreeSet<>(List.of(schemes));
+        // the last registrations seen are the failure's cause
+        Soon.await("datapaths " + want + " registered", () -> {
+            if (!bridge.datapaths().equals(want)) {
+                throw new IllegalStateException("registered: " + bridge.datapaths());
+            }
+            return true;
+        });
     }
 
     // ------------------------------------------------------------------ Query
@@ -293,7 +297,10 @@ class TranslationSpecTest {
         datapath("blk", "5.0", "[]");
         datapath("old", "3.0", "[]");
         datapath("future", "4.2", "[]");
-        awaitDatapaths("blk", "old");
+        // moved in last and named last: a rescan registers in name order, so once "zzz" is registered the
+        // verdict on "future" is in (without it, "future" could be registered after the check below)
+        datapath("zzz", "5.0", "[]");
+        awaitDatapaths("blk", "old", "zzz");
         List<PluginRoot.Request> reqs = root.newRequests();
         assertTrue(reqs.stream().allMatch(r -> r.script().equals("Plugin.Query") && r.stdin().equals("{\"dbg\":\"register\"}")),
                 reqs.toString());
@@ -405,7 +412,7 @@ class TranslationSpecTest {
         Path running = Files.createDirectories(tmp.resolve("running"));
         PluginRoot.fake(dir, "Volume.stat", "d = " + PluginRoot.pyString(running.toString()) + "\n"
                 + "open(os.path.join(d, args['key']), 'w').close()\n"
-                + "deadline = time.time() + 30\n"
+                + "deadline = time.time() + " + Soon.seconds() + "\n"
                 + "while len(os.listdir(d)) < 2 and time.time() < deadline:\n"
                 + "    time.sleep(0.02)\n"
                 + "if len(os.listdir(d)) < 2:\n"
@@ -415,6 +422,6 @@ class TranslationSpecTest {
                 java.util.concurrent.CompletableFuture.supplyAsync(() -> v2.ok("VDI.stat", "dbg", "d", "sr", "sr1", "vdi", "x"));
         JsonNode second = v2.ok("VDI.stat", "dbg", "d", "sr", "sr1", "vdi", "y");
         assertEquals("K", second.get("vdi").asText());
-        assertEquals("K", first.get(60, java.util.concurrent.TimeUnit.SECONDS).get("vdi").asText());
+        assertEquals("K", Soon.get(first).get("vdi").asText());
     }
 }

@@ -7,9 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.testing.Soon;
 
 /** Sends raw SMAPIv2 JSON-RPC through a bridge, as a queue server would hand it over. */
 final class V2 {
@@ -41,7 +41,7 @@ final class V2 {
     /** The whole reply envelope. */
     JsonNode reply(String method, Object... kv) {
         try {
-            String text = bridge.dispatch(plugin, JsonRpc.request(method, params(kv))).get(60, TimeUnit.SECONDS);
+            String text = Soon.get(bridge.dispatch(plugin, JsonRpc.request(method, params(kv))));
             return json(text);
         } catch (Exception e) {
             throw new AssertionError(method + " did not reply", e);

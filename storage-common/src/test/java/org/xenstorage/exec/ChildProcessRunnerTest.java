@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.xenstorage.testing.Soon;
 
 class ChildProcessRunnerTest {
     private static final ChildProcessRunner RUNNER = new ChildProcessRunner();
@@ -22,8 +23,9 @@ class ChildProcessRunnerTest {
         RUNNER.close();
     }
 
+    /** A child expected to end by itself: its timeout is Soon's, so a busy machine cannot make it fire. */
     private static ExecRequest python(String code) {
-        return ExecRequest.of(List.of("/usr/bin/env", "python3", "-c", code), ENV, Duration.ofSeconds(20));
+        return ExecRequest.of(List.of("/usr/bin/env", "python3", "-c", code), ENV, Soon.timeout());
     }
 
     @Test
@@ -53,19 +55,22 @@ class ChildProcessRunnerTest {
 
     @Test
     void killsTheWholeTreeOnTimeout() throws Exception {
-        // the child forks a grandchild that holds stdout open: both must die
-        ExecRequest req = new ExecRequest(List.of("/usr/bin/env", "python3", "-c",
-                "import os,sys,time\npid=os.fork()\nif pid:\n  print(pid, flush=True)\ntime.sleep(60)"),
-                ENV, null, null, Duration.ofMillis(500), 1024, 1024);
+        // the child forks a grandchild that holds stdout open: both must die, or the run would last as long as
+        // the grandchild's sleep. sh forks at once (python could take longer than the timeout to start on a busy
+        // machine, and was killed before it forked); the timeout leaves ample time and only sets the test's length
+        long sleep = 10 * Soon.seconds();
+        ExecRequest req = new ExecRequest(List.of("/bin/sh", "-c", "sleep " + sleep + " & echo $!; exec sleep " + sleep),
+                ENV, null, null, Duration.ofSeconds(2), 1024, 1024);
         ExecResult r = RUNNER.run(req);
         assertEquals(ExecResult.Termination.TIMED_OUT, r.termination());
-        long grandchild = Long.parseLong(r.stdoutText().trim());
-        // reaped by init shortly after the kill; wait for that instead of guessing a delay
-        var handle = ProcessHandle.of(grandchild);
-        if (handle.isPresent()) {
-            handle.get().onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(r.elapsed().compareTo(Soon.timeout()) < 0, "ended by the kill, not by the sleeps: " + r.elapsed());
+        String out = r.stdoutText().trim();
+        assertTrue(out.matches("\\d+"), "the grandchild's pid, printed before the kill: '" + out + "'");
+        // reaped by its new parent some time after the kill, or a zombie if that parent never reaps: both are gone
+        ProcessHandle grandchild = ProcessHandle.of(Long.parseLong(out)).orElse(null);
+        if (grandchild != null) {
+            Soon.await("the grandchild gone", () -> ProcessTree.gone(grandchild));
         }
-        assertFalse(ProcessHandle.of(grandchild).map(ProcessHandle::isAlive).orElse(false));
     }
 
     @Test

@@ -10,27 +10,38 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.xenstorage.testing.Soon;
 
 class ProcessTreeTest {
-    /** A python3 process that starts a child sleeping a minute, prints the child's pid, then sleeps too. */
+    /**
+     * A python3 process that starts a child, prints the child's pid, and sleeps; both sleep far longer than any
+     * wait of these tests, so only a kill ends them in time.
+     */
     private static Process parentWithChild() throws Exception {
+        long sleep = 10 * Soon.seconds();
         Process p = new ProcessBuilder("python3", "-c", "import subprocess,sys,time\n"
-                + "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-                + "print(c.pid, flush=True)\ntime.sleep(60)\n").redirectErrorStream(true).start();
+                + "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(" + sleep + ")'])\n"
+                + "print(c.pid, flush=True)\ntime.sleep(" + sleep + ")\n").redirectErrorStream(true).start();
         return p;
+    }
+
+    /** The child's pid, once {@code parent} has started it. */
+    private static ProcessHandle childOf(Process parent) throws Exception {
+        String line = new BufferedReader(new InputStreamReader(parent.getInputStream(), StandardCharsets.UTF_8))
+                .readLine();
+        return ProcessHandle.of(Long.parseLong(line.trim())).orElseThrow();
     }
 
     @Test
     void killEndsTheProcessAndWhatItStarted() throws Exception {
         Process p = parentWithChild();
-        long child = Long.parseLong(new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
-                .readLine().trim());
-        ProcessHandle childHandle = ProcessHandle.of(child).orElseThrow();
+        ProcessHandle childHandle = childOf(p);
+        long child = childHandle.pid();
         assertFalse(ProcessTree.gone(childHandle));
 
         List<ProcessHandle> killed = ProcessTree.kill(p.toHandle());
         assertEquals(List.of(child), killed.stream().map(ProcessHandle::pid).toList());
-        assertTrue(ProcessTree.awaitGone(List.of(p.toHandle(), childHandle), Duration.ofSeconds(30)));
+        assertTrue(ProcessTree.awaitGone(List.of(p.toHandle(), childHandle), Soon.timeout()));
         // re-parented when its parent died: if its new parent never reaps it, isAlive() still says true
         assertTrue(ProcessTree.gone(childHandle));
     }
@@ -38,11 +49,13 @@ class ProcessTreeTest {
     @Test
     void awaitGoneSaysSoWhenAProcessOutlivesTheWait() throws Exception {
         Process p = parentWithChild();
+        // once the child is running, so that the kill below finds it (a kill during its fork would orphan it)
+        ProcessHandle child = childOf(p);
         try {
             assertFalse(ProcessTree.awaitGone(List.of(p.toHandle()), Duration.ofMillis(50)));
         } finally {
             ProcessTree.kill(p);
         }
-        assertTrue(ProcessTree.awaitGone(List.of(p.toHandle()), Duration.ofSeconds(30)));
+        assertTrue(ProcessTree.awaitGone(List.of(p.toHandle(), child), Soon.timeout()));
     }
 }

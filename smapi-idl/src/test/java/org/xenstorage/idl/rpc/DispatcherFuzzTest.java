@@ -9,12 +9,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.testing.Soon;
 
 /**
  * 10,000 mutated or truncated requests into the dispatcher: every reply is a well-formed JSON-RPC
@@ -49,7 +49,7 @@ class DispatcherFuzzTest {
         int successes = 0;
         for (int i = 0; i < 10_000; i++) {
             String request = mutate(seeds.get(random.nextInt(seeds.size())), random);
-            String reply = dispatcher.dispatch(request).get(10, TimeUnit.SECONDS);
+            String reply = Soon.get(dispatcher.dispatch(request));
             JsonNode root = Json.parse(reply);
             assertTrue(root.isObject() && root.has("result") && root.has("error") && root.has("id"),
                     () -> "malformed reply " + reply + " to " + request);

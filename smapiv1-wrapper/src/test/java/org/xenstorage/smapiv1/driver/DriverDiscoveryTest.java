@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.smapiv1.exec.DriverExec;
+import org.xenstorage.testing.Soon;
 
 /** Discovery over a real directory of real executables, good and bad. */
 class DriverDiscoveryTest {
@@ -48,7 +48,7 @@ class DriverDiscoveryTest {
     void setUp() throws Exception {
         smDir = Files.createDirectories(tmp.resolve("sm"));
         runner = new ChildProcessRunner();
-        exec = new DriverExec(runner, Duration.ofSeconds(30), Map.of(), 1 << 20);
+        exec = new DriverExec(runner, Soon.timeout(), Map.of(), 1 << 20);
     }
 
     @AfterEach

@@ -14,11 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +26,7 @@ import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.testing.Soon;
 
 /**
  * {@code kill -9} of a real backend process (the shipped example driver, the embedded XenAPI catalogue, the
@@ -53,9 +52,9 @@ class BackendKillIT {
     Child child;
 
     @AfterEach
-    void killLeftovers() {
+    void killLeftovers() throws Exception {
         if (child != null) {
-            child.process.destroyForcibly();
+            child.kill();
         }
     }
 
@@ -68,7 +67,8 @@ class BackendKillIT {
         Child(Path smDir, Path stateDir, Path log) throws IOException {
             this.smDir = smDir.toString();
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1",
+                    "-D" + Soon.PROPERTY + "=" + Soon.seconds(), "-cp",
                     System.getProperty("java.class.path"), CrashableBackendMain.class.getName(), smDir.toString(),
                     stateDir.toString());
             pb.redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -114,14 +114,27 @@ class BackendKillIT {
          *
          * @return how many processes besides the JVM were killed
          */
-        int kill() throws InterruptedException {
-            // SIGKILL through the handle, unlike Process.destroyForcibly, so the process's stdout stays
-            // readable: what it answered before it died can still be read. From now on the JVM starts no driver.
-            List<ProcessHandle> victims = new ArrayList<>(ProcessTree.kill(process.toHandle()));
+        int kill() throws IOException, InterruptedException {
+            // Freeze the tree, then kill it: a stopped process starts nothing, so the listing is complete. Killed
+            // at once, the JVM could complete a driver spawn begun after its descendants were listed; the orphan
+            // (a jspawnhelper, whose argv does not name the SM dir) then exec'd the driver after the search for
+            // strays, and the driver wrote the ledger after this returned.
+            ProcessHandle jvm = process.toHandle();
+            stop(List.of(jvm));
+            List<ProcessHandle> victims = new ArrayList<>();
+            for (List<ProcessHandle> fresh = jvm.descendants().toList(); !fresh.isEmpty();
+                    fresh = jvm.descendants().filter(p -> !victims.contains(p)).toList()) {
+                stop(fresh); // before the next listing: a process stopped runs no fork
+                victims.addAll(fresh);
+            }
+            // SIGKILL through the handles, unlike Process.destroyForcibly, so the process's stdout stays
+            // readable: what it answered before it died can still be read
+            jvm.destroyForcibly();
+            victims.forEach(ProcessHandle::destroyForcibly);
             int others = victims.size();
-            assertTrue(process.waitFor(30, TimeUnit.SECONDS));
-            // a driver spawned between the listing and the JVM's death is found by its argv, which names
-            // this test's own driver copy (so does a forked JVM child that has not exec'd yet)
+            Soon.exitOf(process);
+            // a process of this test's driver that left the tree (re-parented when its parent exited) is found
+            // by its argv, which names this test's own driver copy
             List<ProcessHandle> strays = ProcessHandle.allProcesses()
                     .filter(p -> !victims.contains(p) && namesSmDir(p) && !ProcessTree.gone(p)).toList();
             for (ProcessHandle stray : strays) {
@@ -129,8 +142,15 @@ class BackendKillIT {
             }
             victims.addAll(strays);
             others += strays.size();
-            assertTrue(ProcessTree.awaitGone(victims, Duration.ofSeconds(30)), "a process survived SIGKILL for 30 s");
+            assertTrue(ProcessTree.awaitGone(victims, Soon.timeout()), "a process survived SIGKILL");
             return others;
+        }
+
+        /** SIGSTOP (ProcessHandle can only end a process); one that exited meanwhile needs no stopping. */
+        private static void stop(List<ProcessHandle> processes) throws IOException, InterruptedException {
+            StringBuilder pids = new StringBuilder();
+            processes.forEach(p -> pids.append(' ').append(p.pid()));
+            Soon.exitOf(new ProcessBuilder("/bin/sh", "-c", "kill -STOP" + pids + " 2>/dev/null").start());
         }
 
         private boolean namesSmDir(ProcessHandle p) {
@@ -229,7 +249,7 @@ class BackendKillIT {
         checkAfterRestart(c, previous, previousVdi);
         c.send("");
         c.in.close();
-        assertTrue(c.process.waitFor(60, TimeUnit.SECONDS));
+        Soon.exitOf(c.process);
         child = null;
     }
 

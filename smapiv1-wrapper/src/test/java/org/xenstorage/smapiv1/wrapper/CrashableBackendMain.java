@@ -7,7 +7,6 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import org.xenstorage.idl.api.RpcMethod;
@@ -22,6 +21,7 @@ import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.smapiv1.Smapiv1Backend;
 import org.xenstorage.smapiv1.Smapiv1Config;
 import org.xenstorage.smapiv1.translation.Smapiv1Translation;
+import org.xenstorage.testing.Soon;
 
 /**
  * The process {@code BackendKillIT} kills: a real {@link Smapiv1Backend} (driver discovery, exec of the
@@ -41,8 +41,9 @@ public final class CrashableBackendMain {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        // every driver call here should succeed (the parent kills the process, never a timeout)
         Smapiv1Config config = new Smapiv1Config(Path.of(args[0]), Path.of(args[1]), "org.xen.xapi.storage",
-                Duration.ofSeconds(60), 4, Optional.empty());
+                Soon.timeout(), 4, Optional.empty());
         Smapiv1Backend backend = Smapiv1Backend.start(config, null, Smapiv1Backend.Options.defaults());
         Smapiv1Translation translation = backend.translationFor("localfile");
         StorageService inner = StorageService.of(translation);

@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,7 @@ import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.types.RoRw;
 import org.xenstorage.smapiv1.automaton.Op;
 import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.testing.Soon;
 
 /**
  * Locking (spec 2.5, acceptance 18): different VDIs overlap inside the layer below, one VDI never has two
@@ -74,7 +76,7 @@ class SerialisationTest {
             }));
         }
         for (Future<?> f : done) {
-            f.get(60, TimeUnit.SECONDS);
+            Soon.get(f);
         }
         assertTrue(sm.maxInFlight.get() > 1, "max calls in flight: " + sm.maxInFlight.get());
         assertEquals(1, sm.maxPerVdi.get());
@@ -101,7 +103,7 @@ class SerialisationTest {
             }));
         }
         for (Future<?> f : done) {
-            f.get(60, TimeUnit.SECONDS);
+            Soon.get(f);
         }
         assertEquals(1, sm.maxPerVdi.get());
         assertEquals(N, sm.calls().stream().filter(c -> c.startsWith("VDI.resize")).count());
@@ -142,19 +144,27 @@ class SerialisationTest {
             }
         };
         Future<?> attach = pool.submit(() -> s.vdi().attach3("dbg", "A", "sr", "v", "vm", true));
-        assertTrue(attachInside.await(30, TimeUnit.SECONDS));
+        await(attachInside);
         Future<?> detach = pool.submit(() -> s.sr().detach("dbg", "sr"));
         releaseAttach.countDown();
-        attach.get(30, TimeUnit.SECONDS);
-        assertTrue(detachInside.await(30, TimeUnit.SECONDS));
+        Soon.get(attach);
+        await(detachInside);
         // the attach finished before SR.detach tore it down and called SM SR.detach
         assertEquals(List.of("VDI.attach3 v rw=true", "VDI.detach v", "SR.detach sr"), sm.calls());
         // a VDI call sent now runs only after SR.detach finished: it then finds the SR gone
-        Future<?> late = pool.submit(() -> s.vdi().attach3("dbg", "B", "sr", "w", "vm", true));
+        AtomicReference<Thread> caller = new AtomicReference<>();
+        Future<?> late = pool.submit(() -> {
+            caller.set(Thread.currentThread());
+            s.vdi().attach3("dbg", "B", "sr", "w", "vm", true);
+        });
+        // released only once the call is parked on the wrapper's lock (or, were it not held back, done): a pool
+        // thread slow to start it would otherwise send it after SR.detach finished, proving nothing
+        Soon.await("the late attach parked on the wrapper's lock", () -> late.isDone()
+                || caller.get() != null && caller.get().getState() == Thread.State.WAITING);
         releaseDetach.countDown();
-        detach.get(30, TimeUnit.SECONDS);
+        Soon.get(detach);
         try {
-            late.get(30, TimeUnit.SECONDS);
+            Soon.get(late);
             throw new AssertionError("attach after SR.detach succeeded");
         } catch (java.util.concurrent.ExecutionException e) {
             assertEquals(new StorageError.SrNotAttached("sr"), ((StorageException) e.getCause()).error());
@@ -173,11 +183,11 @@ class SerialisationTest {
             }
         };
         Future<?> scan = pool.submit(() -> s.sr().scan("dbg", "sr"));
-        assertTrue(scanInside.await(30, TimeUnit.SECONDS));
+        await(scanInside);
         // a VDI call is not blocked by the scan holding the SR lock
         s.vdi().attach3("dbg", "A", "sr", "v", "vm", true);
         release.countDown();
-        scan.get(30, TimeUnit.SECONDS);
+        Soon.get(scan);
         assertEquals(List.of("SR.scan sr", "VDI.attach3 v rw=true"), sm.calls());
     }
 
@@ -191,7 +201,7 @@ class SerialisationTest {
 
     private static void await(CountDownLatch l) {
         try {
-            if (!l.await(30, TimeUnit.SECONDS)) {
+            if (!l.await(Soon.millis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError("latch not released");
             }
         } catch (InterruptedException e) {
