@@ -58,4 +58,34 @@ class ProcessTreeTest {
         }
         assertTrue(ProcessTree.awaitGone(List.of(p.toHandle(), child), Soon.timeout()));
     }
+
+    /**
+     * Regression: the descendants were listed, then killed; a child forked in between was re-parented and kept
+     * running (a driver's helper holding the call's stdout open, say). A parent forking as fast as it can makes
+     * that window all but certain to be hit.
+     */
+    @Test
+    void aProcessForkingWhileItIsKilledLeavesNoChildRunning() throws Exception {
+        // a marker no other process carries: every sleep this parent starts has it in its argv
+        String marker = Long.toString(1_000_000 + System.nanoTime() % 1_000_000) + ".5";
+        Process forker = new ProcessBuilder("/bin/sh", "-c", "while :; do /bin/sleep " + marker + " & done")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            Soon.await("the parent has started forking", () -> forker.descendants().count() > 20);
+            List<ProcessHandle> killed = ProcessTree.kill(forker);
+            assertTrue(ProcessTree.awaitGone(killed, Soon.timeout()), "a listed child survived");
+            Soon.exitOf(forker);
+            List<ProcessHandle> survivors = withMarker(marker);
+            assertEquals(List.of(), survivors.stream().map(ProcessHandle::pid).toList(),
+                    "children forked while the tree was killed, still running");
+        } finally {
+            withMarker(marker).forEach(ProcessHandle::destroyForcibly);
+            forker.destroyForcibly();
+        }
+    }
+
+    private static List<ProcessHandle> withMarker(String marker) {
+        return ProcessHandle.allProcesses().filter(p -> !ProcessTree.gone(p)
+                && p.info().arguments().map(a -> List.of(a).contains(marker)).orElse(false)).toList();
+    }
 }

@@ -115,22 +115,11 @@ class BackendKillIT {
          * @return how many processes besides the JVM were killed
          */
         int kill() throws IOException, InterruptedException {
-            // Freeze the tree, then kill it: a stopped process starts nothing, so the listing is complete. Killed
-            // at once, the JVM could complete a driver spawn begun after its descendants were listed; the orphan
-            // (a jspawnhelper, whose argv does not name the SM dir) then exec'd the driver after the search for
-            // strays, and the driver wrote the ledger after this returned.
-            ProcessHandle jvm = process.toHandle();
-            stop(List.of(jvm));
-            List<ProcessHandle> victims = new ArrayList<>();
-            for (List<ProcessHandle> fresh = jvm.descendants().toList(); !fresh.isEmpty();
-                    fresh = jvm.descendants().filter(p -> !victims.contains(p)).toList()) {
-                stop(fresh); // before the next listing: a process stopped runs no fork
-                victims.addAll(fresh);
-            }
-            // SIGKILL through the handles, unlike Process.destroyForcibly, so the process's stdout stays
-            // readable: what it answered before it died can still be read
-            jvm.destroyForcibly();
-            victims.forEach(ProcessHandle::destroyForcibly);
+            // ProcessTree freezes the tree before it kills it, so a driver spawn the JVM began after a listing
+            // cannot leave an orphan (a jspawnhelper, whose argv does not name the SM dir) that execs the driver
+            // after the search for strays below. Through the handle, unlike Process.destroyForcibly, the process's
+            // stdout stays readable: what it answered before it died can still be read.
+            List<ProcessHandle> victims = new ArrayList<>(ProcessTree.kill(process.toHandle()));
             int others = victims.size();
             Soon.exitOf(process);
             // a process of this test's driver that left the tree (re-parented when its parent exited) is found
@@ -144,13 +133,6 @@ class BackendKillIT {
             others += strays.size();
             assertTrue(ProcessTree.awaitGone(victims, Soon.timeout()), "a process survived SIGKILL");
             return others;
-        }
-
-        /** SIGSTOP (ProcessHandle can only end a process); one that exited meanwhile needs no stopping. */
-        private static void stop(List<ProcessHandle> processes) throws IOException, InterruptedException {
-            StringBuilder pids = new StringBuilder();
-            processes.forEach(p -> pids.append(' ').append(p.pid()));
-            Soon.exitOf(new ProcessBuilder("/bin/sh", "-c", "kill -STOP" + pids + " 2>/dev/null").start());
         }
 
         private boolean namesSmDir(ProcessHandle p) {
