@@ -146,7 +146,9 @@ public final class PluginWatcher implements AutoCloseable {
             seen.add(scheme);
             FileTime mtime = modified(dir);
             if (!mtime.equals(datapaths.get(scheme))) {
-                datapaths.put(scheme, mtime);
+                // a script added in the same clock tick as this reading leaves the mtime as read: a reading that
+                // recent is not kept, so the next rescan looks again (one extra re-registration at most)
+                datapaths.put(scheme, settled(mtime) ? mtime : UNSETTLED);
                 safely(() -> listener.datapathChanged(scheme, dir));
             }
         }
@@ -177,6 +179,15 @@ public final class PluginWatcher implements AutoCloseable {
             LOG.error("cannot list {}: {}", root, e.toString());
         }
         return out;
+    }
+
+    /** What a datapath directory is recorded at when its mtime was too recent to trust: never equal to a reading. */
+    private static final FileTime UNSETTLED = FileTime.fromMillis(Long.MIN_VALUE);
+    /** File timestamps are coarse (a kernel tick, or a second on some file systems): older than this is settled. */
+    private static final long SETTLE_MILLIS = 2000;
+
+    private static boolean settled(FileTime mtime) {
+        return System.currentTimeMillis() - mtime.toMillis() > SETTLE_MILLIS;
     }
 
     private static FileTime modified(Path dir) {
