@@ -19,7 +19,6 @@ import java.util.Random;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -34,8 +33,8 @@ import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageClient;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
-import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * Issue 8, bad input: a real daemon process (embedded broker, the example SMAPIv1 driver and SMAPIv3
@@ -53,7 +52,8 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BadInputIT {
     static final String PREFIX = "org.xen.xapi.storage";
-    static final Duration T = Duration.ofSeconds(120);
+    /** The mux's own call timeout is {@link Soon#timeout()}: a caller of the mux waits longer. */
+    static final Duration T = Soon.times(2);
     static final int REQUESTS = Integer.getInteger("reliability.fuzz.requests",
             Boolean.getBoolean("reliability.full") ? 100_000 : 2_000);
     static final long SEED = Long.getLong("reliability.fuzz.seed", 0x8badf00dL);
@@ -83,7 +83,7 @@ class BadInputIT {
 
     static void cp(Path from, Path to) throws Exception {
         Process p = new ProcessBuilder("cp", "-a", from.toString(), to.toString()).inheritIO().start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "cp -a " + from + " " + to);
+        assertEquals(0, Soon.exitOf(p), "cp -a " + from + " " + to);
     }
 
     @BeforeAll
@@ -124,22 +124,16 @@ class BadInputIT {
         }
         Path state = dir.resolve("var");
         daemon = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), "--state-dir=" + state,
-                "--plugin-root=" + pluginRoot, "--sm-dir=" + smDir, "--log-level=WARN", "--call-timeout=90s");
+                "--plugin-root=" + pluginRoot, "--sm-dir=" + smDir, "--log-level=WARN",
+                "--call-timeout=" + Soon.seconds() + "s");
         Path sock = state.resolve("message-switch.sock");
-        for (int i = 0; i < 1200 && !Files.exists(sock); i++) {
-            assertTrue(daemon.process.isAlive(), daemon::output);
-            Thread.sleep(100);
-        }
-        client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "fuzz");
-        daemon.awaitServing(client, PREFIX, Duration.ofSeconds(120));
+        client = daemon.connect(sock, "fuzz");
+        daemon.awaitServing(client, PREFIX);
         mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
-        for (int i = 0; i < 600; i++) {
+        daemon.awaitStarted("the three backend types are live", () -> {
             String types = ext("Registry.types", "{\"dbg\":\"it\"}").get("result").toString();
-            if (types.contains("localfile") && types.contains("simplefile") && types.contains("evilfile")) {
-                break;
-            }
-            Thread.sleep(200);
-        }
+            return types.contains("localfile") && types.contains("simplefile") && types.contains("evilfile");
+        });
         v1Sr = newSr("localfile", "location");
         v3Sr = newSr("simplefile", "path");
     }
@@ -364,7 +358,7 @@ class BadInputIT {
                     String req = window.get(j)[1];
                     String reply;
                     try {
-                        reply = pending.get(j).get(T.toSeconds() + 30, TimeUnit.SECONDS);
+                        reply = Soon.get(pending.get(j), T.plus(Soon.timeout()));
                     } catch (Exception e) {
                         throw new AssertionError("no reply on " + window.get(j)[0] + " to " + cut(req) + "\n"
                                 + cut(daemon.output()), e);
@@ -439,7 +433,7 @@ class BadInputIT {
         }
         for (int i = 0; i < sent.size(); i++) {
             String call = sent.get(i)[1];
-            String reply = replies.get(i).get(T.toSeconds() + 60, TimeUnit.SECONDS);
+            String reply = Soon.get(replies.get(i), T.plus(Soon.timeout()));
             StorageError e = checkReply(call, reply);
             assertTrue(e != null, () -> "a hostile location must be refused on " + "the queue: " + cut(call) + " -> " + cut(reply));
             checked++;

@@ -24,10 +24,11 @@ import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.testing.Soon;
 
 /** The daemon as a process: crash and restart, graceful stop, configuration precedence. */
 class DaemonLifecycleIT {
-    static final Duration T = Duration.ofSeconds(20);
+    static final Duration T = Soon.timeout();
 
     @TempDir
     Path dir;
@@ -52,7 +53,7 @@ class DaemonLifecycleIT {
         Path conf = dir.resolve("daemon.conf");
         StringBuilder b = new StringBuilder(String.join("\n", "mode=host", "switch-path=" + sw.socket,
                 "state-dir=" + dir.resolve("state"), "queue-prefix=" + prefix, "smapiv1=false", "smapiv3=false",
-                "discovery-interval=300ms", "shutdown-grace=20s", ""));
+                "discovery-interval=300ms", "shutdown-grace=" + Soon.seconds() + "s", ""));
         for (String e : extra) {
             b.append(e).append('\n');
         }
@@ -65,7 +66,7 @@ class DaemonLifecycleIT {
         args[0] = "--config=" + conf;
         System.arraycopy(flags, 0, args, 1, flags.length);
         DaemonProcess d = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args);
-        d.awaitServing(sw.client, prefix, Duration.ofSeconds(60));
+        d.awaitServing(sw.client, prefix);
         return d;
     }
 
@@ -84,6 +85,8 @@ class DaemonLifecycleIT {
         mux.vdi().attach3("it", "vbd/1/xvda", "s1", "v1", "vm1", true);
 
         daemon.kill9();
+        // the switch must see the old mux's poller go, or the queue would look served before the new one polls
+        Soon.await("the killed daemon no longer polls " + q, () -> !Soon.get(sw.client.list(q, true)).contains(q));
         daemon = startDaemon(q, conf);
 
         mux.vdi().create("it", "s1", VdiInfo.defaults("", "after"));
@@ -102,7 +105,7 @@ class DaemonLifecycleIT {
         p1.on("SR.stat", a -> {
             entered.countDown();
             try {
-                release.await(30, TimeUnit.SECONDS);
+                release.await(Soon.millis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -111,19 +114,21 @@ class DaemonLifecycleIT {
         sw.serve(q + ".p1", p1);
         daemon = startDaemon(q, config(q), "--log-level=INFO");
         assertTrue(ext(q, "Registry.register", "{\"dbg\":\"it\",\"sr\":\"s1\",\"sr_type\":\"p1\"}").get("error").isNull());
-        StorageService mux = sw.storage(q, Duration.ofSeconds(60));
+        // the call lasts until the test releases it, after waits of its own
+        StorageService mux = sw.storage(q, Soon.times(3));
         CompletableFuture<StorageError> inFlight = CompletableFuture.supplyAsync(
                 () -> assertThrows(StorageException.class, () -> mux.sr().stat("it", "s1")).error());
-        assertTrue(entered.await(20, TimeUnit.SECONDS));
+        assertTrue(entered.await(Soon.millis(), TimeUnit.MILLISECONDS));
 
         daemon.process.destroy(); // SIGTERM
+        // the daemon has taken the signal, then has had time to exit if it did not wait for the call
+        Soon.await("the daemon starts its shutdown", () -> daemon.output().contains("shutting down"));
         Thread.sleep(500);
         assertTrue(daemon.process.isAlive(), "the daemon waits for the call in flight");
         release.countDown();
 
-        assertEquals(new StorageError.BackendError("FINISHED", List.of("late")), inFlight.get(20, TimeUnit.SECONDS));
-        assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), daemon.output());
-        int code = daemon.process.exitValue();
+        assertEquals(new StorageError.BackendError("FINISHED", List.of("late")), Soon.get(inFlight));
+        int code = Soon.exitOf(daemon.process);
         assertTrue(code == 0 || code == 143, "exit code " + code);
         String log = daemon.output();
         assertTrue(log.contains("storage daemon stopped"), log);
@@ -135,7 +140,7 @@ class DaemonLifecycleIT {
     void flagsWinOverTheConfigFile() throws Exception {
         Path conf = config("from.file");
         daemon = startDaemon("from.flag", conf, "--queue-prefix=from.flag");
-        assertFalse(sw.client.list("from.file", true).get(5, TimeUnit.SECONDS).contains("from.file"));
+        assertFalse(Soon.get(sw.client.list("from.file", true)).contains("from.file"));
         assertEquals("mux", sw.storage("from.flag", T).query().query("it").driver());
     }
 
@@ -146,17 +151,16 @@ class DaemonLifecycleIT {
                 "plugin-root=" + EmbeddedModeIT.repoRoot().resolve("examples/smapiv3"));
         DaemonProcess d = DaemonProcess.start(dir.resolve("bridge.log"), Map.of(), "--config=" + conf);
         daemon = d;
-        d.awaitServing(sw.client, q + ".simplefile", Duration.ofSeconds(60));
+        d.awaitServing(sw.client, q + ".simplefile");
         assertEquals("SMAPIv3", sw.storage(q + ".simplefile", T).query().query("it").smapiVersion().name());
-        assertFalse(sw.client.list(q, true).get(5, TimeUnit.SECONDS).contains(q), "no mux in this role");
+        assertFalse(Soon.get(sw.client.list(q, true)).contains(q), "no mux in this role");
     }
 
     @Test
     void aBadConfigurationExitsWithStatus2AndSaysWhy() throws Exception {
         Path conf = config("bad.storage", "workers=lots");
         DaemonProcess d = DaemonProcess.start(dir.resolve("bad.log"), Map.of(), "--config=" + conf);
-        assertTrue(d.process.waitFor(30, TimeUnit.SECONDS));
-        assertEquals(2, d.process.exitValue());
+        assertEquals(2, Soon.exitOf(d.process), d.output());
         assertTrue(d.output().contains("workers must be a positive integer"), d.output());
     }
 }

@@ -7,14 +7,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * A real storage-daemon process started from a test with {@code java} and the test classpath; its output
  * goes to a log file the test can read when something fails.
  */
 final class DaemonProcess implements AutoCloseable {
+    /** How long a daemon may take to start serving: a JVM start plus its backends, on a busy machine. */
+    static final Duration START = Soon.times(2);
+
     final Process process;
     final Path log;
 
@@ -39,20 +44,55 @@ final class DaemonProcess implements AutoCloseable {
         return new DaemonProcess(pb.start(), log);
     }
 
-    /** Waits until {@code queue} is served on the switch (the mux binds it last, once ready). */
-    void awaitServing(SwitchRpcClient client, String queue, Duration max) throws Exception {
-        long end = System.nanoTime() + max.toNanos();
-        while (System.nanoTime() < end) {
-            if (!process.isAlive()) {
-                throw new AssertionError("daemon exited with " + process.exitValue() + ":\n" + output());
-            }
-            List<String> live = client.list(queue, true).get(5, TimeUnit.SECONDS);
-            if (live.contains(queue)) {
-                return;
-            }
-            Thread.sleep(50);
+    /** Fails at once, with the log, when the daemon has exited. */
+    void assertAlive() {
+        if (!process.isAlive()) {
+            throw new Exited("daemon exited with " + process.exitValue() + ":\n" + output());
         }
-        throw new AssertionError("daemon did not serve " + queue + " in time:\n" + output());
+    }
+
+    /** The daemon exited while a test waited for it: no point waiting on. */
+    static final class Exited extends AssertionError {
+        Exited(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * A client of the daemon's embedded switch at {@code socket}, once it accepts one (the socket file exists
+     * a moment before the switch listens on it).
+     */
+    SwitchRpcClient connect(Path socket, String name) throws InterruptedException {
+        AtomicReference<SwitchRpcClient> client = new AtomicReference<>();
+        awaitStarted("the embedded switch at " + socket + " accepts a client", () -> {
+            client.set(SwitchRpcClient.connect(SwitchAddress.unix(socket), name, SwitchFixture.PATIENT));
+            return true;
+        });
+        return client.get();
+    }
+
+    /**
+     * Waits until {@code queue} is served on the switch (the mux binds it last, once ready) and both of the
+     * client's connections are up: a call fails DISCONNECTED at once while either is still (re)connecting,
+     * and the queue list goes over one of them only.
+     */
+    void awaitServing(SwitchRpcClient client, String queue) throws InterruptedException {
+        awaitStarted(queue + " served",
+                () -> client.isConnected() && Soon.get(client.list(queue, true)).contains(queue));
+    }
+
+    /** {@link Soon#await} for a step of the start, failing at once if the daemon exits meanwhile. */
+    void awaitStarted(String what, Soon.Condition condition) throws InterruptedException {
+        try {
+            Soon.await(what, START, () -> {
+                assertAlive();
+                return condition.holds();
+            });
+        } catch (Exited e) {
+            throw e;
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + output(), e.getCause());
+        }
     }
 
     String output() {
@@ -63,27 +103,27 @@ final class DaemonProcess implements AutoCloseable {
         }
     }
 
-    /** SIGKILL, as an OOM killer or a crash would. */
+    /** SIGKILL, as an OOM killer or a crash would; returns once the process is gone. */
     void kill9() throws InterruptedException {
         process.destroyForcibly();
-        process.waitFor(20, TimeUnit.SECONDS);
+        Soon.exitOf(process);
     }
 
     /** SIGTERM, as systemd stop does; returns the exit code. */
-    int terminate(Duration max) throws InterruptedException {
+    int terminate() throws InterruptedException {
         process.destroy();
-        if (!process.waitFor(max.toMillis(), TimeUnit.MILLISECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("daemon did not stop after SIGTERM:\n" + output());
+        try {
+            return Soon.exitOf(process);
+        } catch (AssertionError e) {
+            throw new AssertionError("daemon did not stop after SIGTERM:\n" + output(), e);
         }
-        return process.exitValue();
     }
 
     @Override
     public void close() throws InterruptedException {
         if (process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(20, TimeUnit.SECONDS);
+            Soon.exitOf(process);
         }
     }
 }

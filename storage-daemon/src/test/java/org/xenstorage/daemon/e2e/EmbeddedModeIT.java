@@ -35,6 +35,7 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * The README path: no config file, so embedded mode — the daemon serves its own broker under the state
@@ -43,14 +44,15 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  */
 class EmbeddedModeIT {
     static final String PREFIX = "org.xen.xapi.storage";
-    static final Duration T = Duration.ofSeconds(30);
+    static final Duration T = Soon.timeout();
+    /** Seconds one UPDATES.get long-poll may block (the calls that carry it may take that much longer). */
+    static final int POLL = 10;
 
     static final String RECEIVER = String.join("\n",
             "import socket, sys",
             "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
             "s.bind(sys.argv[1])",
             "print('bound', flush=True)",
-            "s.settimeout(120)",
             "while True:",
             "    print(s.recv(4096).decode().replace('\\n', '|'), flush=True)");
 
@@ -79,6 +81,20 @@ class EmbeddedModeIT {
     }
 
     record Made(VdiInfo vdi, Path file) {
+    }
+
+    /**
+     * The receiver's next line (null at its end). The daemon's notes come when it gets there, so the wait
+     * is bounded by the caller, never by how long the test took in between.
+     */
+    static String nextNote(BufferedReader notes, Duration bound) throws Exception {
+        return Soon.get(CompletableFuture.supplyAsync(() -> {
+            try {
+                return notes.readLine();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }), bound);
     }
 
     /**
@@ -118,22 +134,24 @@ class EmbeddedModeIT {
         BufferedReader notes = new BufferedReader(new InputStreamReader(receiver.getInputStream(), StandardCharsets.UTF_8));
         DaemonProcess daemon = null;
         try {
-            assertEquals("bound", notes.readLine());
+            assertEquals("bound", nextNote(notes, Soon.timeout()));
             Path state = dir.resolve("var");
             daemon = DaemonProcess.start(dir.resolve("daemon.log"), Map.of("NOTIFY_SOCKET", notifySock.toString()),
                     "--state-dir=" + state, "--plugin-root=" + repoRoot().resolve("examples/smapiv3"),
                     "--sm-dir=" + repoRoot().resolve("examples/sm"), "--log-level=INFO");
-            String ready = notes.readLine();
+            String ready = nextNote(notes, DaemonProcess.START);
             assertTrue(ready != null && ready.startsWith("READY=1"), ready + "\n" + daemon.output());
             Path sock = state.resolve("message-switch.sock");
             assertTrue(Files.exists(sock), "the embedded broker listens under the state dir");
 
-            try (SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "it")) {
+            try (SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "it",
+                    SwitchFixture.PATIENT)) {
                 JsonNode types = Json.parse(client.call(PREFIX,
                         "{\"method\":\"Registry.types\",\"params\":[{\"dbg\":\"it\"}],\"id\":1}", T)).get("result");
                 assertTrue(types.toString().contains("\"simplefile\"") && types.toString().contains("\"localfile\""),
                         types + "\n" + daemon.output());
                 StorageService mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
+                StorageService polling = StorageClient.of(text -> client.callAsync(PREFIX, text, T.plusSeconds(POLL)));
                 String v3 = UUID.randomUUID().toString();
                 String v1 = UUID.randomUUID().toString();
                 register(client, v3, "simplefile");
@@ -147,26 +165,24 @@ class EmbeddedModeIT {
                         () -> exercise(mux, v3, Map.of("path", v3Dir.toString())));
                 CompletableFuture<Made> b = CompletableFuture.supplyAsync(
                         () -> exercise(mux, v1, Map.of("location", v1Dir.toString())));
-                Made onV3 = a.get(60, TimeUnit.SECONDS);
-                Made onV1 = b.get(60, TimeUnit.SECONDS);
+                // each is a few calls, each running plugin scripts
+                Made onV3 = Soon.get(a, Soon.times(2));
+                Made onV1 = Soon.get(b, Soon.times(2));
                 assertTrue(onV1.file().startsWith(v1Dir), onV1.file().toString());
                 List<String> srs = mux.sr().list("it");
                 assertTrue(srs.containsAll(List.of(v1, v3)), "SR.list merges both backends: " + srs);
 
                 // DATA.copy localfile -> simplefile as a task; a long-poll wakes on its changes
-                String token = mux.updates().get("it", "", Optional.of(0)).get(10, TimeUnit.SECONDS).next();
+                String[] token = {Soon.get(mux.updates().get("it", "", Optional.of(0))).next()};
                 String task = mux.data().copy("it", v1, onV1.vdi().vdi(), "vm1", "", v3, false);
-                TaskState end = null;
-                for (int i = 0; i < 100 && end == null; i++) {
-                    UpdatesResult u = mux.updates().get("it", token, Optional.of(30)).get(40, TimeUnit.SECONDS);
-                    token = u.next();
-                    if (u.ids().contains(new DynamicId.Task(task))) {
-                        TaskState st = mux.task().stat("it", task).state();
-                        if (!(st instanceof TaskState.Pending)) {
-                            end = st;
-                        }
-                    }
-                }
+                Soon.await("copy task " + task + " ends, seen by a long-poll", Soon.times(2), () -> {
+                    UpdatesResult u = Soon.get(polling.updates().get("it", token[0], Optional.of(POLL)),
+                            T.plusSeconds(POLL));
+                    token[0] = u.next();
+                    return u.ids().contains(new DynamicId.Task(task))
+                            && !(mux.task().stat("it", task).state() instanceof TaskState.Pending);
+                });
+                TaskState end = mux.task().stat("it", task).state();
                 TaskState.Completed done = assertInstanceOf(TaskState.Completed.class, end, String.valueOf(end));
                 VdiInfo copy = ((AsyncResult.VdiInfoResult) done.completion().result().orElseThrow()).value();
                 Backend cb = mux.vdi().attach3("it", "copy-dp", v3, copy.vdi(), "vm1", false);
@@ -182,10 +198,10 @@ class EmbeddedModeIT {
                 mux.sr().detach("it", v1);
             }
 
-            assertTrue(List.of(0, 143).contains(daemon.terminate(T)), daemon.output());
-            String stopping = notes.readLine();
+            assertTrue(List.of(0, 143).contains(daemon.terminate()), daemon.output());
+            String stopping = nextNote(notes, Soon.timeout());
             while (stopping != null && stopping.startsWith("WATCHDOG")) {
-                stopping = notes.readLine();
+                stopping = nextNote(notes, Soon.timeout());
             }
             assertTrue(stopping != null && stopping.startsWith("STOPPING=1"), String.valueOf(stopping));
             assertTrue(!Files.exists(state.resolve("message-switch.sock")), "the broker removed its socket");
@@ -195,7 +211,7 @@ class EmbeddedModeIT {
                 daemon.close();
             }
             receiver.destroyForcibly();
-            receiver.waitFor(10, TimeUnit.SECONDS);
+            receiver.waitFor(Soon.millis(), TimeUnit.MILLISECONDS);
         }
     }
 }

@@ -2,7 +2,6 @@ package org.xenstorage.daemon.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -21,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -35,6 +35,7 @@ import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchException;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 import org.xenstorage.messageswitch.protocol.Diagnostics;
+import org.xenstorage.testing.Soon;
 
 /**
  * The SMAPIv3 half of the crash suite (issue 8, item 1): a real storage-daemon process (embedded broker,
@@ -64,7 +65,9 @@ class Smapiv3CrashSuiteIT {
     static final boolean FULL = Boolean.getBoolean("reliability.full");
     static final int SEQUENCES = Integer.getInteger("reliability.crash.sequences", FULL ? 500 : 20);
     static final int VDIS = 4;
-    static final Duration T = Duration.ofSeconds(60);
+    static final Duration T = Soon.timeout();
+    /** How long the switch must look idle: a request that never comes is not a thing to wait for. */
+    static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
 
     @TempDir
     Path tmp;
@@ -134,34 +137,13 @@ class Smapiv3CrashSuiteIT {
     private void startDaemon() throws Exception {
         daemon = DaemonProcess.start(tmp.resolve("daemon.log"), Map.of(), "--mode=embedded", "--state-dir=" + state,
                 "--plugin-root=" + pluginRoot, "--smapiv1=false", "--log-level=WARN", "--discovery-interval=1s");
-        Path sock = state.resolve("message-switch.sock");
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         if (client == null) {
-            while (!Files.exists(sock)) {
-                assertTrue(daemon.process.isAlive(), () -> "daemon exited:\n" + daemon.output());
-                assertTrue(System.nanoTime() < end, "no switch socket");
-                Thread.sleep(50);
-            }
-            client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "crash");
+            client = daemon.connect(state.resolve("message-switch.sock"), "crash");
             mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
         }
         // the client reconnects by itself; wait until the mux queue is served again and both of the client's
-        // connections are back (a call fails DISCONNECTED at once while either is still in its backoff, and
-        // the list below goes over one of them only: a 500-sequence run once hit that gap)
-        while (true) {
-            assertTrue(daemon.process.isAlive(), () -> "daemon exited:\n" + daemon.output());
-            try {
-                if (client.isConnected() && client.list(PREFIX, true).get(5, TimeUnit.SECONDS).contains(PREFIX)) {
-                    return;
-                }
-            } catch (Exception notYet) {
-                // still starting or reconnecting
-            }
-            if (System.nanoTime() > end) {
-                fail("the daemon did not serve " + PREFIX + " in time:\n" + daemon.output());
-            }
-            Thread.sleep(50);
-        }
+        // connections are back (a 500-sequence run once hit a call in the gap: DISCONNECTED at once)
+        daemon.awaitServing(client, PREFIX);
     }
 
     /**
@@ -170,7 +152,7 @@ class Smapiv3CrashSuiteIT {
      */
     private void killTree() throws Exception {
         List<ProcessHandle> victims = new ArrayList<>(ProcessTree.kill(daemon.process));
-        assertTrue(daemon.process.waitFor(30, TimeUnit.SECONDS), "the killed daemon is gone");
+        Soon.exitOf(daemon.process);
         // a script forked between the snapshot and the kill was re-parented: find it by the plugin root
         String mark = tmp.toString();
         long self = ProcessHandle.current().pid();
@@ -181,28 +163,40 @@ class Smapiv3CrashSuiteIT {
                     victims.addAll(ProcessTree.kill(p));
                 });
         // zombie-aware: an orphaned script nobody reaps still counts as alive to ProcessHandle.onExit
-        assertTrue(ProcessTree.awaitGone(victims, Duration.ofSeconds(30)), "a killed plugin script survived for 30 s");
+        assertTrue(ProcessTree.awaitGone(victims, Soon.timeout()),
+                "a killed plugin script survived for " + Soon.seconds() + " s");
         daemon = null;
     }
 
     /**
-     * Waits until the switch holds no request for the mux or backend queues, so the state is checked at rest;
-     * returns the most requests seen pending.
+     * Waits until the switch has held no request for the mux or backend queues for a while (three looks over
+     * {@link #QUIET_NANOS}), so the state is checked at rest; returns the most requests seen pending.
      */
     private int awaitQuiet() throws Exception {
-        int seen = 0;
-        int quiet = 0;
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (quiet < 3) {
-            Diagnostics d = client.diagnostics().get(10, TimeUnit.SECONDS);
-            int pending = d.permanentQueues().entrySet().stream().filter(e -> e.getKey().startsWith(PREFIX))
-                    .mapToInt(e -> e.getValue().contents().size()).sum();
-            seen = Math.max(seen, pending);
-            quiet = pending == 0 ? quiet + 1 : 0;
-            assertTrue(System.nanoTime() < end, "requests still pending on the switch: " + d.permanentQueues());
-            Thread.sleep(100);
+        int[] seen = {0};
+        int[] looks = {0};
+        long[] quietSince = {0};
+        AtomicReference<Diagnostics> last = new AtomicReference<>();
+        try {
+            Soon.await("no request pending on the switch", Soon.times(2), () -> {
+                Diagnostics d = Soon.get(client.diagnostics());
+                last.set(d);
+                int pending = d.permanentQueues().entrySet().stream().filter(e -> e.getKey().startsWith(PREFIX))
+                        .mapToInt(e -> e.getValue().contents().size()).sum();
+                seen[0] = Math.max(seen[0], pending);
+                if (pending > 0 || looks[0] == 0) {
+                    looks[0] = pending > 0 ? 0 : 1;
+                    quietSince[0] = System.nanoTime();
+                    return false;
+                }
+                looks[0]++;
+                return looks[0] >= 3 && System.nanoTime() - quietSince[0] >= QUIET_NANOS;
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; last seen: "
+                    + (last.get() == null ? "nothing" : last.get().permanentQueues()), e);
         }
-        return seen;
+        return seen[0];
     }
 
     // ---- ops ---------------------------------------------------------------------------------------------
@@ -397,7 +391,7 @@ class Smapiv3CrashSuiteIT {
                 TimeUnit.MICROSECONDS.sleep(delayMicros);
                 killTree();
                 try {
-                    inFlight.get(60, TimeUnit.SECONDS);
+                    Soon.get(inFlight);
                     answeredBeforeKill++;
                 } catch (java.util.concurrent.ExecutionException e) {
                     // the connection to the killed broker dropped: the caller does not know the outcome
@@ -491,7 +485,7 @@ class Smapiv3CrashSuiteIT {
                 seed, SEQUENCES, inFlightKills + betweenKills, inFlightKills, answeredBeforeKill, betweenKills, calls,
                 pendingAfterRestart, inDoubtSeen, sent, attaches, activates, detaches, typicalMs,
                 (System.nanoTime() - started) / 1e9, restartNanos / 1e9);
-        assertEquals(List.of(0, 143).contains(daemon.terminate(T)), true, daemon.output());
+        assertEquals(List.of(0, 143).contains(daemon.terminate()), true, daemon.output());
         daemon = null;
     }
 
@@ -509,19 +503,17 @@ class Smapiv3CrashSuiteIT {
         sr = UUID.randomUUID().toString();
         startDaemon();
         awaitRegistered();
-        assertTrue(List.of(0, 143).contains(daemon.terminate(T)), daemon.output());
+        assertTrue(List.of(0, 143).contains(daemon.terminate()), daemon.output());
         daemon = null;
         // what a daemon killed while serving this request leaves in its switch state
         Path sock = tmp.resolve("injector.sock");
         EmbeddedSwitch sw = EmbeddedSwitch.start(Optional.of(sock), Optional.empty(), state.resolve("switch"));
-        try (SwitchRpcClient injector = SwitchRpcClient.connect(SwitchAddress.unix(sock), "old-caller")) {
+        try (SwitchRpcClient injector = SwitchRpcClient.connect(SwitchAddress.unix(sock), "old-caller",
+                SwitchFixture.PATIENT)) {
             injector.callAsync(PREFIX, "{\"method\":\"Registry.unregister\",\"params\":[{\"dbg\":\"old\",\"sr\":\""
                     + sr + "\"}],\"id\":7}", T);
-            long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (injector.diagnostics().get(10, TimeUnit.SECONDS).permanentQueues().get(PREFIX).contents().isEmpty()) {
-                assertTrue(System.nanoTime() < end, "the request never reached the queue");
-                Thread.sleep(20);
-            }
+            Soon.await("the request reached the queue",
+                    () -> !Soon.get(injector.diagnostics()).permanentQueues().get(PREFIX).contents().isEmpty());
         } finally {
             sw.close();
         }
@@ -543,14 +535,8 @@ class Smapiv3CrashSuiteIT {
 
     /** Registers the SR's type once the bridge's simplefile queue is live. */
     private void awaitRegistered() throws Exception {
-        for (int i = 0; i < 600; i++) {
-            JsonNode r = Json.parse(client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":"
-                    + "\"crash\",\"sr\":\"" + sr + "\",\"sr_type\":\"simplefile\"}],\"id\":1}", T));
-            if (r.get("error").isNull()) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        fail("simplefile never became a live backend type:\n" + daemon.output());
+        daemon.awaitStarted("simplefile is a live backend type (the SR registers)", () -> Json.parse(client.call(PREFIX,
+                "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"crash\",\"sr\":\"" + sr
+                        + "\",\"sr_type\":\"simplefile\"}],\"id\":1}", T)).get("error").isNull());
     }
 }

@@ -30,6 +30,7 @@ import org.xenstorage.idl.types.SrVdi;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.migrate.task.TaskTable;
+import org.xenstorage.testing.Soon;
 
 /**
  * The mux's routing rules (spec wrapper-mux 3.2-3.5, acceptance tests 20-23) as pure logic: two recording
@@ -56,7 +57,7 @@ class MuxRoutingTest {
         p2 = new RecordingBackend("p2");
         link.queues.put(PREFIX + ".p1", p1.dispatcher());
         link.queues.put(PREFIX + ".p2", p2.dispatcher());
-        start(Duration.ofSeconds(10));
+        start(Soon.timeout());
     }
 
     private void start(Duration callTimeout) throws Exception {
@@ -76,7 +77,8 @@ class MuxRoutingTest {
     }
 
     JsonNode ext(String method, String params) throws Exception {
-        String reply = server.handle("{\"method\":\"" + method + "\",\"params\":[" + params + "],\"id\":7}").get();
+        String reply = Soon.get(server.handle("{\"method\":\"" + method + "\",\"params\":[" + params
+                + "],\"id\":7}"));
         return Json.parse(reply);
     }
 

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.testing.Soon;
 
 /** sd_notify against a real Unix datagram socket, bound by a Python receiver (what systemd does). */
 class SdNotifyTest {
@@ -26,12 +27,13 @@ class SdNotifyTest {
             "addr = sys.argv[1]",
             "s.bind('\\0' + addr[1:] if addr.startswith('@') else addr)",
             "print('bound', flush=True)",
-            "s.settimeout(20)",
+            "s.settimeout(float(sys.argv[2]))",
             "for _ in range(2):",
             "    print(s.recv(4096).decode().replace('\\n', '|'), flush=True)");
 
     String receive(String address, Runnable send) throws Exception {
-        Process p = new ProcessBuilder("python3", "-c", RECEIVER, address).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("python3", "-c", RECEIVER, address, String.valueOf(Soon.seconds()))
+                .redirectErrorStream(true).start();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             assertEquals("bound", out.readLine());
             send.run();
@@ -39,7 +41,7 @@ class SdNotifyTest {
             String second = out.readLine();
             return first + "\n" + second;
         } finally {
-            p.waitFor(10, TimeUnit.SECONDS);
+            p.waitFor(Soon.millis(), TimeUnit.MILLISECONDS);
             p.destroyForcibly();
         }
     }

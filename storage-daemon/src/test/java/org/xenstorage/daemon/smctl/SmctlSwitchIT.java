@@ -23,7 +23,10 @@ import org.xenstorage.exec.ExecResult;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.messageswitch.client.SwitchAddress;
+import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
+import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.testing.Soon;
 
 /**
  * smctl against the real embedded message-switch, with a small SMAPIv2 service served on the mux queue by a
@@ -32,6 +35,8 @@ import org.xenstorage.messageswitch.client.SwitchQueueServer;
  */
 class SmctlSwitchIT {
     private static final String MUX = "org.xen.xapi.storage";
+    /** For the test's own clients and queue servers: connecting may take what a busy machine takes. */
+    private static final SwitchOptions PATIENT = SwitchOptions.defaults().withConnectTimeout(Soon.timeout());
 
     @TempDir
     Path dir;
@@ -41,14 +46,52 @@ class SmctlSwitchIT {
     private final List<SwitchQueueServer> servers = new ArrayList<>();
 
     @BeforeEach
-    void start() {
+    void start() throws Exception {
         socket = dir.resolve("message-switch.sock");
         embedded = EmbeddedSwitch.start(Optional.of(socket), Optional.empty(), dir.resolve("switch-state"));
         storage = new TinyStorage(MUX);
-        servers.add(SwitchQueueServer.start(SwitchAddress.unix(socket), MUX, 4, storage::handle));
+        servers.add(SwitchQueueServer.start(SwitchAddress.unix(socket), MUX, 4, storage::handle, PATIENT));
         // a backend queue, so the switch has more than the mux to list
         servers.add(SwitchQueueServer.start(SwitchAddress.unix(socket), MUX + ".ext", 4,
-                body -> CompletableFuture.completedFuture("{\"result\":null,\"error\":null,\"id\":0}")));
+                body -> CompletableFuture.completedFuture("{\"result\":null,\"error\":null,\"id\":0}"), PATIENT));
+        awaitPolled(SwitchAddress.unix(socket), MUX, true);
+        awaitPolled(SwitchAddress.unix(socket), MUX + ".ext", true);
+    }
+
+    /**
+     * Waits until the switch does (or no longer does) list {@code queue} as polled. A queue server is up once
+     * its first poll reaches the switch, a moment after start returns, and gone once the switch has seen its
+     * connection close; smctl checks exactly that before its first call.
+     */
+    static void awaitPolled(SwitchAddress address, String queue, boolean polled) throws Exception {
+        try (SwitchRpcClient c = SwitchRpcClient.connect(address, "it-setup", PATIENT)) {
+            Soon.await(queue + (polled ? " is polled" : " is no longer polled"),
+                    () -> Soon.get(c.list(queue, true)).contains(queue) == polled);
+        }
+    }
+
+    /**
+     * The real link, connected and listing within {@link Soon#timeout()}: for a run whose {@code --timeout} is
+     * the subject and is too short to cover connecting on a busy machine.
+     */
+    static SwitchLink patientLink(SwitchAddress address, Duration timeout) {
+        SwitchLink real = MessageSwitchLink.connect(address, Soon.timeout());
+        return new SwitchLink() {
+            @Override
+            public CompletableFuture<String> call(String queue, String body, Duration callTimeout) {
+                return real.call(queue, body, callTimeout);
+            }
+
+            @Override
+            public List<String> queues(String prefix, boolean aliveOnly, Duration ignored) {
+                return real.queues(prefix, aliveOnly, Soon.timeout());
+            }
+
+            @Override
+            public void close() {
+                real.close();
+            }
+        };
     }
 
     @AfterEach
@@ -58,7 +101,8 @@ class SmctlSwitchIT {
     }
 
     private SmctlRun smctl(String... args) {
-        List<String> all = new ArrayList<>(List.of("--switch-path", socket.toString(), "--timeout", "20"));
+        List<String> all = new ArrayList<>(List.of("--switch-path", socket.toString(),
+                "--timeout", String.valueOf(Soon.seconds())));
         all.addAll(List.of(args));
         return SmctlRun.run(MessageSwitchLink::connect, false, all.toArray(String[]::new));
     }
@@ -123,8 +167,9 @@ class SmctlSwitchIT {
     }
 
     @Test
-    void deadDaemonWhosePersistentQueueRemainsFailsFastWithExitThree() {
+    void deadDaemonWhosePersistentQueueRemainsFailsFastWithExitThree() throws Exception {
         servers.get(0).shutdown(Duration.ofSeconds(5));
+        awaitPolled(SwitchAddress.unix(socket), MUX, false);
         SmctlRun r = smctl("sr-list");
         assertEquals(ExitStatus.UNREACHABLE, r.status(), r.toString());
         assertTrue(r.err().contains("nobody serves queue org.xen.xapi.storage"), r.err());
@@ -139,13 +184,13 @@ class SmctlSwitchIT {
         try (ChildProcessRunner runner = new ChildProcessRunner()) {
             List<String> ok = new ArrayList<>(base);
             ok.addAll(List.of("--json", "types"));
-            ExecResult types = runner.run(ExecRequest.of(ok, Map.of(), Duration.ofSeconds(60)));
+            ExecResult types = runner.run(ExecRequest.of(ok, Map.of(), Soon.timeout()));
             assertEquals(0, types.exitStatus(), types.stderrText());
             assertEquals("[\"ext\",\"file\"]\n", types.stdoutText());
 
             List<String> failing = new ArrayList<>(base);
             failing.addAll(List.of("vdi-stat", "--sr", "x", "--vdi", "y"));
-            ExecResult err = runner.run(ExecRequest.of(failing, Map.of(), Duration.ofSeconds(60)));
+            ExecResult err = runner.run(ExecRequest.of(failing, Map.of(), Soon.timeout()));
             assertEquals(ExitStatus.STORAGE_ERROR, err.exitStatus());
             assertEquals("error: Sr_not_attached: x\n", err.stderrText());
             assertEquals("", err.stdoutText());
@@ -153,22 +198,25 @@ class SmctlSwitchIT {
     }
 
     @Test
-    void noReplyInTimeExitsThree() {
+    void noReplyInTimeExitsThree() throws Exception {
         // a mux that takes calls and never answers them
         servers.add(SwitchQueueServer.start(SwitchAddress.unix(socket), "org.example.slow", 4,
-                body -> new CompletableFuture<>()));
-        SmctlRun r = SmctlRun.run(MessageSwitchLink::connect, false, "--switch-path", socket.toString(),
+                body -> new CompletableFuture<>(), PATIENT));
+        awaitPolled(SwitchAddress.unix(socket), "org.example.slow", true);
+        // the 1 s is for the reply alone: connecting and the liveness check may take what they take
+        SmctlRun r = SmctlRun.run(SmctlSwitchIT::patientLink, false, "--switch-path", socket.toString(),
                 "--queue-prefix", "org.example.slow", "--timeout", "1", "sr-list");
         assertEquals(ExitStatus.UNREACHABLE, r.status(), r.toString());
         assertTrue(r.err().startsWith("error: timed out waiting for queue org.example.slow"), r.err());
     }
 
     @Test
-    void aTcpSwitchIsReachedWithDashDashSwitch() {
+    void aTcpSwitchIsReachedWithDashDashSwitch() throws Exception {
         try (EmbeddedSwitch tcp = EmbeddedSwitch.start(Optional.empty(),
                 Optional.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), dir.resolve("tcp-state"));
              SwitchQueueServer mux = SwitchQueueServer.start(SwitchAddress.tcp("127.0.0.1", tcp.tcpPort()), MUX, 4,
-                     new TinyStorage(MUX)::handle)) {
+                     new TinyStorage(MUX)::handle, PATIENT)) {
+            awaitPolled(SwitchAddress.tcp("127.0.0.1", tcp.tcpPort()), MUX, true);
             SmctlRun r = SmctlRun.run(MessageSwitchLink::connect, false, "--switch", "tcp:127.0.0.1:" + tcp.tcpPort(),
                     "--json", "types");
             assertEquals(0, r.status(), r.toString());

@@ -20,6 +20,7 @@ import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.DynamicId;
 import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.migrate.task.TaskTable;
+import org.xenstorage.testing.Soon;
 
 /**
  * The daemon's task table and its UPDATES log (spec wrapper-mux 4.3, 4.6): task changes are the update
@@ -39,21 +40,13 @@ class DaemonTasksTest {
     }
 
     TaskState awaitEnd(String id) throws InterruptedException {
-        for (int i = 0; i < 500; i++) {
-            TaskState s = tasks.stat("t", id).state();
-            if (!(s instanceof TaskState.Pending)) {
-                return s;
-            }
-            Thread.sleep(10);
-        }
-        throw new AssertionError("task " + id + " did not end");
+        Soon.await("task " + id + " ends", () -> !(tasks.stat("t", id).state() instanceof TaskState.Pending));
+        return tasks.stat("t", id).state();
     }
 
     /** The end is signalled just after it is recorded: wait until the log has an update. */
     List<DynamicId> awaitUpdates() throws InterruptedException {
-        for (int i = 0; i < 500 && log.get(0).updates().isEmpty(); i++) {
-            Thread.sleep(10);
-        }
+        Soon.await("an update in the log", () -> !log.get(0).updates().isEmpty());
         return log.get(0).updates();
     }
 
@@ -88,17 +81,17 @@ class DaemonTasksTest {
         String id = tasks.launch("d", "x", ctx -> {
             ctx.progress(0.1);
             inside.countDown();
-            release.await(10, TimeUnit.SECONDS);
+            release.await(Soon.millis(), TimeUnit.MILLISECONDS);
             ctx.progress(0.5);
             return Optional.empty();
         });
-        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        assertTrue(inside.await(Soon.millis(), TimeUnit.MILLISECONDS));
         assertEquals(List.of(new DynamicId.Task(id)), log.get(0).updates());
         tasks.destroy("d", id);
         assertTrue(log.get(0).updates().isEmpty());
         release.countDown();
         runner.shutdown();
-        assertTrue(runner.awaitTermination(10, TimeUnit.SECONDS), "the body and its end are over");
+        assertTrue(runner.awaitTermination(Soon.millis(), TimeUnit.MILLISECONDS), "the body and its end are over");
         assertTrue(log.get(0).updates().isEmpty(), log.get(0).toString());
     }
 }

@@ -12,7 +12,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.xenstorage.idl.api.StorageService;
@@ -20,6 +19,7 @@ import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.idl.types.DynamicId;
 import org.xenstorage.idl.types.UpdatesResult;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.testing.Soon;
 
 /** The update log's rules (spec wrapper-mux 4.4/4.5), as upstream's updates tests state them. */
 class UpdateLogTest {
@@ -76,16 +76,17 @@ class UpdateLogTest {
 
     @Test
     void aWaitingPollerWakesOnTheNextChangeAndHoldsNoThread() throws Exception {
-        CompletableFuture<UpdateLog.Changes> f = log.await(log.lastId(), Optional.of(Duration.ofSeconds(30)));
+        // the poll's own timeout outlasts any delay before the change: only the change can end it
+        CompletableFuture<UpdateLog.Changes> f = log.await(log.lastId(), Optional.of(Soon.times(2)));
         assertFalse(f.isDone());
         log.add(T0);
-        assertEquals(List.of(T0), f.get(5, TimeUnit.SECONDS).updates());
+        assertEquals(List.of(T0), Soon.get(f).updates());
         assertEquals(0, log.waiting());
     }
 
     @Test
     void aPollerTimesOutWithNothingAndTheSameToken() throws Exception {
-        UpdateLog.Changes c = log.await(0, Optional.of(Duration.ofMillis(100))).get(5, TimeUnit.SECONDS);
+        UpdateLog.Changes c = Soon.get(log.await(0, Optional.of(Duration.ofMillis(100))));
         assertTrue(c.isEmpty());
         assertEquals(0, c.last());
         assertTrue(log.await(0, Optional.of(Duration.ZERO)).isDone(), "timeout 0 answers at once");
@@ -102,7 +103,7 @@ class UpdateLogTest {
         assertTrue(Thread.activeCount() <= threadsBefore + 2, "no thread per poller");
         log.add(T1);
         for (CompletableFuture<UpdateLog.Changes> p : polls) {
-            assertEquals(List.of(T1), p.get(5, TimeUnit.SECONDS).updates());
+            assertEquals(List.of(T1), Soon.get(p).updates());
         }
         assertEquals(0, log.waiting());
     }
@@ -119,18 +120,18 @@ class UpdateLogTest {
     void updatesGetOnTheWireIsAPairWithADecimalToken() throws Exception {
         log.add(T0);
         StorageDispatcher d = new StorageDispatcher(StorageService.of(new UpdatesService(log)));
-        JsonNode r = Json.parse(d.dispatch("{\"method\":\"UPDATES.get\",\"params\":[{\"dbg\":\"x\",\"from\":\"\","
-                + "\"timeout\":1}],\"id\":1}").get(5, TimeUnit.SECONDS));
+        JsonNode r = Json.parse(Soon.get(d.dispatch("{\"method\":\"UPDATES.get\",\"params\":[{\"dbg\":\"x\","
+                + "\"from\":\"\",\"timeout\":1}],\"id\":1}")));
         assertEquals(Json.parse("[[[\"Task\",\"0\"]],\"1\"]"), r.get("result"));
-        JsonNode empty = Json.parse(d.dispatch("{\"method\":\"UPDATES.get\",\"params\":[{\"dbg\":\"x\",\"from\":\"1\","
-                + "\"timeout\":0}],\"id\":2}").get(5, TimeUnit.SECONDS));
+        JsonNode empty = Json.parse(Soon.get(d.dispatch("{\"method\":\"UPDATES.get\",\"params\":[{\"dbg\":\"x\","
+                + "\"from\":\"1\",\"timeout\":0}],\"id\":2}")));
         assertEquals(Json.parse("[[],\"1\"]"), empty.get("result"));
     }
 
     @Test
     void tokensThatAreNotDecimalMeanFromTheStart() throws Exception {
         log.add(T0);
-        UpdatesResult r = new UpdatesService(log).get("x", "garbage", Optional.of(0)).get(5, TimeUnit.SECONDS);
+        UpdatesResult r = Soon.get(new UpdatesService(log).get("x", "garbage", Optional.of(0)));
         assertEquals(List.of(T0), r.ids());
         assertEquals(0, UpdatesService.parseToken(""));
         assertEquals(42, UpdatesService.parseToken("42"));
