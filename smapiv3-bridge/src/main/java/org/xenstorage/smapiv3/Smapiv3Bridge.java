@@ -53,6 +53,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
     private final DatapathRegistry datapaths;
     private final ExecutorService calls;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
+    private Lifecycle lifecycle;
     private volatile PluginWatcher watcher;
     private volatile boolean closed;
 
@@ -98,11 +99,30 @@ public final class Smapiv3Bridge implements AutoCloseable {
             Files.createDirectories(root.resolve("volume"));
             Files.createDirectories(root.resolve("datapath"));
             Smapiv3Bridge bridge = new Smapiv3Bridge(config, switchAddress, environment);
-            bridge.watcher = PluginWatcher.start(root, bridge.new Lifecycle(), Duration.ofSeconds(1));
+            bridge.lifecycle = bridge.new Lifecycle();
+            bridge.watcher = PluginWatcher.start(root, bridge.lifecycle, Duration.ofSeconds(1));
             LOG.info("SMAPIv3 bridge serving {} from {}", bridge.plugins(), root);
             return bridge;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Waits until every volume plugin found so far has its queue served on the switch, retrying a queue
+     * whose first start failed (a switch slow to answer its login on a loaded machine) instead of every few
+     * seconds: the daemon says it is ready only after this, so a call routed to a plugin finds its queue.
+     *
+     * @return the plugins whose queue is still not served after {@code max} (the watcher keeps retrying them)
+     */
+    public Set<String> awaitServed(Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Set<String> unserved = lifecycle.serveUnserved();
+            if (unserved.isEmpty() || System.nanoTime() - deadline > 0) {
+                return unserved;
+            }
+            Thread.sleep(100);
         }
     }
 
@@ -169,7 +189,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
         private long lastRetryNanos = System.nanoTime();
 
         @Override
-        public void volumePluginAdded(String plugin, Path dir) {
+        public synchronized void volumePluginAdded(String plugin, Path dir) {
             if (closed) {
                 return;
             }
@@ -201,18 +221,30 @@ public final class Smapiv3Bridge implements AutoCloseable {
                 return;
             }
             lastRetryNanos = System.nanoTime();
+            serveUnserved();
+        }
+
+        /** Starts the queue servers that are missing; returns the plugins still without one. */
+        synchronized Set<String> serveUnserved() {
+            Set<String> unserved = new TreeSet<>();
+            if (switchAddress == null || closed) {
+                return unserved;
+            }
             for (Map.Entry<String, Served> e : served.entrySet()) {
                 if (e.getValue().server() == null) {
                     SwitchQueueServer server = serve(e.getKey(), e.getValue().dispatcher());
                     if (server != null) {
                         served.put(e.getKey(), new Served(e.getValue().service(), e.getValue().dispatcher(), server));
+                    } else {
+                        unserved.add(e.getKey());
                     }
                 }
             }
+            return unserved;
         }
 
         @Override
-        public void volumePluginRemoved(String plugin) {
+        public synchronized void volumePluginRemoved(String plugin) {
             Served s = served.remove(plugin);
             if (s != null) {
                 exec.forget(s.service().dir());

@@ -184,4 +184,32 @@ class BridgeOverSwitchIT {
             }
         }
     }
+
+    /**
+     * A plugin whose queue could not be started (the switch not answering yet) is served as soon as it can be
+     * when the owner waits for it (the daemon does before it says it is ready), not at the next 5 s retry.
+     */
+    @Test
+    void awaitServedRetriesAQueueWhoseFirstStartFailed() throws Exception {
+        Path later = tmp.resolve("later.sock");
+        SwitchAddress notYet = SwitchAddress.unix(later);
+        Smapiv3Bridge early = Smapiv3Bridge.start(root.config().withQueuePrefix(PREFIX + ".early"), notYet,
+                root.environment());
+        EmbeddedSwitch second = null;
+        try {
+            assertEquals(Set.of("simplefile"), early.awaitServed(Duration.ofMillis(200)), "nothing to serve on yet");
+            second = EmbeddedSwitch.start(Optional.of(later), Optional.empty(), tmp.resolve("later-state"));
+            assertEquals(Set.of(), early.awaitServed(Soon.timeout()));
+            try (SwitchRpcClient c = SwitchRpcClient.connect(notYet, "early-it")) {
+                // the queue exists on return (a call finds it, no NO_SUCH_QUEUE): no wait for the periodic retry;
+                // not "alive", which only the server's first poll reaching the switch makes true
+                assertEquals(List.of(PREFIX + ".early.simplefile"), Soon.get(c.list(PREFIX + ".early.", false)));
+            }
+        } finally {
+            early.close();
+            if (second != null) {
+                second.close();
+            }
+        }
+    }
 }

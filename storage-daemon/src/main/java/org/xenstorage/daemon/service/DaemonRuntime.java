@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -58,6 +59,8 @@ import org.xenstorage.statefile.AtomicFile;
  */
 public final class DaemonRuntime {
     private static final Logger LOG = LoggerFactory.getLogger(DaemonRuntime.class);
+    /** How long the start waits for every volume plugin's queue to be served before it says it is ready. */
+    private static final Duration SERVE_AT_START = Duration.ofSeconds(60);
 
     private final DaemonConfig config;
     private final SdNotify notify;
@@ -143,7 +146,7 @@ public final class DaemonRuntime {
         }
     }
 
-    private void startSmapiv3(SwitchAddress address) {
+    private void startSmapiv3(SwitchAddress address) throws InterruptedException {
         if (!Files.isDirectory(config.pluginRoot())) {
             LOG.warn("plugin-root {} does not exist: the SMAPIv3 bridge is not started", config.pluginRoot());
             return;
@@ -151,6 +154,13 @@ public final class DaemonRuntime {
         try {
             smapiv3 = Smapiv3Bridge.start(new Smapiv3Config(config.pluginRoot(), config.stateDir().resolve("smapiv3"),
                     config.queuePrefix(), config.scriptTimeout(), config.backendConcurrency()), address);
+            // ready means every plugin's queue is served: a first queue start that timed out (a switch slow to
+            // answer on a loaded machine) is retried now, not seconds after the mux already routes to it
+            Set<String> unserved = smapiv3.awaitServed(SERVE_AT_START);
+            if (!unserved.isEmpty()) {
+                LOG.warn("volume plugins {} have no queue on the switch after {} s; still retrying in the background",
+                        unserved, SERVE_AT_START.toSeconds());
+            }
             LOG.info("SMAPIv3 bridge serving plugins {}", smapiv3.plugins());
         } catch (UnsupportedOperationException e) {
             LOG.error("the SMAPIv3 bridge is not available in this build: {}", e.getMessage());
