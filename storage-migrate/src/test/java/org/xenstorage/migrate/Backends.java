@@ -13,7 +13,6 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -32,6 +31,7 @@ import org.xenstorage.smapiv1.Smapiv1Backend;
 import org.xenstorage.smapiv1.Smapiv1Config;
 import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
+import org.xenstorage.testing.Soon;
 
 /**
  * The real backends for the end-to-end copy tests, started in-process on a temp directory with the
@@ -119,13 +119,13 @@ final class Backends implements AutoCloseable {
         env.put("PATH", "/usr/bin:/bin");
         env.put("SMAPIV3_REQUEST_LOG", log.toString());
         Smapiv3Bridge bridge = Smapiv3Bridge.start(Smapiv3Config.of(root, tmp.resolve("v3state"))
-                .withScriptTimeout(Duration.ofSeconds(60)).withMaxConcurrent(4), null, env);
+                .withScriptTimeout(Soon.timeout()).withMaxConcurrent(4), null, env);
         Path smDir = Files.createDirectories(tmp.resolve("sm"));
         Path driver = smDir.resolve("LocalfileSR");
         Files.copy(locate("examples/sm/LocalfileSR"), driver);
         Files.setPosixFilePermissions(driver, PosixFilePermissions.fromString("rwxr-xr-x"));
         Smapiv1Backend v1backend = Smapiv1Backend.start(new Smapiv1Config(smDir, tmp.resolve("v1state"),
-                "org.xen.xapi.storage", Duration.ofSeconds(60), 8, Optional.empty()), null,
+                "org.xen.xapi.storage", Soon.timeout(), 8, Optional.empty()), null,
                 Smapiv1Backend.Options.defaults());
         Backends b = new Backends(bridge, v1backend, log);
         StorageService v1 = v1backend.serviceFor("localfile");

@@ -11,9 +11,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -35,6 +37,7 @@ import org.xenstorage.migrate.copy.Disk;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.task.TaskTable;
+import org.xenstorage.testing.Soon;
 
 /**
  * DATA.copy end to end with the REAL backends: the SMAPIv3 bridge running the example
@@ -116,7 +119,7 @@ class DataCopyAcrossBackendsIT {
         Set<String> before = dst.vdiKeys();
         progress.clear();
 
-        TaskInfo t = Tasks.await(tasks, data.copy("t", from, source.vdi(), "0", LOCAL, to, false), 120);
+        TaskInfo t = Tasks.await(tasks, data.copy("t", from, source.vdi(), "0", LOCAL, to, false), Soon.times(2));
 
         TaskState.Completed done = assertInstanceOf(TaskState.Completed.class, t.state(), t.toString());
         VdiInfo snap = assertInstanceOf(AsyncResult.VdiInfoResult.class, done.completion().result().orElseThrow())
@@ -149,18 +152,16 @@ class DataCopyAcrossBackendsIT {
         VdiInfo source = sourceOn(src);
         Set<String> before = dst.vdiKeys();
         progress.clear();
-        AtomicReference<String> id = new AtomicReference<>();
+        CompletableFuture<String> id = new CompletableFuture<>();
         onSignal.set(() -> {
-            String task = id.get();
-            if (task != null && !progress.isEmpty() && progress.get(progress.size() - 1) > 0.3) {
-                tasks.cancel("t", task);
+            if (!progress.isEmpty() && progress.get(progress.size() - 1) > 0.3) {
+                // the id is known once copy returns, however late the test thread gets there
+                tasks.cancel("t", id.orTimeout(Soon.millis(), TimeUnit.MILLISECONDS).join());
             }
         });
         try {
-            synchronized (id) { // the id must be known before the first progress signal can look at it
-                id.set(data.copy("t", from, source.vdi(), "0", LOCAL, to, false));
-            }
-            TaskInfo t = Tasks.await(tasks, id.get(), 120);
+            id.complete(data.copy("t", from, source.vdi(), "0", LOCAL, to, false));
+            TaskInfo t = Tasks.await(tasks, id.get(), Soon.times(2));
 
             assertEquals(new StorageError.Cancelled(id.get()), Tasks.error(t));
             double last = progress.get(progress.size() - 1);
@@ -184,7 +185,7 @@ class DataCopyAcrossBackendsIT {
             StorageError direct = assertThrows(StorageException.class,
                     () -> dst.service().vdi().create("t", to, VdiInfo.defaults("", "probe").withSizes(MIB, 0))).error();
 
-            TaskInfo t = Tasks.await(tasks, data.copy("t", from, source.vdi(), "0", LOCAL, to, false), 120);
+            TaskInfo t = Tasks.await(tasks, data.copy("t", from, source.vdi(), "0", LOCAL, to, false), Soon.times(2));
 
             StorageError e = Tasks.error(t);
             assertEquals(direct.getClass(), e.getClass(), e.toString());

@@ -88,7 +88,7 @@ class DataServiceWithTestDoubleTest {
     }
 
     private TaskInfo copyAndWait() throws InterruptedException {
-        return Tasks.await(tasks, data.copy("t", "a", source, "vm0", LOCAL, "b", false), 30);
+        return Tasks.await(tasks, data.copy("t", "a", source, "vm0", LOCAL, "b", false));
     }
 
     @Test
@@ -150,7 +150,7 @@ class DataServiceWithTestDoubleTest {
         id.set(data.copy("t", "a", source, "vm0", LOCAL, "b", false));
         gate.countDown();
 
-        TaskInfo t = Tasks.await(tasks, id.get(), 30);
+        TaskInfo t = Tasks.await(tasks, id.get());
 
         assertEquals(new StorageError.Cancelled(id.get()), Tasks.error(t));
         double last = progress.get(progress.size() - 1);
@@ -196,7 +196,7 @@ class DataServiceWithTestDoubleTest {
     @Test
     void givenRemoteUrl_thenUnimplementedWithoutLeakingTheSession() throws Exception {
         String id = data.copy("t", "a", source, "vm0", "https://10.0.0.2/services/SM?session_id=OpaqueRef:s", "b", true);
-        StorageError e = Tasks.error(Tasks.await(tasks, id, 30));
+        StorageError e = Tasks.error(Tasks.await(tasks, id));
         assertTrue(e instanceof StorageError.Unimplemented u && u.what().contains("another host")
                 && !u.what().contains("OpaqueRef"), e.toString());
         assertTrue(backend.calls().stream().noneMatch(c -> c.startsWith("VDI.create@b")));
@@ -205,9 +205,9 @@ class DataServiceWithTestDoubleTest {
     @Test
     void givenUnknownVdiOrSr_thenClearErrors() throws Exception {
         assertEquals(new StorageError.VdiDoesNotExist("nope"),
-                Tasks.error(Tasks.await(tasks, data.copy("t", "a", "nope", "vm0", LOCAL, "b", false), 30)));
+                Tasks.error(Tasks.await(tasks, data.copy("t", "a", "nope", "vm0", LOCAL, "b", false))));
         assertEquals(new StorageError.SrNotAttached("zz"),
-                Tasks.error(Tasks.await(tasks, data.copy("t", "a", source, "vm0", LOCAL, "zz", false), 30)));
+                Tasks.error(Tasks.await(tasks, data.copy("t", "a", source, "vm0", LOCAL, "zz", false))));
     }
 
     @Test

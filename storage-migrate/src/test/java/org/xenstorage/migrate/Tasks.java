@@ -2,29 +2,37 @@ package org.xenstorage.migrate;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.xenstorage.idl.api.TaskApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.types.TaskInfo;
 import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.testing.Soon;
 
 /** Test helpers for waiting on storage tasks. */
 public final class Tasks {
     private Tasks() {
     }
 
-    /** Polls TASK.stat until the task leaves Pending (at most {@code seconds}). */
-    public static TaskInfo await(TaskApi tasks, String id, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            TaskInfo t = tasks.stat("test", id);
-            if (!(t.state() instanceof TaskState.Pending)) {
-                return t;
-            }
-            Thread.sleep(20);
+    /** Polls TASK.stat until the task leaves Pending (at most {@link Soon#timeout()}). */
+    public static TaskInfo await(TaskApi tasks, String id) throws InterruptedException {
+        return await(tasks, id, Soon.timeout());
+    }
+
+    /** As {@link #await(TaskApi, String)} for a longer job (a multiple of {@link Soon#timeout()}). */
+    public static TaskInfo await(TaskApi tasks, String id, Duration bound) throws InterruptedException {
+        AtomicReference<TaskInfo> last = new AtomicReference<>();
+        try {
+            Soon.await("task " + id + " leaves Pending", bound, () -> {
+                last.set(tasks.stat("test", id));
+                return !(last.get().state() instanceof TaskState.Pending);
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; last seen: " + last.get(), e);
         }
-        fail("task " + id + " still pending after " + seconds + " s: " + tasks.stat("test", id));
-        return null;
+        return last.get();
     }
 
     /** The error a Failed task carries. */

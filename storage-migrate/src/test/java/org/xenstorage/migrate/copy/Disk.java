@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
@@ -17,6 +16,7 @@ import java.util.Random;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.exec.ExecRequest;
 import org.xenstorage.exec.ExecResult;
+import org.xenstorage.testing.Soon;
 
 /** Test helpers on real files: sparse images, checksums, and allocation as {@code stat} reports it. */
 public final class Disk {
@@ -83,7 +83,7 @@ public final class Disk {
     /** Bytes the filesystem has allocated to the file ({@code stat -c '%b %B'}: blocks times block unit). */
     public static long allocated(Path file) throws IOException {
         ExecResult r = RUNNER.run(ExecRequest.of(List.of("/usr/bin/stat", "-c", "%b %B", file.toString()),
-                Map.of("LC_ALL", "C"), Duration.ofSeconds(30)));
+                Map.of("LC_ALL", "C"), Soon.timeout()));
         if (!r.succeeded()) {
             throw new IOException("stat failed: " + r.stderrText());
         }

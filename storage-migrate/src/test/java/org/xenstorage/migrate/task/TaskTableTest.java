@@ -30,6 +30,7 @@ import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.migrate.Tasks;
+import org.xenstorage.testing.Soon;
 
 /** TASK semantics (spec wrapper-mux 4.1-4.3, 4.6; acceptance tests 26, 27, 29). */
 class TaskTableTest {
@@ -45,9 +46,12 @@ class TaskTableTest {
 
     /** A task's end is signalled just after it is recorded: wait for the {@code n}th signal. */
     private void awaitSignals(int n) throws InterruptedException {
-        for (int i = 0; i < 500 && changed.size() < n; i++) {
-            Thread.sleep(10);
-        }
+        Soon.await(n + " task signals", () -> changed.size() >= n);
+    }
+
+    /** Waits for a latch another thread counts down soon; false when it did not. */
+    private static boolean soon(CountDownLatch latch) throws InterruptedException {
+        return latch.await(Soon.millis(), TimeUnit.MILLISECONDS);
     }
 
     @Test
@@ -56,12 +60,12 @@ class TaskTableTest {
         String b = tasks.launch("d", "b", ctx -> Optional.empty());
         assertEquals("0", a);
         assertEquals("1", b);
-        TaskInfo ta = Tasks.await(tasks, a, 10);
+        TaskInfo ta = Tasks.await(tasks, a);
         TaskState.Completed c = assertInstanceOf(TaskState.Completed.class, ta.state());
         assertEquals(Optional.of(new AsyncResult.MirrorId("m")), c.completion().result());
         assertEquals("d", ta.dbg());
         assertTrue(ta.cancellable());
-        assertInstanceOf(TaskState.Completed.class, Tasks.await(tasks, b, 10).state());
+        assertInstanceOf(TaskState.Completed.class, Tasks.await(tasks, b).state());
         awaitSignals(2);
         assertTrue(changed.contains(a) && changed.contains(b), "completion is signalled: " + changed);
     }
@@ -74,7 +78,7 @@ class TaskTableTest {
             return Optional.of(new AsyncResult.VdiInfoResult(v));
         });
         assertEquals("0", id);
-        TaskState end = Tasks.await(tasks, id, 10).state();
+        TaskState end = Tasks.await(tasks, id).state();
         TaskState.Completed c = assertInstanceOf(TaskState.Completed.class, end);
         assertEquals(Optional.of(new AsyncResult.VdiInfoResult(v)), c.completion().result());
         assertEquals("dbg", tasks.stat("t", id).dbg(), "only the log part of dbg names the task");
@@ -91,11 +95,11 @@ class TaskTableTest {
         String b = tasks.launch("d", "b", ctx -> {
             throw new IllegalStateException("boom");
         });
-        TaskInfo ta = Tasks.await(tasks, a, 10);
+        TaskInfo ta = Tasks.await(tasks, a);
         assertEquals(Json.parse("[\"Backend_error\",[\"SR_BACKEND_FAILURE_44\",[\"\",\"full\",\"\"]]]"),
                 ((TaskState.Failed) ta.state()).error());
         assertEquals(new StorageError.BackendError("SR_BACKEND_FAILURE_44", List.of("", "full", "")), Tasks.error(ta));
-        TaskInfo tb = Tasks.await(tasks, b, 10);
+        TaskInfo tb = Tasks.await(tasks, b);
         JsonNode e = ((TaskState.Failed) tb.state()).error();
         assertEquals("Internal_error", e.get(0).asText());
         assertTrue(e.get(1).asText().contains("boom"));
@@ -113,11 +117,11 @@ class TaskTableTest {
             release.await();
             return Optional.empty();
         });
-        assertTrue(reported.await(10, TimeUnit.SECONDS));
+        assertTrue(soon(reported));
         assertEquals(new TaskState.Pending(0.42), tasks.stat("d", id).state());
         assertTrue(changed.contains(id));
         release.countDown();
-        Tasks.await(tasks, id, 10);
+        Tasks.await(tasks, id);
     }
 
     @Test
@@ -127,14 +131,14 @@ class TaskTableTest {
         String id = tasks.launch("d", "c", ctx -> {
             try (TaskContext.CancelRegistration r = ctx.onCancel(callbackRan::countDown)) {
                 registered.countDown();
-                assertTrue(callbackRan.await(10, TimeUnit.SECONDS));
+                assertTrue(soon(callbackRan));
             }
             ctx.checkCancelled();
             return Optional.empty();
         });
-        assertTrue(registered.await(10, TimeUnit.SECONDS));
+        assertTrue(soon(registered));
         tasks.cancel("d", id);
-        assertEquals(new StorageError.Cancelled(id), Tasks.error(Tasks.await(tasks, id, 10)));
+        assertEquals(new StorageError.Cancelled(id), Tasks.error(Tasks.await(tasks, id)));
         assertTrue(Long.parseLong(tasks.stat("d", id).debugInfo().get("cancel_points_seen")) >= 1);
     }
 
@@ -149,15 +153,15 @@ class TaskTableTest {
                 release.countDown();
             })) {
                 inside.countDown();
-                release.await(10, TimeUnit.SECONDS);
+                soon(release);
                 ctx.checkCancelled();
                 return Optional.empty();
             }
         });
-        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        assertTrue(soon(inside));
         tasks.cancel("d", id);
         assertEquals(Json.parse("[\"Cancelled\",\"" + id + "\"]"),
-                ((TaskState.Failed) Tasks.await(tasks, id, 10).state()).error());
+                ((TaskState.Failed) Tasks.await(tasks, id).state()).error());
         assertTrue(killed.get());
         tasks.cancel("d", id); // a finished task: no error, no change
         assertInstanceOf(TaskState.Failed.class, tasks.stat("d", id).state());
@@ -170,7 +174,7 @@ class TaskTableTest {
             ctx.onCancel(callbacks::incrementAndGet); // left registered on purpose
             return Optional.empty();
         });
-        Tasks.await(tasks, id, 10);
+        Tasks.await(tasks, id);
         tasks.cancel("d", id);
         assertInstanceOf(TaskState.Completed.class, tasks.stat("d", id).state());
         assertEquals(0, callbacks.get(), "a finished task's callbacks do not run");
@@ -190,16 +194,16 @@ class TaskTableTest {
                 cancelled.countDown();
             }, () -> {
                 inside.countDown();
-                return cancelled.await(10, TimeUnit.SECONDS);
+                return soon(cancelled);
             });
             return t.withCancel(second::incrementAndGet, () -> {
                 secondBodyRan.set(true);
                 return Optional.<AsyncResult>empty();
             });
         });
-        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        assertTrue(soon(inside));
         tasks.cancel("d", id);
-        assertEquals(new StorageError.Cancelled(id), Tasks.error(Tasks.await(tasks, id, 10)));
+        assertEquals(new StorageError.Cancelled(id), Tasks.error(Tasks.await(tasks, id)));
         assertEquals(1, first.get());
         assertEquals(1, second.get(), "the second withCancel saw the cancel at once");
         assertFalse(secondBodyRan.get());
@@ -212,21 +216,21 @@ class TaskTableTest {
         String id = tasks.launch("d", "x", ctx -> {
             ((TaskTable.Task) ctx).prohibitCancellation();
             inside.countDown();
-            release.await(10, TimeUnit.SECONDS);
+            soon(release);
             ctx.checkCancelled();
             return Optional.empty();
         });
-        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        assertTrue(soon(inside));
         assertFalse(tasks.stat("d", id).cancellable());
         tasks.cancel("d", id);
         release.countDown();
-        assertInstanceOf(TaskState.Completed.class, Tasks.await(tasks, id, 10).state());
+        assertInstanceOf(TaskState.Completed.class, Tasks.await(tasks, id).state());
     }
 
     @Test
     void destroyForgetsTheTaskAndUnknownIdsAreDoesNotExist() throws Exception {
         String id = tasks.launch("d", "x", ctx -> Optional.empty());
-        Tasks.await(tasks, id, 10);
+        Tasks.await(tasks, id);
         tasks.destroy("d", id);
         StorageException e = assertThrows(StorageException.class, () -> tasks.stat("d", id));
         assertEquals(new StorageError.DoesNotExist("task", id), e.error());
@@ -245,15 +249,15 @@ class TaskTableTest {
         CountDownLatch release = new CountDownLatch(1);
         String id = tasks.launch("d", "x", ctx -> {
             inside.countDown();
-            release.await(10, TimeUnit.SECONDS);
+            soon(release);
             ctx.progress(0.5);
             return Optional.empty();
         });
-        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        assertTrue(soon(inside));
         tasks.destroy("d", id);
         release.countDown();
         runner.shutdown();
-        assertTrue(runner.awaitTermination(10, TimeUnit.SECONDS), "the body and its end are over");
+        assertTrue(runner.awaitTermination(Soon.millis(), TimeUnit.MILLISECONDS), "the body and its end are over");
         assertEquals(List.of(id), destroyed);
         assertEquals(List.of(), changed, "neither the progress nor the end of a destroyed task is signalled");
     }
@@ -261,7 +265,7 @@ class TaskTableTest {
     @Test
     void listIsInStringOrderOfIds() throws Exception {
         for (int i = 0; i < 11; i++) {
-            Tasks.await(tasks, tasks.launch("d", "x", ctx -> Optional.empty()), 10);
+            Tasks.await(tasks, tasks.launch("d", "x", ctx -> Optional.empty()));
         }
         List<String> ids = tasks.list("d").stream().map(TaskInfo::id).toList();
         assertEquals(List.of("0", "1", "10", "2", "3", "4", "5", "6", "7", "8", "9"), ids);
@@ -276,7 +280,7 @@ class TaskTableTest {
             });
             return Optional.empty();
         });
-        Tasks.await(tasks, id, 10);
+        Tasks.await(tasks, id);
         StorageDispatcher d = new StorageDispatcher(StorageService.of(tasks));
         JsonNode r = Json.parse(d.dispatch("{\"method\":\"TASK.stat\",\"params\":[{\"dbg\":\"x\",\"task\":\"" + id
                 + "\"}],\"id\":1}").get()).get("result");

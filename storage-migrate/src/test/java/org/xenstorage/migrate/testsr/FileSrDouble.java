@@ -31,6 +31,7 @@ import org.xenstorage.idl.types.Scan2Result;
 import org.xenstorage.idl.types.SrHealth;
 import org.xenstorage.idl.types.SrInfo;
 import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.testing.Soon;
 
 /**
  * TEST DOUBLE (pure-logic stand-in for a SMAPIv2 backend, not a real one): SRs are directories,
@@ -182,7 +183,7 @@ public final class FileSrDouble {
         String key = UUID.randomUUID().toString();
         // cp keeps holes (Files.copy would fill them), as a real SR's clone would
         var r = CP.run(org.xenstorage.exec.ExecRequest.of(List.of("/usr/bin/cp", "--sparse=always",
-                file(sr, orig.vdi()).toString(), file(sr, key).toString()), Map.of(), java.time.Duration.ofMinutes(1)));
+                file(sr, orig.vdi()).toString(), file(sr, key).toString()), Map.of(), Soon.timeout()));
         if (!r.succeeded()) {
             throw new IOException("cp failed: " + r.stderrText());
         }
