@@ -10,7 +10,6 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
-import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -52,7 +51,7 @@ public final class PluginWatcher implements AutoCloseable {
     private final Listener listener;
     private final Duration rescanPeriod;
     private final Map<String, Path> volumes = new TreeMap<>();
-    private final Map<String, FileTime> datapaths = new HashMap<>();
+    private final Map<String, String> datapaths = new HashMap<>();
     private final Set<Path> warned = new HashSet<>();
     private final WatchService watch;
     private final Thread thread;
@@ -144,11 +143,9 @@ public final class PluginWatcher implements AutoCloseable {
                 continue;
             }
             seen.add(scheme);
-            FileTime mtime = modified(dir);
-            if (!mtime.equals(datapaths.get(scheme))) {
-                // a script added in the same clock tick as this reading leaves the mtime as read: a reading that
-                // recent is not kept, so the next rescan looks again (one extra re-registration at most)
-                datapaths.put(scheme, settled(mtime) ? mtime : UNSETTLED);
+            String contents = fingerprint(dir);
+            if (!contents.equals(datapaths.get(scheme))) {
+                datapaths.put(scheme, contents);
                 safely(() -> listener.datapathChanged(scheme, dir));
             }
         }
@@ -181,21 +178,29 @@ public final class PluginWatcher implements AutoCloseable {
         return out;
     }
 
-    /** What a datapath directory is recorded at when its mtime was too recent to trust: never equal to a reading. */
-    private static final FileTime UNSETTLED = FileTime.fromMillis(Long.MIN_VALUE);
-    /** File timestamps are coarse (a kernel tick, or a second on some file systems): older than this is settled. */
-    private static final long SETTLE_MILLIS = 2000;
-
-    private static boolean settled(FileTime mtime) {
-        return System.currentTimeMillis() - mtime.toMillis() > SETTLE_MILLIS;
-    }
-
-    private static FileTime modified(Path dir) {
-        try {
-            return Files.getLastModifiedTime(dir);
+    /**
+     * What a datapath directory holds: each entry's name, size and mtime. The directory's own mtime is not
+     * enough: timestamps are coarse (a kernel tick), and a script added in the same tick as a reading leaves
+     * it as read, so the script would never be seen.
+     */
+    private static String fingerprint(Path dir) {
+        StringBuilder out = new StringBuilder();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            Set<String> lines = new java.util.TreeSet<>();
+            for (Path p : entries) {
+                try {
+                    java.nio.file.attribute.BasicFileAttributes a =
+                            Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class);
+                    lines.add(p.getFileName() + "\0" + a.size() + "\0" + a.lastModifiedTime().toMillis());
+                } catch (IOException gone) {
+                    // removed while listed: the next rescan sees the directory without it
+                }
+            }
+            lines.forEach(l -> out.append(l).append('\n'));
         } catch (IOException e) {
-            return FileTime.fromMillis(0);
+            return "unreadable: " + e.getMessage();
         }
+        return out.toString();
     }
 
     private static void safely(Runnable r) {
