@@ -10,6 +10,7 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -17,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -184,23 +186,20 @@ public final class PluginWatcher implements AutoCloseable {
      * it as read, so the script would never be seen.
      */
     private static String fingerprint(Path dir) {
-        StringBuilder out = new StringBuilder();
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
-            Set<String> lines = new java.util.TreeSet<>();
-            for (Path p : entries) {
+        Set<String> entries = new TreeSet<>();
+        try (DirectoryStream<Path> listing = Files.newDirectoryStream(dir)) {
+            for (Path p : listing) {
                 try {
-                    java.nio.file.attribute.BasicFileAttributes a =
-                            Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class);
-                    lines.add(p.getFileName() + "\0" + a.size() + "\0" + a.lastModifiedTime().toMillis());
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                    entries.add(p.getFileName() + "\0" + a.size() + "\0" + a.lastModifiedTime().toMillis());
                 } catch (IOException gone) {
                     // removed while listed: the next rescan sees the directory without it
                 }
             }
-            lines.forEach(l -> out.append(l).append('\n'));
         } catch (IOException e) {
             return "unreadable: " + e.getMessage();
         }
-        return out.toString();
+        return String.join("\n", entries);
     }
 
     private static void safely(Runnable r) {
