@@ -10,7 +10,8 @@ next to the volume (``<volume dir>/.datapath-ledger.json``, keyed by the volume'
 the volume is attached and by which domain, whether it is activated and how (rw/ro), and how many
 times each call ran. Tests compare it with the daemon's persisted state. Attach by the domain that
 holds the volume and detach of a detached volume change nothing but the counter; an attach by
-another domain while the volume is attached is refused (and counted as ``attach_refused``).
+another domain while the volume is attached is refused (and counted as ``attach_refused``), and a
+deactivate or detach by another domain changes nothing but its counter (it does not hold the volume).
 
 Python 3 standard library only.
 """
@@ -139,17 +140,29 @@ def activate(mode):
     return run
 
 
+def held_by_another(e, domain):
+    # a teardown by a domain that does not hold the volume must not undo the holder's attachment
+    return e["attached"] and e["domain"] != domain
+
+
 def deactivate(args):
+    domain = args["domain"]
+
     def change(e):
-        e["activated"], e["mode"], e["deactivate"] = False, "", e["deactivate"] + 1
+        e["deactivate"] += 1
+        if not held_by_another(e, domain):
+            e["activated"], e["mode"] = False, ""
     ledger_update(file_of(args["uri"]), change)
     return None
 
 
 def detach(args):
+    domain = args["domain"]
+
     def change(e):
-        e["attached"], e["domain"], e["activated"], e["mode"] = False, "", False, ""
         e["detach"] += 1
+        if not held_by_another(e, domain):
+            e["attached"], e["domain"], e["activated"], e["mode"] = False, "", False, ""
     ledger_update(file_of(args["uri"]), change)
     return None
 

@@ -78,7 +78,7 @@ def read_json(path):
 
 def write_json(path, value):
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
         json.dump(value, f, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
@@ -140,8 +140,12 @@ def volume_of(sr_dir, meta):
 
 def new_volume(sr_dir, name, description, size, sharable, read_write, keys):
     key = str(uuidlib.uuid4())
-    with open(data_path(sr_dir, key), "xb") as f:
-        f.truncate(size)
+    # 0600 whatever the umask, as LocalfileSR's volumes: a guest's disk is nobody else's to read
+    fd = os.open(data_path(sr_dir, key), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
     meta = {"key": key, "uuid": key, "name": name, "description": description,
             "read_write": read_write, "sharable": sharable, "keys": keys}
     write_json(meta_path(sr_dir, key), meta)

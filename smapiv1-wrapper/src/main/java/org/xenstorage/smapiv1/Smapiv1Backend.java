@@ -57,22 +57,28 @@ public final class Smapiv1Backend implements AutoCloseable {
      * @param driverEnvironment  extra variables for every driver exec (e.g. {@code PYTHONPATH} for a test peer)
      * @param maxStdoutBytes     a driver printing more is killed and its call fails
      */
-    public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes) {
+    public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes,
+                          boolean killOnTimeout) {
         public Options {
             allowedTypes = Set.copyOf(allowedTypes);
             driverEnvironment = Map.copyOf(driverEnvironment);
         }
 
         public static Options defaults() {
-            return new Options(Set.of("*"), Map.of(), 4 << 20);
+            return new Options(Set.of("*"), Map.of(), 4 << 20, true);
         }
 
         public Options withDriverEnvironment(Map<String, String> env) {
-            return new Options(allowedTypes, env, maxStdoutBytes);
+            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout);
         }
 
         public Options withMaxStdoutBytes(int max) {
-            return new Options(allowedTypes, driverEnvironment, max);
+            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout);
+        }
+
+        /** Whether a driver past the driver timeout is killed (true) or only reported (upstream: never killed). */
+        public Options withKillOnTimeout(boolean kill) {
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill);
         }
     }
 
@@ -140,7 +146,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             env.put("XAPI_LOCAL_SOCKET", callbackServer.get().socket().toString());
         }
         env.putAll(options.driverEnvironment());
-        this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes());
+        this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout());
         this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
     }
 

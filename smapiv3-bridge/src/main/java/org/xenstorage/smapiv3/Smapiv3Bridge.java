@@ -64,7 +64,8 @@ public final class Smapiv3Bridge implements AutoCloseable {
             throws IOException {
         this.config = config;
         this.switchAddress = switchAddress;
-        this.exec = new ScriptExec(runner, environment, config.scriptTimeout(), MAX_STDOUT);
+        this.exec = new ScriptExec(runner, environment, config.scriptTimeout(), MAX_STDOUT, config.pluginRoot(),
+                config.killOnTimeout());
         this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
         this.datapaths = new DatapathRegistry(exec);
         AtomicInteger n = new AtomicInteger();

@@ -12,9 +12,15 @@ import java.util.Objects;
  * @param queuePrefix   volume plugins are served on {@code <queuePrefix>.<plugin>}
  * @param scriptTimeout a script running longer is killed
  * @param maxConcurrent script execs in flight at once
+ * @param killOnTimeout whether a script past {@code scriptTimeout} is killed (else reported every few minutes)
  */
 public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout,
-                            int maxConcurrent) {
+                            int maxConcurrent, boolean killOnTimeout) {
+    /** A configuration whose script timeout kills. */
+    public Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout, int maxConcurrent) {
+        this(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, true);
+    }
+
     /** xapi finds SMAPIv3 SR types by listing queues under this prefix. */
     public static final String DEFAULT_QUEUE_PREFIX = "org.xen.xapi.storage";
     /** Upstream waits for ever; we kill a script after this by default. */
@@ -44,14 +50,18 @@ public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, 
     }
 
     public Smapiv3Config withQueuePrefix(String prefix) {
-        return new Smapiv3Config(pluginRoot, stateDir, prefix, scriptTimeout, maxConcurrent);
+        return new Smapiv3Config(pluginRoot, stateDir, prefix, scriptTimeout, maxConcurrent, killOnTimeout);
     }
 
     public Smapiv3Config withScriptTimeout(Duration timeout) {
-        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, timeout, maxConcurrent);
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, timeout, maxConcurrent, killOnTimeout);
     }
 
     public Smapiv3Config withMaxConcurrent(int max) {
-        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, max);
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, max, killOnTimeout);
+    }
+
+    public Smapiv3Config withKillOnTimeout(boolean kill) {
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, kill);
     }
 }

@@ -77,6 +77,48 @@ class GoldenSelfTest {
         return o;
     }
 
+    /**
+     * Issue 13.9: tearing down a datapath of a volume the plugin does not have (never created, or destroyed)
+     * has nothing to undo and succeeds, as on SMAPIv1; before the fix it failed with Volume_does_not_exist.
+     */
+    @Test
+    void teardownOfAnUnknownVolumeIsANoOp() throws Exception {
+        String srPath = tmp.resolve("sr-teardown").toString();
+        v2.ok("SR.create", "dbg", "t", "sr", "td-sr", "name_label", "n", "name_description", "d",
+                "device_config", V2.map("path", srPath), "physical_size", 0L);
+        v2.ok("SR.attach", "dbg", "t", "sr", "td-sr", "device_config", V2.map("path", srPath));
+        root.newRequests();
+        v2.ok("VDI.deactivate", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
+        v2.ok("VDI.detach", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
+        v2.ok("DP.destroy2", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0",
+                "allow_leak", false);
+        assertEquals(List.of("Volume.stat", "Volume.stat", "Volume.stat"), scripts(root.newRequests()),
+                "only the lookups ran: no datapath script for a volume that is not there");
+    }
+
+    /**
+     * Issue 13.7 (the example plugin's part): a datapath that never held a volume cannot detach another's.
+     * Before the fix, VDI.detach from {@code stranger} removed {@code owner}'s attachment in the file datapath,
+     * and owner's activate then failed with Volume_not_attached.
+     */
+    @Test
+    void aTeardownFromADatapathThatNeverHeldTheVolumeLeavesTheHolderAlone() throws Exception {
+        String srPath = tmp.resolve("sr-holders").toString();
+        v2.ok("SR.create", "dbg", "t", "sr", "h-sr", "name_label", "n", "name_description", "d",
+                "device_config", V2.map("path", srPath), "physical_size", 0L);
+        v2.ok("SR.attach", "dbg", "t", "sr", "h-sr", "device_config", V2.map("path", srPath));
+        String vdi = v2.ok("VDI.create", "dbg", "t", "sr", "h-sr", "vdi_info", V2.json("{\"vdi\":\"x\","
+                + "\"name_label\":\"disk\",\"ty\":\"user\",\"virtual_size\":1048576}")).get("vdi").asText();
+        v2.ok("VDI.attach3", "dbg", "t", "dp", "owner", "sr", "h-sr", "vdi", vdi, "vm", "0", "read_write", true);
+        v2.ok("VDI.deactivate", "dbg", "t", "dp", "stranger", "sr", "h-sr", "vdi", vdi, "vm", "0");
+        v2.ok("VDI.detach", "dbg", "t", "dp", "stranger", "sr", "h-sr", "vdi", vdi, "vm", "0");
+        v2.ok("VDI.activate3", "dbg", "t", "dp", "owner", "sr", "h-sr", "vdi", vdi, "vm", "0");
+        JsonNode entry = Json.parse(Files.readString(Path.of(srPath, ".datapath-ledger.json")))
+                .get(srPath + "/" + vdi + ".raw");
+        assertTrue(entry.get("attached").asBoolean() && entry.get("activated").asBoolean(), entry.toString());
+        assertEquals("u0_owner", entry.get("domain").asText());
+    }
+
     @Test
     void scriptedSequenceAgainstTheExamplePlugins() throws Exception {
         String srPath = tmp.resolve("sr-golden").toString();
@@ -134,6 +176,9 @@ class GoldenSelfTest {
                         + "\",\"dbg\":\"golden\"}");
         assertEquals(vdi(keyA, "disk A", "first", "user", "", false, "19700101T00:00:00Z", "", false, mib, a,
                 "{}", "[]"), a);
+        // issue 13.9: the example plugin made volumes 0644 (umask); a guest's disk is private, as LocalfileSR's
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(Path.of(srPath, keyA + ".raw"))));
 
         // 7. metadata setters -> Volume.set with the reserved key names; VDI.stat shows them
         v2.ok("VDI.add_to_sm_config", "dbg", "golden", "sr", "golden-sr", "vdi", keyA, "key", "x", "value", "1");

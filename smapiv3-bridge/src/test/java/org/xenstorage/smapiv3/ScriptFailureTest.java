@@ -94,6 +94,25 @@ class ScriptFailureTest {
         stillServing();
     }
 
+    /** Issue 13.8: a script symlinked out of the plugin root is never run. Before the fix, it ran. */
+    @Test
+    void aScriptSymlinkedOutOfThePluginRootIsRefused() throws Exception {
+        Path outside = PluginRoot.fakePrinting(Files.createDirectories(tmp.resolve("outside")), "SR.stat",
+                "{\"sr\":\"from outside\"}");
+        Path inside = Files.move(dir.resolve("SR.stat"), dir.resolve("sr-stat-impl"));
+        Files.createSymbolicLink(dir.resolve("SR.stat"), outside);
+        JsonNode e = v2.error("SR.stat", "dbg", "d", "sr", "sr1");
+        assertEquals("SCRIPT_FAILED", e.get(1).get(0).asText(), e.toString());
+        assertEquals(dir.resolve("SR.stat").toString(), params(e).get(0));
+        assertTrue(params(e).get(1).startsWith("refused: its real path " + outside.toRealPath()), e.toString());
+        assertEquals(List.of(), root.newRequests(), "nothing ran");
+        // a symlink that stays inside the root still works
+        Files.delete(dir.resolve("SR.stat"));
+        Files.createSymbolicLink(dir.resolve("SR.stat"), inside);
+        assertEquals("n", v2.ok("SR.stat", "dbg", "d", "sr", "sr1").get("name_label").asText());
+        stillServing();
+    }
+
     @Test
     void nonZeroExitWithErrorObjectIsBackendErrorWithBacktrace() throws Exception {
         PluginRoot.fake(dir, "Volume.stat", "print(json.dumps({'code':'SR_BACKEND_FAILURE_79','params':['a','b'],"

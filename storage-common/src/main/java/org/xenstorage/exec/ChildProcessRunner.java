@@ -1,11 +1,16 @@
 package org.xenstorage.exec;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -16,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xenstorage.threads.EventLoopGuard;
 
 /**
  * The project's one way to run a child process (SM drivers and SMAPIv3 scripts alike): argv
@@ -29,6 +35,37 @@ import org.slf4j.LoggerFactory;
 public final class ChildProcessRunner implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcessRunner.class);
     private static final AtomicInteger THREADS = new AtomicInteger();
+    /** How often a call past its timeout (and not killed) is logged again. */
+    private static final Duration WARN_EVERY = Duration.ofMinutes(5);
+    private static final Map<Long, RunningCall> RUNNING = new ConcurrentHashMap<>();
+
+    /**
+     * One child running now, for diagnostics.
+     *
+     * @param pid     its process id
+     * @param program what runs (argv[0])
+     * @param label   which call it serves
+     * @param started when it started
+     */
+    public record RunningCall(long pid, String program, String label, Instant started) {
+        /** How long it has been running. */
+        public Duration age() {
+            return Duration.between(started, Instant.now());
+        }
+    }
+
+    /** Every child running now in this JVM (all runners), oldest first. */
+    public static List<RunningCall> running() {
+        List<RunningCall> out = new ArrayList<>(RUNNING.values());
+        out.sort(java.util.Comparator.comparing(RunningCall::started));
+        return out;
+    }
+
+    /** How long after a process's exit its output may take to end before we look for who holds it. */
+    private static final Duration LINGER = Duration.ofSeconds(1);
+    /** setsid(1): runs the child in a session of its own, exec'ing it in place (same pid), no shell. */
+    private static final Path SETSID = java.util.stream.Stream.of("/usr/bin/setsid", "/bin/setsid").map(Path::of)
+            .filter(Files::isExecutable).findFirst().orElse(null);
 
     private final ExecutorService pipes = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "child-process-pipe-" + THREADS.incrementAndGet());
@@ -42,41 +79,159 @@ public final class ChildProcessRunner implements AutoCloseable {
     });
 
     /**
-     * Runs the request to completion.
+     * Runs the request to completion: the call ends when the process ends (as upstream's forkexecd returns
+     * on exit), even when something it left behind still holds its stdout or stderr open. Such a holder is
+     * logged; one in the process's own process group (a helper it forked and forgot) is killed, one that
+     * left it (setsid) is only reported, and the output read until then is the result.
      *
      * @throws IOException when the program cannot be started at all (missing, not executable, ...)
      */
     public ExecResult run(ExecRequest request) throws IOException {
+        EventLoopGuard.mayBlock("ChildProcessRunner.run " + request.argv().get(0));
         long start = System.nanoTime();
-        ProcessBuilder pb = new ProcessBuilder(request.argv());
+        String program = request.argv().get(0);
+        if (Path.of(program).isAbsolute() && !(Files.isRegularFile(Path.of(program)) && Files.isExecutable(Path.of(program)))) {
+            throw new IOException("Cannot run program \"" + program + "\": not an executable file");
+        }
+        // in a session (so a process group) of its own: what it leaves behind can be found and killed as a group
+        List<String> argv = new ArrayList<>();
+        if (SETSID != null) {
+            argv.add(SETSID.toString());
+        }
+        argv.addAll(request.argv());
+        ProcessBuilder pb = new ProcessBuilder(argv);
         pb.environment().clear();
         pb.environment().putAll(request.environment());
         if (request.workingDir() != null) {
             pb.directory(request.workingDir().toFile());
         }
         Process process = pb.start();
+        // read now, while the process surely holds them: which pipes are its output, and its process group
+        PipeHolders.Identity identity = PipeHolders.identify(process.pid());
         AtomicReference<ExecResult.Termination> killedFor = new AtomicReference<>();
-        ScheduledFuture<?> timer = killer.schedule(() -> {
-            if (killedFor.compareAndSet(null, ExecResult.Termination.TIMED_OUT)) {
-                LOG.warn("{} ran past {} ms: killing its process tree", request.argv().get(0), request.timeout().toMillis());
-                ProcessTree.kill(process);
-            }
-        }, request.timeout().toNanos(), TimeUnit.NANOSECONDS);
+        RunningCall running = new RunningCall(process.pid(), program, request.label(), Instant.now());
+        RUNNING.put(process.pid(), running);
+        ScheduledFuture<?> timer;
+        if (request.killOnTimeout()) {
+            timer = killer.schedule(() -> {
+                if (process.isAlive() && killedFor.compareAndSet(null, ExecResult.Termination.TIMED_OUT)) {
+                    LOG.warn("{} ({}) ran past {} ms: killing its process tree", request.label(), program,
+                            request.timeout().toMillis());
+                    ProcessTree.kill(process.toHandle());
+                    killGroup(process.pid());
+                }
+            }, request.timeout().toNanos(), TimeUnit.NANOSECONDS);
+        } else {
+            long every = Math.min(request.timeout().toNanos(), WARN_EVERY.toNanos());
+            timer = killer.scheduleAtFixedRate(() -> {
+                if (process.isAlive()) {
+                    LOG.warn("{} ({}, pid {}) still running after {} s (past its {} s timeout; not killed: "
+                            + "kill-on-timeout is off)", request.label(), program, process.pid(),
+                            running.age().toSeconds(), request.timeout().toSeconds());
+                }
+            }, request.timeout().toNanos(), every, TimeUnit.NANOSECONDS);
+        }
         try {
-            CompletableFuture<Void> feeder = CompletableFuture.runAsync(() -> feed(process, request.stdin()), pipes);
-            CompletableFuture<byte[]> stderr = CompletableFuture.supplyAsync(
-                    () -> drainDiscardingExcess(process.getErrorStream(), request.maxStderrBytes()), pipes);
-            byte[] stdout = readCapped(process, request.maxStdoutBytes(), killedFor);
+            CompletableFuture.runAsync(() -> feed(process, request.stdin()), pipes);
+            CappedBuffer out = new CappedBuffer(request.maxStdoutBytes());
+            CappedBuffer err = new CappedBuffer(request.maxStderrBytes());
+            CompletableFuture<Void> stdout = CompletableFuture.runAsync(() -> {
+                if (out.drain(process.getInputStream(), true) && killedFor.compareAndSet(null, ExecResult.Termination.OUTPUT_LIMIT)) {
+                    ProcessTree.kill(process.toHandle());
+                }
+            }, pipes);
+            CompletableFuture<Void> stderr = CompletableFuture.runAsync(() -> err.drain(process.getErrorStream(), false), pipes);
             int status = waitUninterruptibly(process);
-            feeder.join();
-            byte[] err = stderr.join();
+            awaitOutput(request, process, identity, CompletableFuture.allOf(stdout, stderr), start);
+            byte[] errBytes = err.bytes();
+            if (SETSID != null && (status == 126 || status == 127) && killedFor.get() == null) {
+                String text = new String(errBytes, java.nio.charset.StandardCharsets.UTF_8);
+                if (text.startsWith("setsid: failed to execute ")) {
+                    throw new IOException("Cannot run program \"" + program + "\": " + text.strip());
+                }
+            }
             ExecResult.Termination termination = killedFor.get() == null ? ExecResult.Termination.EXITED : killedFor.get();
-            return new ExecResult(termination, status, stdout, err, Duration.ofNanos(System.nanoTime() - start));
+            return new ExecResult(termination, status, out.bytes(), errBytes, Duration.ofNanos(System.nanoTime() - start));
         } finally {
             timer.cancel(false);
+            RUNNING.remove(process.pid(), running);
             if (process.isAlive()) {
-                ProcessTree.kill(process);
+                ProcessTree.kill(process.toHandle());
             }
+        }
+    }
+
+    /**
+     * After the process exited: waits for its output pipes to reach their end. Output still open after
+     * {@link #LINGER} is held by something the process left behind: what is left of its process group is
+     * killed (then the pipes end); a holder outside it (it left with setsid) is reported and not waited for.
+     */
+    private static void awaitOutput(ExecRequest request, Process process, PipeHolders.Identity identity,
+                                     CompletableFuture<Void> drained, long start) {
+        if (awaitQuietly(drained, LINGER)) {
+            return;
+        }
+        String program = request.argv().get(0);
+        for (int round = 0; round < 3; round++) {
+            List<ProcessHandle> killed = killGroup(process.pid());
+            if (!killed.isEmpty()) {
+                LOG.warn("{} (pid {}) exited but left {} process(es) of its process group holding its output:"
+                        + " killed {}", program, process.pid(), killed.size(), describe(killed));
+            }
+            if (!identity.known()) {
+                // it was gone before its pipes could be named: wait as long as its timeout allows
+                Duration left = request.timeout().minusNanos(System.nanoTime() - start);
+                if (!awaitQuietly(drained, left.compareTo(LINGER) > 0 ? left : LINGER)) {
+                    LOG.warn("{} (pid {}) exited but its output is still open, held by a process that could not be"
+                            + " identified; the call ends without waiting for it", program, process.pid());
+                }
+                return;
+            }
+            if (!killed.isEmpty() && awaitQuietly(drained, LINGER)) {
+                return;
+            }
+            List<ProcessHandle> holders = identity.holders();
+            if (holders.isEmpty()) {
+                drained.join(); // nobody holds the pipes any more: their end is certain, only the reader is late
+                return;
+            }
+            if (killed.isEmpty()) {
+                LOG.warn("{} (pid {}) exited but left {} process(es) outside its process group holding its output:"
+                        + " {} (not killed; the call ends without waiting for them)", program, process.pid(),
+                        holders.size(), describe(holders));
+                return;
+            }
+        }
+        LOG.warn("{} (pid {}) exited and its output is still open after killing what held it; the call ends"
+                + " without waiting for it", program, process.pid());
+    }
+
+    /** SIGKILL to what is left of the process group {@code pgid} (the child's own, from setsid); returns them. */
+    private static List<ProcessHandle> killGroup(long pgid) {
+        if (SETSID == null) {
+            return List.of(); // the child shares the daemon's process group: never kill by group then
+        }
+        List<ProcessHandle> members = PipeHolders.groupMembers(pgid);
+        members.forEach(ProcessTree::kill);
+        return members;
+    }
+
+    private static String describe(List<ProcessHandle> processes) {
+        return processes.stream().map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
+                .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
+    }
+
+    private static boolean awaitQuietly(CompletableFuture<?> f, Duration max) {
+        try {
+            f.get(max.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return f.isDone();
+        } catch (java.util.concurrent.ExecutionException e) {
+            return true;
         }
     }
 
@@ -102,42 +257,48 @@ public final class ChildProcessRunner implements AutoCloseable {
         }
     }
 
-    private static byte[] readCapped(Process process, int cap, AtomicReference<ExecResult.Termination> killedFor)
-            throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(cap, 8192));
-        byte[] buf = new byte[8192];
-        try (InputStream in = process.getInputStream()) {
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                int room = cap - out.size();
-                if (n > room) {
-                    out.write(buf, 0, room);
-                    if (killedFor.compareAndSet(null, ExecResult.Termination.OUTPUT_LIMIT)) {
-                        ProcessTree.kill(process);
-                    }
-                    break;
-                }
-                out.write(buf, 0, n);
-            }
-        }
-        return out.toByteArray();
-    }
+    /** Output read from a pipe, kept up to a cap; readable while the pipe is still being read. */
+    private static final class CappedBuffer {
+        private final int cap;
+        private final java.io.ByteArrayOutputStream kept;
 
-    private static byte[] drainDiscardingExcess(InputStream in, int cap) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(cap, 8192) + 1);
-        byte[] buf = new byte[8192];
-        try (in) {
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                int room = cap - out.size();
-                if (room > 0) {
-                    out.write(buf, 0, Math.min(room, n));
-                }
-            }
-        } catch (IOException e) {
-            LOG.debug("stderr pipe closed: {}", e.toString());
+        CappedBuffer(int cap) {
+            this.cap = cap;
+            this.kept = new java.io.ByteArrayOutputStream(Math.min(cap, 8192));
         }
-        return out.toByteArray();
+
+        /**
+         * Reads {@code in} to its end, keeping the first {@code cap} bytes; with {@code stopAtCap}, stops as
+         * soon as more than that came (the caller kills the writer).
+         *
+         * @return whether more than {@code cap} bytes came
+         */
+        boolean drain(InputStream in, boolean stopAtCap) {
+            byte[] buf = new byte[8192];
+            boolean over = false;
+            try (in) {
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                    synchronized (this) {
+                        int room = cap - kept.size();
+                        kept.write(buf, 0, Math.max(0, Math.min(room, n)));
+                        if (n > room) {
+                            over = true;
+                            if (stopAtCap) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                LOG.debug("child output pipe closed: {}", e.toString());
+            }
+            return over;
+        }
+
+        synchronized byte[] bytes() {
+            return kept.toByteArray();
+        }
     }
 
     private static int waitUninterruptibly(Process process) {

@@ -14,13 +14,26 @@ import java.util.Objects;
  * @param environment    the child's whole environment
  * @param stdin          bytes written to the child's stdin, which is then closed (empty: closed at once)
  * @param workingDir     working directory, or null for the daemon's
- * @param timeout        after this the whole process tree is killed
+ * @param timeout        after this the whole process tree is killed, or (without {@code killOnTimeout}) a WARN
+ *                       is logged, then again every {@code min(timeout, 5 min)} while it runs
  * @param maxStdoutBytes stdout beyond this kills the tree and marks the result {@link ExecResult.Termination#OUTPUT_LIMIT}
  * @param maxStderrBytes stderr beyond this is discarded (the child keeps running)
+ * @param label          what the run is, for logs and the list of running calls (e.g. {@code vdi_attach sr=…})
+ * @param killOnTimeout  whether the timeout kills (upstream never kills SM drivers: killing a snapshot or a
+ *                       coalesce mid-journal is worse than waiting)
  */
 public record ExecRequest(List<String> argv, Map<String, String> environment, byte[] stdin, Path workingDir,
-                          Duration timeout, int maxStdoutBytes, int maxStderrBytes) {
+                          Duration timeout, int maxStdoutBytes, int maxStderrBytes, String label,
+                          boolean killOnTimeout) {
+    /** A request whose timeout kills, labelled by its program. */
+    public ExecRequest(List<String> argv, Map<String, String> environment, byte[] stdin, Path workingDir,
+                       Duration timeout, int maxStdoutBytes, int maxStderrBytes) {
+        this(argv, environment, stdin, workingDir, timeout, maxStdoutBytes, maxStderrBytes,
+                argv.isEmpty() ? "" : argv.get(0), true);
+    }
+
     public ExecRequest {
+        Objects.requireNonNull(label, "label");
         argv = List.copyOf(argv);
         if (argv.isEmpty()) {
             throw new IllegalArgumentException("argv must name a program");
@@ -42,14 +55,29 @@ public record ExecRequest(List<String> argv, Map<String, String> environment, by
     }
 
     public ExecRequest withStdin(byte[] input) {
-        return new ExecRequest(argv, environment, input, workingDir, timeout, maxStdoutBytes, maxStderrBytes);
+        return new ExecRequest(argv, environment, input, workingDir, timeout, maxStdoutBytes, maxStderrBytes, label,
+                killOnTimeout);
     }
 
     public ExecRequest withWorkingDir(Path dir) {
-        return new ExecRequest(argv, environment, stdin, dir, timeout, maxStdoutBytes, maxStderrBytes);
+        return new ExecRequest(argv, environment, stdin, dir, timeout, maxStdoutBytes, maxStderrBytes, label,
+                killOnTimeout);
     }
 
     public ExecRequest withMaxStdoutBytes(int max) {
-        return new ExecRequest(argv, environment, stdin, workingDir, timeout, max, maxStderrBytes);
+        return new ExecRequest(argv, environment, stdin, workingDir, timeout, max, maxStderrBytes, label,
+                killOnTimeout);
+    }
+
+    /** The same request described as {@code what} in logs and in the list of running calls. */
+    public ExecRequest withLabel(String what) {
+        return new ExecRequest(argv, environment, stdin, workingDir, timeout, maxStdoutBytes, maxStderrBytes, what,
+                killOnTimeout);
+    }
+
+    /** The same request whose timeout kills ({@code true}) or only warns ({@code false}). */
+    public ExecRequest withKillOnTimeout(boolean kill) {
+        return new ExecRequest(argv, environment, stdin, workingDir, timeout, maxStdoutBytes, maxStderrBytes, label,
+                kill);
     }
 }

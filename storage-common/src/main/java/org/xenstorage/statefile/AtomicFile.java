@@ -3,6 +3,7 @@ package org.xenstorage.statefile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -15,6 +16,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The project's one way to persist state: write a private temporary file next to the target,
@@ -24,6 +29,8 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class AtomicFile {
     private static final Set<PosixFilePermission> OWNER_RW = PosixFilePermissions.fromString("rw-------");
     private static final Set<PosixFilePermission> OWNER_RWX = PosixFilePermissions.fromString("rwx------");
+    private static final Pattern TEMPORARY = Pattern.compile("\\..+\\.tmp-(\\d+)-[0-9a-f]+");
+    private static final Logger LOG = LoggerFactory.getLogger(AtomicFile.class);
 
     private AtomicFile() {
     }
@@ -52,6 +59,43 @@ public final class AtomicFile {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * Deletes the temporary files that writers killed mid-write left in {@code dir} (names
+     * {@code .<file>.tmp-<pid>-<hex>} whose process is gone); call it when loading the directory's state.
+     *
+     * @return how many were deleted (a failure is logged, never thrown: the state itself can still be read)
+     */
+    public static int removeStaleTemporaries(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        int removed = 0;
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, ".*.tmp-*")) {
+            for (Path p : entries) {
+                Matcher m = TEMPORARY.matcher(p.getFileName().toString());
+                if (!m.matches()) {
+                    continue;
+                }
+                long pid;
+                try {
+                    pid = Long.parseLong(m.group(1));
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).isEmpty() && Files.deleteIfExists(p)) {
+                    removed++;
+                }
+            }
+            if (removed > 0) {
+                fsyncDirectory(dir);
+                LOG.info("removed {} temporary file(s) a killed writer left in {}", removed, dir);
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot clean temporary files in {}: {}", dir, e.toString());
+        }
+        return removed;
     }
 
     /** Reads the whole file, or empty when it does not exist. */

@@ -84,4 +84,71 @@ class ChildProcessRunnerTest {
     void missingProgramFailsToStart() {
         assertThrows(IOException.class, () -> RUNNER.run(ExecRequest.of(List.of("/nonexistent/driver"), ENV, Duration.ofSeconds(1))));
     }
+
+    /**
+     * Issue 13.4: a driver that answers and exits at once, leaving a forgotten helper (same process group)
+     * holding its stdout. Before the fix the call read stdout to its end, so it lasted until the timeout and
+     * was reported TIMED_OUT (the helper, outside the driver's tree, was not even killed).
+     */
+    @Test
+    void theCallEndsWhenTheProcessExitsAndAForgottenHelperInItsGroupIsKilled() throws Exception {
+        long sleep = 10 * Soon.seconds();
+        ExecResult r = RUNNER.run(new ExecRequest(List.of("/bin/sh", "-c", "sleep " + sleep + " & echo $!; echo answered"),
+                ENV, null, null, Soon.timeout(), 1024, 1024));
+        assertEquals(ExecResult.Termination.EXITED, r.termination());
+        assertEquals(0, r.exitStatus());
+        String[] lines = r.stdoutText().split("\n");
+        assertEquals("answered", lines[1], r.stdoutText());
+        ProcessHandle helper = ProcessHandle.of(Long.parseLong(lines[0])).orElse(null);
+        if (helper != null) {
+            Soon.await("the helper killed", () -> ProcessTree.gone(helper));
+        }
+    }
+
+    /**
+     * Issue 13.4: a helper that left the driver's process group (setsid) is not killed, but the call still
+     * ends with what the driver printed.
+     */
+    @Test
+    void aHelperOutsideTheProcessGroupIsLeftAloneAndNotWaitedFor() throws Exception {
+        long sleep = 10 * Soon.seconds();
+        ExecResult r = RUNNER.run(new ExecRequest(List.of("/bin/sh", "-c",
+                "setsid sleep " + sleep + " & echo $!; echo answered"), ENV, null, null, Soon.timeout(), 1024, 1024));
+        String[] lines = r.stdoutText().split("\n");
+        ProcessHandle helper = ProcessHandle.of(Long.parseLong(lines[0])).orElseThrow();
+        try {
+            assertEquals(ExecResult.Termination.EXITED, r.termination());
+            assertEquals("answered", lines[1], r.stdoutText());
+            assertFalse(ProcessTree.gone(helper), "a process that left the group is not ours to kill");
+        } finally {
+            helper.destroyForcibly();
+        }
+    }
+
+    /**
+     * Issue 13.5: with kill-on-timeout off (host mode's default, as upstream never kills an SM driver), a child
+     * past its timeout keeps running to its own end, and it is listed with its label while it runs.
+     */
+    @Test
+    void withoutKillOnTimeoutAChildPastItsTimeoutRunsToItsEndAndIsListedMeanwhile() throws Exception {
+        java.nio.file.Path release = java.nio.file.Files.createTempDirectory("release").resolve("go");
+        Duration timeout = Duration.ofMillis(100);
+        ExecRequest req = new ExecRequest(List.of("/bin/sh", "-c",
+                "while [ ! -e " + release + " ]; do sleep 0.05; done; echo finished"), ENV, null, null, timeout,
+                1024, 1024).withLabel("TestSR vdi_snapshot sr=s1").withKillOnTimeout(false);
+        java.util.concurrent.CompletableFuture<ExecResult> run = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return RUNNER.run(req);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Soon.await("listed as running well past its timeout", () -> ChildProcessRunner.running().stream().anyMatch(
+                c -> c.label().equals("TestSR vdi_snapshot sr=s1") && c.age().compareTo(timeout.multipliedBy(5)) > 0));
+        java.nio.file.Files.createFile(release);
+        ExecResult r = Soon.get(run);
+        assertEquals(ExecResult.Termination.EXITED, r.termination());
+        assertEquals("finished\n", r.stdoutText());
+        assertTrue(ChildProcessRunner.running().stream().noneMatch(c -> c.label().equals("TestSR vdi_snapshot sr=s1")));
+    }
 }

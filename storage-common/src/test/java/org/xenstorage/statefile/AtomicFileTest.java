@@ -37,4 +37,25 @@ class AtomicFileTest {
         AtomicFile.delete(target);
         assertTrue(AtomicFile.read(target).isEmpty());
     }
+
+    /** Issue 13.9: the temporary files of a writer killed mid-write were never removed. */
+    @Test
+    void removesOnlyTheTemporariesOfWritersThatAreGone() throws Exception {
+        Process gone = new ProcessBuilder("/bin/true").start();
+        gone.waitFor();
+        Process alive = new ProcessBuilder("/bin/sleep", "600").start();
+        try {
+            long me = ProcessHandle.current().pid();
+            Path stale = Files.writeString(dir.resolve(".queues.json.tmp-" + gone.pid() + "-9f3a"), "half");
+            Path mine = Files.writeString(dir.resolve(".queues.json.tmp-" + me + "-1b"), "being written");
+            Path theirs = Files.writeString(dir.resolve(".queues.json.tmp-" + alive.pid() + "-2c"), "being written");
+            Path other = Files.writeString(dir.resolve(".notes.tmp-draft"), "not ours");
+            assertEquals(1, AtomicFile.removeStaleTemporaries(dir));
+            assertTrue(Files.notExists(stale));
+            assertTrue(Files.exists(mine) && Files.exists(theirs) && Files.exists(other));
+            assertEquals(0, AtomicFile.removeStaleTemporaries(dir.resolve("absent")));
+        } finally {
+            alive.destroyForcibly();
+        }
+    }
 }

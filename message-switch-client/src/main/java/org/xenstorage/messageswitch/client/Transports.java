@@ -15,6 +15,8 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.concurrent.ThreadFactory;
+import org.xenstorage.threads.EventLoopGuard;
 
 /**
  * Netty transport choice: native epoll (required for Unix sockets) when available, NIO for TCP
@@ -53,7 +55,8 @@ public final class Transports {
 
     /** A new event-loop group of the best transport ({@code threads} 0 = Netty's default). */
     public static EventLoopGroup newGroup(int threads, String name) {
-        DefaultThreadFactory tf = new DefaultThreadFactory(name, true);
+        // marked, so that a blocking call made on one of these threads is caught (EventLoopGuard)
+        ThreadFactory tf = EventLoopGuard.marking(new DefaultThreadFactory(name, true));
         return Epoll.isAvailable() ? new EpollEventLoopGroup(threads, tf) : new NioEventLoopGroup(threads, tf);
     }
 

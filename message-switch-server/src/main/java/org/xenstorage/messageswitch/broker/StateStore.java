@@ -52,6 +52,7 @@ final class StateStore implements AutoCloseable {
 
     /** Reads the saved state, or empty on first start. @throws IOException when the file is unreadable or corrupt */
     Optional<QueueTable.Persistent> load() throws IOException {
+        AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
         Optional<byte[]> bytes = AtomicFile.read(file);
         if (bytes.isEmpty()) {
             return Optional.empty();

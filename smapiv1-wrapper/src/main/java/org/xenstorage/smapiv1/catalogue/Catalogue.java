@@ -587,6 +587,7 @@ public final class Catalogue implements XenApi, AutoCloseable {
 
     private void load() {
         try {
+            AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
             Optional<byte[]> bytes = AtomicFile.read(file);
             if (bytes.isEmpty()) {
                 return;

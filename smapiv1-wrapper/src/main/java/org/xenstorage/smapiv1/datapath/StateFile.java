@@ -37,6 +37,7 @@ public final class StateFile {
 
     /** Reads the file; empty when it does not exist. Throws {@link IOException} when it cannot be decoded. */
     public static Optional<HostSnapshot> read(Path file) throws IOException {
+        AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
         Optional<byte[]> bytes = AtomicFile.read(file);
         if (bytes.isEmpty()) {
             return Optional.empty();

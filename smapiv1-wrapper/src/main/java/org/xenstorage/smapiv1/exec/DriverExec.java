@@ -43,8 +43,20 @@ public final class DriverExec {
     /**
      * @param extraEnvironment added to {@code PATH} and {@code ORIGINATOR} (e.g. {@code XAPI_LOCAL_SOCKET})
      */
+    private final boolean killOnTimeout;
+
     public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
                       int maxStdoutBytes) {
+        this(runner, timeout, extraEnvironment, maxStdoutBytes, true);
+    }
+
+    /**
+     * @param killOnTimeout whether a driver past {@code timeout} is killed (else it is only reported, every few
+     *                      minutes, as upstream never kills a driver)
+     */
+    public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
+                      int maxStdoutBytes, boolean killOnTimeout) {
+        this.killOnTimeout = killOnTimeout;
         this.runner = runner;
         this.timeout = timeout;
         this.maxStdoutBytes = maxStdoutBytes;
@@ -60,6 +72,18 @@ public final class DriverExec {
         return environment;
     }
 
+    /** What a driver run serves, for logs and the running-call list: {@code FileSR sr_attach sr=<uuid> vdi=<uuid>}. */
+    private static String label(Path driver, SmCall call) {
+        StringBuilder b = new StringBuilder(driver.getFileName().toString()).append(' ').append(call.command());
+        if (call.srUuid() != null && !call.srUuid().isEmpty()) {
+            b.append(" sr=").append(call.srUuid());
+        }
+        if (call.vdiUuid() != null && !call.vdiUuid().isEmpty()) {
+            b.append(" vdi=").append(call.vdiUuid());
+        }
+        return b.toString();
+    }
+
     /**
      * Runs the command and returns the decoded result value (null for nil).
      *
@@ -72,7 +96,7 @@ public final class DriverExec {
                     + xml.length() + " bytes", "", "");
         }
         ExecRequest request = new ExecRequest(List.of(driver.toString(), xml), environment, new byte[0], null,
-                timeout, maxStdoutBytes, MAX_STDERR);
+                timeout, maxStdoutBytes, MAX_STDERR, label(driver, call), killOnTimeout);
         boolean mutex = ATTACH_MUTEX_COMMANDS.contains(call.command());
         if (mutex) {
             attachMutex.lock();

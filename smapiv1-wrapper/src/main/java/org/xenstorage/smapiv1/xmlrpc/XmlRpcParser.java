@@ -19,9 +19,11 @@ import org.apache.xmlrpc.parser.XmlRpcRequestParser;
 import org.apache.xmlrpc.parser.XmlRpcResponseParser;
 import org.xml.sax.Attributes;
 import org.xml.sax.ContentHandler;
+import org.xml.sax.ErrorHandler;
 import org.xml.sax.InputSource;
 import org.xml.sax.Locator;
 import org.xml.sax.SAXException;
+import org.xml.sax.SAXParseException;
 import org.xml.sax.XMLReader;
 
 /**
@@ -36,6 +38,11 @@ import org.xml.sax.XMLReader;
  * <p>Thread-safe: every call uses its own parser.
  */
 public final class XmlRpcParser {
+    /**
+     * The deepest element nesting accepted. Apache's value parsers recurse once per level, so a document
+     * nested thousands deep would overflow the stack; real drivers' answers stay under 20.
+     */
+    static final int MAX_DEPTH = 256;
     private static final SAXParserFactory FACTORY = hardenedFactory();
     private static final XmlRpcHttpRequestConfigImpl CONFIG = new XmlRpcHttpRequestConfigImpl();
     private static final TypeFactoryImpl TYPES = new StandardTypesOnly();
@@ -86,6 +93,22 @@ public final class XmlRpcParser {
                 throw new SAXException("external entities are refused: " + systemId);
             });
             reader.setContentHandler(new ShapeMarking(handler));
+            // without a handler of its own the parser prints "[Fatal Error] ..." to stderr, outside the log
+            reader.setErrorHandler(new ErrorHandler() {
+                @Override
+                public void warning(SAXParseException e) {
+                }
+
+                @Override
+                public void error(SAXParseException e) throws SAXException {
+                    throw e;
+                }
+
+                @Override
+                public void fatalError(SAXParseException e) throws SAXException {
+                    throw e;
+                }
+            });
             reader.parse(new InputSource(new ByteArrayInputStream(document)));
         } catch (ShapeException e) {
             throw new XmlRpcFormatException(XmlRpcFormatException.Kind.UNEXPECTED_SHAPE, e.getMessage(), e);
@@ -191,6 +214,7 @@ public final class XmlRpcParser {
      */
     private static final class ShapeMarking implements ContentHandler {
         private final ContentHandler inner;
+        private int depth;
 
         ShapeMarking(ContentHandler inner) {
             this.inner = inner;
@@ -233,11 +257,16 @@ public final class XmlRpcParser {
 
         @Override
         public void startElement(String uri, String localName, String qName, Attributes attrs) throws SAXException {
+            if (++depth > MAX_DEPTH) {
+                // refused like a DOCTYPE: a parser error (not XML we accept), not a shape error
+                throw new SAXException("XML nested deeper than " + MAX_DEPTH + " elements is refused");
+            }
             marked(() -> inner.startElement(uri, localName, qName, attrs));
         }
 
         @Override
         public void endElement(String uri, String localName, String qName) throws SAXException {
+            depth--;
             marked(() -> inner.endElement(uri, localName, qName));
         }
 

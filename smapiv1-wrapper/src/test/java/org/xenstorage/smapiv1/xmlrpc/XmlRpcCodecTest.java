@@ -155,6 +155,45 @@ class XmlRpcCodecTest {
                 () -> XmlRpcParser.parseCall(bytes("<methodCall><methodName>x</methodName><params>"))).kind());
     }
 
+    /**
+     * Issue 13.9: 10,000-deep nesting answered Internal_error "java.lang.StackOverflowError" (Apache's value
+     * parsers recurse per level); it is now refused as the parser refuses a DOCTYPE, while a deep but sane
+     * document still decodes.
+     */
+    @Test
+    void refusesNestingDeeperThanTheBoundAndKeepsDeepSaneDocuments() throws Exception {
+        XmlRpcFormatException deep = assertThrows(XmlRpcFormatException.class,
+                () -> XmlRpcParser.parseResponse(bytes(nestedArrays(10_000))));
+        assertEquals(XmlRpcFormatException.Kind.NOT_XML, deep.kind());
+        assertTrue(deep.getMessage().contains("nested deeper than " + XmlRpcParser.MAX_DEPTH), deep.getMessage());
+        Object v = ((MethodResponse.Success) XmlRpcParser.parseResponse(bytes(nestedArrays(60)))).value();
+        for (int i = 0; i < 60; i++) {
+            v = ((Object[]) v)[0];
+        }
+        assertEquals("leaf", v);
+    }
+
+    private static String nestedArrays(int levels) {
+        StringBuilder b = new StringBuilder("<methodResponse><params><param><value>");
+        b.append("<array><data><value>".repeat(levels)).append("leaf").append("</value></data></array>".repeat(levels));
+        return b.append("</value></param></params></methodResponse>").toString();
+    }
+
+    /** Issue 13.9: the parser printed "[Fatal Error] :1:1: ..." to stderr, outside the log format. */
+    @Test
+    void malformedXmlPrintsNothingToStderr() throws Exception {
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            assertThrows(XmlRpcFormatException.class, () -> XmlRpcParser.parseResponse(bytes("not xml at all")));
+            assertThrows(XmlRpcFormatException.class, () -> XmlRpcParser.parseCall(bytes("<methodCall><a></b>")));
+        } finally {
+            System.setErr(saved);
+        }
+        assertEquals("", captured.toString(StandardCharsets.UTF_8));
+    }
+
     @Test
     void decodesACallAsPythonsXmlrpcClientSendsIt() throws Exception {
         String call = "<?xml version='1.0'?>\n<methodCall>\n<methodName>VDI.db_introduce</methodName>\n<params>\n"

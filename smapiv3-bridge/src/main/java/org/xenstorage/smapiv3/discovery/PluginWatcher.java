@@ -166,13 +166,29 @@ public final class PluginWatcher implements AutoCloseable {
         }
     }
 
-    private static Iterable<Path> directories(Path root) {
+    /**
+     * The plugin directories under {@code root}: one (or a symlink) whose real path leaves the plugin root
+     * is refused, as SM drivers that leave their directory are.
+     */
+    private Iterable<Path> directories(Path root) {
         Set<Path> out = new java.util.TreeSet<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(root)) {
+            Path realRoot = root.getParent().toRealPath();
             for (Path p : entries) {
-                if (Files.isDirectory(p)) {
-                    out.add(p);
+                if (!Files.isDirectory(p)) {
+                    continue;
                 }
+                Path real;
+                try {
+                    real = p.toRealPath();
+                } catch (IOException gone) {
+                    continue; // removed (or a dangling link) while listed
+                }
+                if (!real.startsWith(realRoot)) {
+                    warnOnce(p, "refusing plugin directory {}: its real path leaves " + realRoot + " (" + real + ")");
+                    continue;
+                }
+                out.add(p);
             }
         } catch (IOException e) {
             LOG.error("cannot list {}: {}", root, e.toString());

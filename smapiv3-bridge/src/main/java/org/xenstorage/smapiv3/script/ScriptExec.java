@@ -40,7 +40,8 @@ public final class ScriptExec {
     private final Map<String, String> environment;
     private final Duration timeout;
     private final int maxStdoutBytes;
-    private final ScriptLookup lookup = new ScriptLookup();
+    private final ScriptLookup lookup;
+    private final boolean killOnTimeout;
 
     /**
      * @param environment    the scripts' whole environment (upstream passes the daemon's own)
@@ -49,6 +50,23 @@ public final class ScriptExec {
      */
     public ScriptExec(ChildProcessRunner runner, Map<String, String> environment, Duration timeout,
                       int maxStdoutBytes) {
+        this(runner, environment, timeout, maxStdoutBytes, null);
+    }
+
+    /**
+     * As the other constructor, running only scripts that really live under {@code pluginRoot} (symlinks
+     * resolved); null runs any.
+     */
+    public ScriptExec(ChildProcessRunner runner, Map<String, String> environment, Duration timeout,
+                      int maxStdoutBytes, Path pluginRoot) {
+        this(runner, environment, timeout, maxStdoutBytes, pluginRoot, true);
+    }
+
+    /** As above; {@code killOnTimeout} false only reports a script past its timeout (every few minutes). */
+    public ScriptExec(ChildProcessRunner runner, Map<String, String> environment, Duration timeout,
+                      int maxStdoutBytes, Path pluginRoot, boolean killOnTimeout) {
+        this.killOnTimeout = killOnTimeout;
+        this.lookup = new ScriptLookup(pluginRoot);
         this.runner = Objects.requireNonNull(runner);
         this.environment = Map.copyOf(environment);
         this.timeout = Objects.requireNonNull(timeout);
@@ -73,7 +91,7 @@ public final class ScriptExec {
         Path path = resolve(dir, method);
         byte[] stdin = Json.write(params).getBytes(StandardCharsets.UTF_8);
         ExecRequest request = new ExecRequest(List.of(path.toString(), "--json"), environment, stdin, null, timeout,
-                maxStdoutBytes, MAX_STDERR);
+                maxStdoutBytes, MAX_STDERR, dir.getFileName() + "/" + method, killOnTimeout);
         LOG.debug("{} {}", method, params);
         ExecResult r;
         try {
@@ -112,6 +130,11 @@ public final class ScriptExec {
         if (found instanceof ScriptLookup.NotExecutable n) {
             LOG.error("{} is not executable", n.path());
             throw backend("SCRIPT_NOT_EXECUTABLE", List.of(n.path().toString(), "Permission denied"));
+        }
+        if (found instanceof ScriptLookup.Outside o) {
+            LOG.error("refusing to run {}: its real path {} is outside the plugin root", o.path(), o.real());
+            throw backend("SCRIPT_FAILED", List.of(o.path().toString(),
+                    "refused: its real path " + o.real() + " is outside the plugin root"));
         }
         throw backend("SCRIPT_FAILED", List.of("Unexpected exception:" + ((ScriptLookup.Unreadable) found).reason()));
     }

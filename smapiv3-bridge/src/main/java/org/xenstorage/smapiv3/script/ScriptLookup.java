@@ -12,7 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Finds {@code <plugin dir>/<Iface.method>} without regard to case, as upstream does: per directory a
  * cache maps the lower-cased name to the real file name (the byte-wise smallest wins when several
- * differ only in case); a failed check re-reads the directory once before giving up.
+ * differ only in case); a failed check re-reads the directory once before giving up. A script whose real
+ * path (symlinks resolved) leaves the plugin root is never run, as SM drivers that leave their directory.
  */
 final class ScriptLookup {
 
@@ -33,7 +34,17 @@ final class ScriptLookup {
     record Unreadable(Path path, String reason) implements Found {
     }
 
+    /** A script whose real path is {@code real}, outside the plugin root. */
+    record Outside(Path path, Path real) implements Found {
+    }
+
     private final Map<Path, Map<String, String>> cache = new ConcurrentHashMap<>();
+    private final Path root;
+
+    /** @param root the plugin root every script must really live in (null: no confinement) */
+    ScriptLookup(Path root) {
+        this.root = root;
+    }
 
     Found find(Path dir, String method) {
         Found first = check(dir, cachedName(dir, method));
@@ -59,11 +70,21 @@ final class ScriptLookup {
         return real == null ? method : real;
     }
 
-    private static Found check(Path dir, String name) {
+    private Found check(Path dir, String name) {
         Path path = dir.resolve(name);
         // follows symlinks: the target must be a regular file, then executable by us
         if (!Files.isRegularFile(path)) {
             return new Missing(path);
+        }
+        if (root != null) {
+            try {
+                Path real = path.toRealPath();
+                if (!real.startsWith(root.toRealPath())) {
+                    return new Outside(path, real);
+                }
+            } catch (IOException e) {
+                return new Unreadable(path, e.toString());
+            }
         }
         if (!Files.isExecutable(path)) {
             return new NotExecutable(path);

@@ -33,6 +33,7 @@ public final class AttachedSrTable {
      *                     than forgetting attached SRs
      */
     public static AttachedSrTable load(Path file) throws IOException {
+        AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
         Optional<byte[]> bytes = Files.isRegularFile(file) ? AtomicFile.read(file) : Optional.empty();
         if (bytes.isEmpty() || new String(bytes.get(), StandardCharsets.UTF_8).isBlank()) {
             return new AttachedSrTable(file, Map.of());

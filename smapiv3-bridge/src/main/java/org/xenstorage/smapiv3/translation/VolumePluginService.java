@@ -428,13 +428,13 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
     /** VDI.deactivate -> Datapath.deactivate{uri, domain}. */
     @Override
     public void deactivate(String dbg, String dp, String sr, String vdi, String vm) {
-        datapathStep(dbg, dp, sr, vdi, vm, "Datapath.deactivate");
+        teardownStep(dbg, dp, sr, vdi, vm, "Datapath.deactivate");
     }
 
     /** VDI.detach -> Datapath.detach{uri, domain}. */
     @Override
     public void detach(String dbg, String dp, String sr, String vdi, String vm) {
-        datapathStep(dbg, dp, sr, vdi, vm, "Datapath.detach");
+        teardownStep(dbg, dp, sr, vdi, vm, "Datapath.detach");
     }
 
     /** VDI.similar_content: SMAPIv3 plugins are not asked; no candidates. */
@@ -519,7 +519,11 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
     /** DP.destroy2 -> Datapath.deactivate then Datapath.detach. */
     @Override
     public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
-        DatapathChoice.Chosen d = resolve(dbg, sr, vdi);
+        Optional<DatapathChoice.Chosen> chosen = resolveForTeardown(dbg, sr, vdi, "DP.destroy2 " + dp);
+        if (chosen.isEmpty()) {
+            return;
+        }
+        DatapathChoice.Chosen d = chosen.get();
         String domain = DatapathChoice.domain(vm, dp);
         runDatapath(d, "Datapath.deactivate", uriDomain(dbg, d, domain), Void.class);
         runDatapath(d, "Datapath.detach", uriDomain(dbg, d, domain), Void.class);
@@ -640,6 +644,29 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
     private void datapathStep(String dbg, String dp, String sr, String vdi, String vm, String method) {
         DatapathChoice.Chosen d = resolve(dbg, sr, vdi);
         runDatapath(d, method, uriDomain(dbg, d, DatapathChoice.domain(vm, dp)), Void.class);
+    }
+
+    /**
+     * A teardown of a volume the plugin no longer has (never created, or destroyed) has nothing to undo: it
+     * succeeds, as the SMAPIv1 wrapper's does, instead of failing with the plugin's Volume_does_not_exist.
+     */
+    private void teardownStep(String dbg, String dp, String sr, String vdi, String vm, String method) {
+        Optional<DatapathChoice.Chosen> d = resolveForTeardown(dbg, sr, vdi, method + " " + dp);
+        d.ifPresent(c -> runDatapath(c, method, uriDomain(dbg, c, DatapathChoice.domain(vm, dp)), Void.class));
+    }
+
+    private Optional<DatapathChoice.Chosen> resolveForTeardown(String dbg, String sr, String vdi, String what) {
+        try {
+            return Optional.of(resolve(dbg, sr, vdi));
+        } catch (StorageException e) {
+            List<String> params = e.error() instanceof StorageError.BackendErrorWithBacktrace b ? b.params()
+                    : e.error() instanceof StorageError.BackendError b ? b.params() : List.of();
+            if (params.contains("Volume_does_not_exist")) {
+                LOG.info("{}: volume {} of SR {} does not exist: nothing to tear down", what, vdi, sr);
+                return Optional.empty();
+            }
+            throw e;
+        }
     }
 
     private static ScriptParams uriDomain(String dbg, DatapathChoice.Chosen d, String domain) {

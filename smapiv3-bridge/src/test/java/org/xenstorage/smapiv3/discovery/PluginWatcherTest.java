@@ -18,11 +18,17 @@ class PluginWatcherTest {
     Path root;
 
     private final List<String> changed = new CopyOnWriteArrayList<>();
+    private final List<String> added = new CopyOnWriteArrayList<>();
 
     private PluginWatcher start() throws Exception {
-        return PluginWatcher.start(root, new PluginWatcher.Listener() {
+        return start(root);
+    }
+
+    private PluginWatcher start(Path pluginRoot) throws Exception {
+        return PluginWatcher.start(pluginRoot, new PluginWatcher.Listener() {
             @Override
             public void volumePluginAdded(String plugin, Path dir) {
+                added.add(plugin);
             }
 
             @Override
@@ -71,6 +77,28 @@ class PluginWatcherTest {
             w.rescan();
             w.rescan();
             assertEquals(List.of("file"), changed, "nothing changed: no extra Plugin.Query");
+        }
+    }
+
+    /**
+     * Issue 13.8: a plugin directory symlinked out of the plugin root is refused (SM drivers already were).
+     * Before the fix, the linked volume plugin was added and its scripts ran.
+     */
+    @Test
+    void pluginDirectoriesSymlinkedOutOfThePluginRootAreRefused() throws Exception {
+        Path plugins = root.resolve("plugins");
+        Files.createDirectories(plugins.resolve("volume").resolve("org.xen.xapi.storage.inside"));
+        Files.createDirectories(plugins.resolve("datapath"));
+        Path outside = Files.createDirectories(root.resolve("outside"));
+        Files.writeString(outside.resolve("Plugin.Query"), "#!/bin/sh\n");
+        Files.createSymbolicLink(plugins.resolve("volume").resolve("org.xen.xapi.storage.linked"), Path.of("../../outside"));
+        Files.createSymbolicLink(plugins.resolve("datapath").resolve("linked"), Path.of("../../outside"));
+        // a link that stays inside the root is served
+        Files.createDirectories(plugins.resolve("shared").resolve("nbd"));
+        Files.createSymbolicLink(plugins.resolve("datapath").resolve("nbd"), Path.of("../shared/nbd"));
+        try (PluginWatcher w = start(plugins)) {
+            assertEquals(List.of("inside"), added);
+            assertEquals(List.of("nbd"), changed);
         }
     }
 }

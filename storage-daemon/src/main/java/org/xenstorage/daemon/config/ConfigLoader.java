@@ -48,8 +48,11 @@ public final class ConfigLoader {
         k.put("smapiv1", "serve SMAPIv1 drivers: true | false (default true)");
         k.put("smapiv3", "serve SMAPIv3 plugins: true | false (default true)");
         k.put("call-timeout", "how long the mux waits for a backend's reply (default 1200s)");
+        k.put("fanout-timeout", "how long SR.list and Query.diagnostics wait for each backend (default 30s)");
         k.put("driver-timeout", "an SM driver exec running longer is killed (default 1200s)");
         k.put("script-timeout", "a SMAPIv3 script running longer is killed (default 1200s)");
+        k.put("kill-on-timeout", "kill a driver/script past its timeout: true | false (embedded: true; host: false, "
+                + "as upstream, which never kills an SM driver: a WARN every few minutes instead)");
         k.put("workers", "threads running blocking mux calls (fan-out, DP_info, registry) (default 64)");
         k.put("max-inflight", "requests the mux queue accepts at once, long-polls included (default 4096)");
         k.put("backend-concurrency", "driver/script execs in flight per backend (default 16)");
@@ -218,8 +221,9 @@ public final class ConfigLoader {
         }
         return new DaemonConfig(mode, role, stateDir, switchPath, smDir, pluginRoot, prefix,
                 bool(v, "smapiv1", true), bool(v, "smapiv3", true),
-                duration(v, "call-timeout", "1200s"), duration(v, "driver-timeout", "1200s"),
-                duration(v, "script-timeout", "1200s"),
+                duration(v, "call-timeout", "1200s"), duration(v, "fanout-timeout", "30s"),
+                duration(v, "driver-timeout", "1200s"),
+                duration(v, "script-timeout", "1200s"), bool(v, "kill-on-timeout", embedded),
                 positive(v, "workers", 64), positive(v, "max-inflight", 4096), positive(v, "backend-concurrency", 16),
                 duration(v, "discovery-interval", "5s"), duration(v, "shutdown-grace", "30s"),
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),

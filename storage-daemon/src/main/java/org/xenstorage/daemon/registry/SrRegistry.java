@@ -45,6 +45,7 @@ public final class SrRegistry {
     /** Loads the registry; a missing file is an empty registry, a corrupt one is kept aside and replaced. */
     public static SrRegistry load(Path file) throws IOException {
         SrRegistry r = new SrRegistry(file);
+        AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
         Optional<byte[]> bytes = AtomicFile.read(file);
         if (bytes.isEmpty()) {
             LOG.info("no SR registry at {}: starting with no SR registered", file);

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import org.xenstorage.daemon.registry.SrBinding;
 import org.xenstorage.daemon.registry.SrRegistry;
 import org.xenstorage.daemon.updates.UpdateLog;
+import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.rpc.JsonRpc;
@@ -157,6 +158,13 @@ public final class AdminCalls {
             b.put("queue", mux.directory().queueOf(type));
             b.put("alive", alive);
         });
+        ArrayNode running = o.putArray("running_calls");
+        for (ChildProcessRunner.RunningCall r : ChildProcessRunner.running()) {
+            ObjectNode c = running.addObject();
+            c.put("call", r.label());
+            c.put("pid", r.pid());
+            c.put("age_s", r.age().toSeconds());
+        }
         ObjectNode u = o.putObject("updates");
         u.put("last_token", Long.toString(updates.lastId()));
         u.put("waiting_pollers", updates.waiting());

@@ -40,6 +40,7 @@ public final class DpInfoStore {
     /** Opens (creating, 0700) the directory and reads every record in it. */
     public static DpInfoStore open(Path dir) throws IOException {
         AtomicFile.createPrivateDirectories(dir);
+        AtomicFile.removeStaleTemporaries(dir);
         DpInfoStore s = new DpInfoStore(dir);
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {

@@ -46,6 +46,7 @@ import org.xenstorage.idl.types.SrVdi;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.messageswitch.client.SwitchException;
+import org.xenstorage.threads.EventLoopGuard;
 
 /**
  * The storage multiplexor (upstream {@code Storage_mux}): every per-SR call goes to the queue of the
@@ -70,16 +71,24 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     private final BackendDirectory directory;
     private final SwitchLink link;
     private final Duration callTimeout;
+    private final Duration fanoutTimeout;
     private volatile DataApi dataCopy;
     private volatile DataMirrorApi mirrors = new NoMirrors();
 
+    /**
+     * @param callTimeout   how long a call routed to one SR waits for its backend
+     * @param fanoutTimeout how long a fan-out ({@code SR.list}, {@code Query.diagnostics}, {@code get_by_name}
+     *                      without an SR) waits for each backend, so that one slow backend cannot hold it for
+     *                      the whole call timeout
+     */
     public Mux(SrRegistry registry, DpInfoStore dps, BackendDirectory directory, SwitchLink link,
-               Duration callTimeout) {
+               Duration callTimeout, Duration fanoutTimeout) {
         this.registry = registry;
         this.dps = dps;
         this.directory = directory;
         this.link = link;
         this.callTimeout = callTimeout;
+        this.fanoutTimeout = fanoutTimeout.compareTo(callTimeout) < 0 ? fanoutTimeout : callTimeout;
     }
 
     /**
@@ -122,17 +131,34 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
 
     /** The SR's backend as typed client proxies over the switch; a dead backend fails here, at once. */
     public StorageService route(String sr) {
-        SrBinding b = liveBinding(sr);
+        // the typed proxies wait for their replies: worker threads only
+        EventLoopGuard.mayBlock("Mux.route " + sr);
+        SrBinding b = binding(sr);
+        if (!directory.isLive(b.srType())) {
+            throw notServed(sr, b);
+        }
         return StorageClient.of(transport(sr, b.queue()));
     }
 
-    private SrBinding liveBinding(String sr) {
-        SrBinding b = binding(sr);
-        if (!directory.isLive(b.srType())) {
-            LOG.warn("SR {} is registered with {} but nobody serves that queue", sr, b.queue());
-            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+    private static StorageException notServed(String sr, SrBinding b) {
+        LOG.warn("SR {} is registered with {} but nobody serves that queue", sr, b.queue());
+        return new StorageException(new StorageError.NoStoragePluginForSr(sr));
+    }
+
+    /** The SR's binding once its backend is known to be alive; never blocks. */
+    private CompletableFuture<SrBinding> liveBinding(String sr) {
+        SrBinding b;
+        try {
+            b = binding(sr);
+        } catch (StorageException e) {
+            return CompletableFuture.failedFuture(e);
         }
-        return b;
+        return directory.liveness(b.srType()).thenApply(live -> {
+            if (!live) {
+                throw notServed(sr, b);
+            }
+            return b;
+        });
     }
 
     /**
@@ -140,14 +166,9 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * (the fast path for calls the mux does not need to inspect). Never fails: errors become replies.
      */
     public CompletableFuture<String> forward(String sr, String request, com.fasterxml.jackson.databind.JsonNode id) {
-        SrBinding b;
-        try {
-            b = liveBinding(sr);
-        } catch (StorageException e) {
-            return CompletableFuture.completedFuture(org.xenstorage.idl.rpc.JsonRpc.failure(e.error(), id));
-        }
-        return transport(sr, b.queue()).call(request).handle((reply, failure) -> failure == null ? reply
-                : org.xenstorage.idl.rpc.JsonRpc.failure(StorageDispatcher.errorOf(failure), id));
+        return liveBinding(sr).thenCompose(b -> transport(sr, b.queue()).call(request))
+                .handle((reply, failure) -> failure == null ? reply
+                        : org.xenstorage.idl.rpc.JsonRpc.failure(StorageDispatcher.errorOf(failure), id));
     }
 
     /** A transport to one queue whose switch failures become storage errors naming {@code sr}. */
@@ -159,10 +180,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     }
 
     private StorageException switchFailure(String sr, String queue, Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
+        Throwable t = unwrap(failure);
         if (t instanceof StorageException se) {
             return se;
         }
@@ -195,12 +213,63 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     }
 
     private static <T> T join(CompletableFuture<T> f) {
+        EventLoopGuard.mayBlock("Mux: waiting for a backend's reply");
         try {
             return f.join();
         } catch (CompletionException e) {
             Throwable c = e.getCause();
             throw c instanceof RuntimeException re ? re : e;
         }
+    }
+
+    /**
+     * One backend's answer to a fan-out: its value, or the failure it answered, or why it was skipped (its
+     * queue is not served, or it did not answer within the fan-out timeout; {@code failure} then says so as
+     * a storage error too).
+     */
+    private record Answer<T>(T value, StorageException failure, String skipped) {
+    }
+
+    /**
+     * Asks one backend for a fan-out; never fails. A backend whose queue is not live is skipped at once (no
+     * call is sent), a live one gets {@link #fanoutTimeout} to answer.
+     */
+    private <T> CompletableFuture<Answer<T>> ask(SrBinding b, String method, Object... args) {
+        return directory.liveness(b.srType()).thenCompose(live -> {
+            if (!live) {
+                return CompletableFuture.completedFuture(new Answer<T>(null,
+                        new StorageException(new StorageError.NoStoragePluginForSr(b.sr())),
+                        "no live backend queue " + b.queue()));
+            }
+            return this.<T>callAsync(b.sr(), b.queue(), method, args)
+                    .orTimeout(fanoutTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .handle((value, failure) -> {
+                        if (failure == null) {
+                            return new Answer<>(value, null, null);
+                        }
+                        Throwable t = unwrap(failure);
+                        if (t instanceof java.util.concurrent.TimeoutException) {
+                            String why = "the backend on " + b.queue() + " did not answer " + method + " within "
+                                    + fanoutTimeout.toMillis() + " ms";
+                            LOG.warn("fan-out: {}", why);
+                            return new Answer<T>(null, StorageException.internal("Timeout: " + why), why);
+                        }
+                        if (t instanceof StorageException se
+                                && se.error() instanceof StorageError.NoStoragePluginForSr) {
+                            return new Answer<T>(null, se, "no live backend queue " + b.queue());
+                        }
+                        return new Answer<T>(null, t instanceof StorageException se ? se
+                                : StorageException.internal(t.toString()), null);
+                    });
+        });
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        Throwable t = failure;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
     }
 
     /** One backend call per distinct queue of the registered SRs (each keyed by the first SR using it). */
@@ -219,17 +288,24 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         return QUERY_RESULT;
     }
 
-    /** Fail-or fan-out: every SR's backend diagnostics, or the first failure (in SR order). */
+    /**
+     * Fail-or fan-out: every SR's backend diagnostics, or the first failure a backend answered (in SR order).
+     * A backend that is not served or does not answer within the fan-out timeout does not fail the call: its
+     * SRs get a {@code Skipped: <why>} line instead of {@code Success:} (upstream waits for it).
+     */
     @Override
     public String diagnostics(String dbg) {
         Map<String, SrBinding> srs = new TreeMap<>(registry.all());
-        Map<String, CompletableFuture<String>> byQueue = new LinkedHashMap<>();
-        queuesOfRegisteredSrs().forEach((q, b) -> byQueue.put(q, callAsync(b.sr(), q, "Query.diagnostics", dbg)));
+        Map<String, CompletableFuture<Answer<String>>> byQueue = new LinkedHashMap<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> byQueue.put(q, ask(b, "Query.diagnostics", dbg)));
         List<String> lines = new ArrayList<>();
         for (SrBinding b : srs.values()) {
-            String text = join(byQueue.get(b.queue()));
+            Answer<String> a = join(byQueue.get(b.queue()));
+            if (a.skipped() == null && a.failure() != null) {
+                throw a.failure();
+            }
             lines.add("For SR: " + b.sr());
-            lines.add("Success: " + text);
+            lines.add(a.skipped() != null ? "Skipped: " + a.skipped() : "Success: " + a.value());
         }
         return String.join("\n", lines);
     }
@@ -257,9 +333,31 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         route(sr).sr().attach(dbg, sr, deviceConfig);
     }
 
+    /**
+     * Tears down the SR's datapaths (from DP_info) first, as upstream's SMAPIv1 wrapper does for its own SRs,
+     * so no backend (a SMAPIv3 plugin included) is left with datapaths of a detached SR; a datapath that cannot
+     * be torn down fails the detach (the SR stays attached).
+     */
     @Override
     public void detach(String dbg, String sr) {
-        route(sr).sr().detach(dbg, sr);
+        StorageService backend = route(sr);
+        for (Map.Entry<String, DpInfo> e : datapathsOf(sr).entrySet()) {
+            DpInfo i = e.getValue();
+            LOG.info("SR.detach {}: tearing down datapath {} (vdi {}, vm {}) first", sr, e.getKey(), i.vdi(), i.vm());
+            backend.dp().destroy2(dbg, e.getKey(), sr, i.vdi(), i.vm(), false);
+            dps.remove(e.getKey());
+        }
+        backend.sr().detach(dbg, sr);
+    }
+
+    private Map<String, DpInfo> datapathsOf(String sr) {
+        Map<String, DpInfo> out = new TreeMap<>();
+        dps.all().forEach((dp, i) -> {
+            if (i.sr().equals(sr)) {
+                out.put(dp, i);
+            }
+        });
+        return out;
     }
 
     @Override
@@ -267,8 +365,15 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         route(sr).sr().reset(dbg, sr);
     }
 
+    /** Refused while datapaths of the SR exist: destroying would delete the volumes under them. */
     @Override
     public void destroy(String dbg, String sr) {
+        Map<String, DpInfo> active = datapathsOf(sr);
+        if (!active.isEmpty()) {
+            LOG.warn("SR.destroy {} refused: datapaths {} are still attached", sr, active.keySet());
+            throw new StorageException(new StorageError.BackendError("SR_DEVICE_IN_USE",
+                    List.of(sr, "datapaths still attached: " + String.join(", ", active.keySet()))));
+        }
         route(sr).sr().destroy(dbg, sr);
     }
 
@@ -291,14 +396,15 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     /** Union fan-out: what every backend of a registered SR reports attached; failures are ignored. */
     @Override
     public List<String> list(String dbg) {
-        List<CompletableFuture<List<String>>> calls = new ArrayList<>();
-        queuesOfRegisteredSrs().forEach((q, b) -> calls.add(callAsync(b.sr(), q, "SR.list", dbg)));
+        List<CompletableFuture<Answer<List<String>>>> calls = new ArrayList<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> calls.add(ask(b, "SR.list", dbg)));
         TreeSet<String> union = new TreeSet<>();
-        for (CompletableFuture<List<String>> c : calls) {
-            try {
-                union.addAll(join(c));
-            } catch (RuntimeException e) {
-                LOG.info("SR.list: a backend failed, ignoring it: {}", e.getMessage());
+        for (CompletableFuture<Answer<List<String>>> c : calls) {
+            Answer<List<String>> a = join(c);
+            if (a.failure() == null) {
+                union.addAll(a.value());
+            } else {
+                LOG.info("SR.list: ignoring a backend: {}", a.skipped() != null ? a.skipped() : a.failure().getMessage());
             }
         }
         return new ArrayList<>(union);
@@ -426,13 +532,29 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             return;
         }
         DpInfo i = info.get();
-        route(i.sr()).vdi().deactivate(dbg, dp, i.sr(), i.vdi(), i.vm());
+        teardown("VDI.deactivate", dp, i.sr(), () -> route(i.sr()).vdi().deactivate(dbg, dp, i.sr(), i.vdi(), i.vm()));
     }
 
     @Override
     public void detach(String dbg, String dp, String sr, String vdi, String vm) {
-        route(sr).vdi().detach(dbg, dp, sr, vdi, vm);
+        teardown("VDI.detach", dp, sr, () -> route(sr).vdi().detach(dbg, dp, sr, vdi, vm));
         dps.remove(dp);
+    }
+
+    /**
+     * Runs a teardown step; once the SR itself is gone (not attached any more, or no longer registered), there
+     * is nothing left to tear down: the step succeeds and the caller drops the DP_info record.
+     */
+    private void teardown(String what, String dp, String sr, Runnable step) {
+        try {
+            step.run();
+        } catch (StorageException e) {
+            if (e.error() instanceof StorageError.SrNotAttached || e.error() instanceof StorageError.NoStoragePluginForSr) {
+                LOG.info("{} of datapath {}: SR {} is gone ({}), nothing to tear down", what, dp, sr, e.error());
+                return;
+            }
+            throw e;
+        }
     }
 
     @Override
@@ -535,25 +657,18 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             return new SrVdi(sr, route(sr).vdi().getByName(dbg, sr, pieces.get(1)));
         }
         String n = pieces.get(0);
-        Map<String, CompletableFuture<VdiInfo>> calls = new LinkedHashMap<>();
+        Map<String, CompletableFuture<Answer<VdiInfo>>> calls = new LinkedHashMap<>();
         for (SrBinding b : new TreeMap<>(registry.all()).values()) {
-            CompletableFuture<VdiInfo> c;
-            try {
-                liveBinding(b.sr());
-                c = callAsync(b.sr(), b.queue(), "VDI.get_by_name", dbg, b.sr(), n);
-            } catch (StorageException e) {
-                c = CompletableFuture.failedFuture(e);
-            }
-            calls.put(b.sr(), c);
+            calls.put(b.sr(), ask(b, "VDI.get_by_name", dbg, b.sr(), n));
         }
         RuntimeException firstFailure = null;
-        for (Map.Entry<String, CompletableFuture<VdiInfo>> e : calls.entrySet()) {
-            try {
-                return new SrVdi(e.getKey(), join(e.getValue()));
-            } catch (RuntimeException ex) {
-                if (firstFailure == null) {
-                    firstFailure = ex;
-                }
+        for (Map.Entry<String, CompletableFuture<Answer<VdiInfo>>> e : calls.entrySet()) {
+            Answer<VdiInfo> a = join(e.getValue());
+            if (a.failure() == null) {
+                return new SrVdi(e.getKey(), a.value());
+            }
+            if (firstFailure == null) {
+                firstFailure = a.failure();
             }
         }
         throw firstFailure != null ? firstFailure : new StorageException(new StorageError.VdiDoesNotExist(name));
@@ -580,7 +695,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
 
     @Override
     public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
-        route(sr).dp().destroy2(dbg, dp, sr, vdi, vm, allowLeak);
+        teardown("DP.destroy2", dp, sr, () -> route(sr).dp().destroy2(dbg, dp, sr, vdi, vm, allowLeak));
         dps.remove(dp);
     }
 
@@ -602,14 +717,17 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         }
         all.forEach((dp, i) -> out.append("    ").append(dp).append(": sr=").append(i.sr()).append(" vdi=")
                 .append(i.vdi()).append(" vm=").append(i.vm()).append(i.readWrite() ? " RW" : " RO").append('\n'));
-        Map<String, CompletableFuture<String>> calls = new LinkedHashMap<>();
-        queuesOfRegisteredSrs().forEach((q, b) -> calls.put(q, callAsync(b.sr(), q, "DP.diagnostics")));
+        Map<String, CompletableFuture<Answer<String>>> calls = new LinkedHashMap<>();
+        queuesOfRegisteredSrs().forEach((q, b) -> calls.put(q, ask(b, "DP.diagnostics")));
         calls.forEach((q, c) -> {
             out.append("\nBackend ").append(q).append(":\n");
-            try {
-                out.append(join(c));
-            } catch (RuntimeException e) {
-                out.append("Failure: ").append(StorageDispatcher.errorOf(e)).append('\n');
+            Answer<String> a = join(c);
+            if (a.skipped() != null) {
+                out.append("Skipped: ").append(a.skipped()).append('\n');
+            } else if (a.failure() != null) {
+                out.append("Failure: ").append(a.failure().error()).append('\n');
+            } else {
+                out.append(a.value());
             }
         });
         return out.toString();

@@ -21,6 +21,7 @@ import org.xenstorage.migrate.task.TaskTable;
  * What serves the mux queue: one request text in, one reply text out, never a thrown exception.
  *
  * <ul>
+ *   <li>{@code SR.detach} and {@code SR.destroy} are not forwarded: the mux checks its DP_info first.</li>
  *   <li>Calls the mux only routes ({@link #FORWARDED}) are forwarded as the same text to the SR's backend
  *       queue: no decode/encode, no thread held while the backend works.</li>
  *   <li>{@code UPDATES.get}, {@code TASK.*}, {@code Query.query} and {@code DP.create} are answered inline:
@@ -34,7 +35,7 @@ public final class MuxServer {
 
     /** Calls routed by their {@code sr} argument and forwarded unchanged (upstream: route(sr), forward). */
     static final Set<String> FORWARDED = Set.of(
-            "SR.create", "SR.attach", "SR.detach", "SR.destroy", "SR.reset", "SR.stat", "SR.scan", "SR.scan2",
+            "SR.create", "SR.attach", "SR.reset", "SR.stat", "SR.scan", "SR.scan2",
             "SR.set_name_label", "SR.set_name_description",
             "VDI.create", "VDI.set_name_label", "VDI.set_name_description", "VDI.snapshot", "VDI.clone",
             "VDI.resize", "VDI.destroy", "VDI.stat", "VDI.introduce", "VDI.set_persistent", "VDI.epoch_begin",

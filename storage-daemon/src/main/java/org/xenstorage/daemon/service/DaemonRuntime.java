@@ -139,7 +139,7 @@ public final class DaemonRuntime {
         try {
             smapiv1 = Smapiv1Backend.start(new Smapiv1Config(config.smDir(), config.stateDir().resolve("smapiv1"),
                     config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket()),
-                    address);
+                    address, Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout()));
             LOG.info("SMAPIv1 backend serving types {}", smapiv1.types());
         } catch (UnsupportedOperationException e) {
             LOG.error("the SMAPIv1 backend is not available in this build: {}", e.getMessage());
@@ -153,7 +153,8 @@ public final class DaemonRuntime {
         }
         try {
             smapiv3 = Smapiv3Bridge.start(new Smapiv3Config(config.pluginRoot(), config.stateDir().resolve("smapiv3"),
-                    config.queuePrefix(), config.scriptTimeout(), config.backendConcurrency()), address);
+                    config.queuePrefix(), config.scriptTimeout(), config.backendConcurrency(),
+                    config.killOnTimeout()), address);
             // ready means every plugin's queue is served: a first queue start that timed out (a switch slow to
             // answer on a loaded machine) is retried now, not seconds after the mux already routes to it
             Set<String> unserved = smapiv3.awaitServed(SERVE_AT_START);
@@ -177,7 +178,7 @@ public final class DaemonRuntime {
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
         taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
         TaskTable tasks = DaemonTasks.table(updates, taskRunner);
-        mux = new Mux(registry, dps, directory, link, config.callTimeout());
+        mux = new Mux(registry, dps, directory, link, config.callTimeout(), config.fanoutTimeout());
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
         runner = new ChildProcessRunner();
         StorageService viaMux = StorageService.of(mux);

@@ -43,6 +43,7 @@ final class RegistryCommands {
         m.put("backends", "backends");
         m.put("tasks", "tasks");
         m.put("datapaths", "datapaths");
+        m.put("running_calls", "driver and script calls running now (age in seconds)");
         return m;
     }
 
@@ -229,6 +230,9 @@ final class RegistryCommands {
                 rows.add(e.getValue());
             });
             return HumanFormat.jsonTable(key.equals("datapaths") ? "dp" : "type", keys, rows);
+        }
+        if (key.equals("running_calls") && v.isArray() && !v.isEmpty()) {
+            return HumanFormat.jsonTable(null, null, toList((ArrayNode) v));
         }
         if (key.equals("tasks") && v.isArray()) {
             // task records read better with their state decoded ("Pending 40%")

@@ -30,6 +30,8 @@ class ConfigLoaderTest {
         assertEquals("org.xen.xapi.storage", c.queuePrefix());
         assertTrue(c.smapiv1() && c.smapiv3());
         assertEquals(Role.ALL, c.role());
+        assertTrue(c.killOnTimeout(), "embedded: a driver past its timeout is killed");
+        assertEquals(java.time.Duration.ofSeconds(30), c.fanoutTimeout());
         DaemonConfig moved = load(dir.resolve("absent.conf"), "--state-dir=/tmp/x");
         assertEquals(Path.of("/tmp/x/message-switch.sock"), moved.switchPath(), "the socket follows state-dir");
     }
@@ -43,6 +45,9 @@ class ConfigLoaderTest {
         assertEquals(Path.of("/var/run/message-switch/sock"), c.switchPath());
         assertEquals(Path.of("/usr/libexec/sm/drivers"), c.smDir());
         assertEquals("test.storage", c.queuePrefix());
+        // issue 13.5: upstream never kills an SM driver (a snapshot or coalesce killed mid-journal is worse)
+        assertFalse(c.killOnTimeout(), "host: a driver past its timeout is only reported");
+        assertTrue(load(f, "--kill-on-timeout=true").killOnTimeout());
     }
 
     @Test

@@ -17,6 +17,8 @@ import org.xenstorage.messageswitch.client.SwitchException;
 final class InMemoryLink implements SwitchLink {
     final Map<String, StorageDispatcher> queues = new ConcurrentHashMap<>();
     final Map<String, Boolean> silent = new ConcurrentHashMap<>();
+    /** When set, a queue listing answers only once this completes (a switch slow to list its queues). */
+    volatile CompletableFuture<Void> listingGate;
 
     @Override
     public CompletableFuture<String> call(String queue, String body, Duration timeout) {
@@ -47,6 +49,7 @@ final class InMemoryLink implements SwitchLink {
                 out.add(q);
             }
         });
-        return CompletableFuture.completedFuture(out);
+        CompletableFuture<Void> gate = listingGate;
+        return gate == null ? CompletableFuture.completedFuture(out) : gate.thenApply(v -> out);
     }
 }

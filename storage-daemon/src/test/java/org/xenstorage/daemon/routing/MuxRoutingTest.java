@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
@@ -31,6 +33,7 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.testing.Soon;
+import org.xenstorage.threads.EventLoopGuard;
 
 /**
  * The mux's routing rules (spec wrapper-mux 3.2-3.5, acceptance tests 20-23) as pure logic: two recording
@@ -61,9 +64,14 @@ class MuxRoutingTest {
     }
 
     private void start(Duration callTimeout) throws Exception {
-        BackendDirectory directory = new BackendDirectory(link, PREFIX, Duration.ofMillis(1));
+        start(callTimeout, callTimeout);
+    }
+
+    private void start(Duration callTimeout, Duration fanoutTimeout) throws Exception {
+        // every lookup lists the queues again: what the link says is what the mux sees
+        BackendDirectory directory = new BackendDirectory(link, PREFIX, Duration.ofMillis(1), 0);
         mux = new Mux(SrRegistry.load(dir.resolve("registry.json")), DpInfoStore.open(dir.resolve("dps")), directory,
-                link, callTimeout);
+                link, callTimeout, fanoutTimeout);
         UpdateLog log = new UpdateLog(1, scheduler);
         TaskTable tasks = DaemonTasks.table(log, Executors.newCachedThreadPool());
         server = new MuxServer(mux, tasks, new UpdatesService(log),
@@ -238,6 +246,108 @@ class MuxRoutingTest {
         StorageError e = error(() -> client.sr().stat("t", "s1"));
         assertInstanceOf(StorageError.InternalError.class, e);
         assertTrue(((StorageError.InternalError) e).message().startsWith("Timeout:"), e.toString());
+    }
+
+    /**
+     * Issue 13.1: the mux queue's handler runs on the switch client's event loop, so a call for an SR whose
+     * backend must be looked up again may not wait there for the queue listing. Before the fix, handle()
+     * waited up to 3 s for the listing (and, with the guard, failed with "blocking call on event-loop thread").
+     */
+    @Test
+    void aCallWaitingForTheQueueListingNeverBlocksTheReceivingThread() throws Exception {
+        register("s1", "p1");
+        link.queues.remove(PREFIX + ".p1");
+        CompletableFuture<Void> listed = new CompletableFuture<>();
+        link.listingGate = listed; // the switch has not answered the queue listing yet
+        ExecutorService loop = Executors.newSingleThreadExecutor(
+                EventLoopGuard.marking(Executors.defaultThreadFactory()));
+        try {
+            CompletableFuture<String> stat = Soon.get(CompletableFuture.supplyAsync(() -> server.handle(
+                    "{\"method\":\"SR.stat\",\"params\":[{\"dbg\":\"t\",\"sr\":\"s1\"}],\"id\":3}"), loop));
+            assertFalse(stat.isDone(), "the reply waits for the listing; the thread does not");
+            CompletableFuture<String> query = Soon.get(CompletableFuture.supplyAsync(() -> server.handle(
+                    "{\"method\":\"Query.query\",\"params\":[{\"dbg\":\"t\"}],\"id\":4}"), loop));
+            assertTrue(query.isDone() && query.join().contains("\"driver\":\"mux\""), "answered inline meanwhile");
+            listed.complete(null);
+            assertTrue(Soon.get(stat).contains("No_storage_plugin_for_sr"), stat.join());
+        } finally {
+            loop.shutdownNow();
+        }
+    }
+
+    /**
+     * Issue 13.2: a fan-out skips a backend whose queue is gone at once and waits for a live but silent one
+     * only the fan-out timeout; both are named in diagnostics. Before the fix, diagnostics failed with the
+     * dead backend's No_storage_plugin_for_sr (and with the silent one, waited for the call timeout).
+     */
+    @Test
+    void fanOutSkipsADeadBackendAndBoundsASilentOne() throws Exception {
+        start(Soon.timeout(), Duration.ofMillis(300));
+        RecordingBackend p3 = new RecordingBackend("p3");
+        link.queues.put(PREFIX + ".p3", p3.dispatcher());
+        register("s1", "p1");
+        register("s2", "p2");
+        register("s3", "p3");
+        p1.attached.add("s1");
+        client.vdi().create("t", "s1", VdiInfo.defaults("", "disk"));
+        link.queues.remove(PREFIX + ".p2");
+        link.queues.remove(PREFIX + ".p3");
+        link.silent.put(PREFIX + ".p3", true);
+
+        assertEquals(List.of("s1"), client.sr().list("t"));
+        String text = client.query().diagnostics("t");
+        assertTrue(text.contains("For SR: s1\nSuccess: p1 is fine"), text);
+        assertTrue(text.contains("For SR: s2\nSkipped: no live backend queue " + PREFIX + ".p2"), text);
+        assertTrue(text.contains("For SR: s3\nSkipped: the backend on " + PREFIX + ".p3 did not answer"), text);
+        assertEquals("s1", client.getByName().getByName("t", "disk").sr());
+    }
+
+    /**
+     * Issue 13.6: SR.detach with datapaths still attached left them attached in the backend (a SMAPIv3 plugin
+     * has no wrapper to tear them down), SR.destroy deleted the volumes under live datapaths, and teardown
+     * calls after the SR was gone failed for ever. Before the fix, SR.detach reached the backend directly and
+     * SR.destroy succeeded.
+     */
+    @Test
+    void srDetachTearsDatapathsDownFirstAndSrDestroyIsRefusedWhileAnyIsAttached() throws Exception {
+        register("s1", "p1");
+        client.sr().attach("t", "s1", Map.of());
+        client.vdi().attach3("t", "dpA", "s1", "a", "vm1", true);
+        client.vdi().activate3("t", "dpA", "s1", "a", "vm1");
+        client.vdi().attach3("t", "dpB", "s1", "b", "vm2", false);
+
+        StorageError refused = error(() -> client.sr().destroy("t", "s1"));
+        assertInstanceOf(StorageError.BackendError.class, refused);
+        assertEquals("SR_DEVICE_IN_USE", ((StorageError.BackendError) refused).code());
+        assertFalse(p1.calls.contains("SR.destroy s1"), "the backend never saw the destroy");
+
+        p1.calls.clear();
+        client.sr().detach("t", "s1");
+        assertEquals(List.of("DP.destroy2 dpA s1 a vm1 ro", "DP.destroy2 dpB s1 b vm2 ro", "SR.detach s1"), p1.calls);
+        assertTrue(mux.datapaths().all().isEmpty(), "DP_info is clean");
+    }
+
+    @Test
+    void teardownAfterTheSrIsGoneSucceedsAndCleansDpInfo() throws Exception {
+        register("s1", "p1");
+        client.vdi().attach3("t", "dpA", "s1", "a", "vm1", true);
+        client.vdi().attach3("t", "dpB", "s1", "b", "vm2", true);
+        for (String m : List.of("VDI.deactivate", "VDI.detach", "DP.destroy2")) {
+            p1.on(m, a -> {
+                throw new StorageException(new StorageError.SrNotAttached("s1"));
+            });
+        }
+        client.vdi().deactivate("t", "dpA", "s1", "a", "vm1");
+        client.vdi().detach("t", "dpA", "s1", "a", "vm1");
+        client.dp().destroy("t", "dpB", false);
+        assertTrue(mux.datapaths().all().isEmpty(), "DP_info is clean");
+        // any other failure still fails the teardown and keeps the record
+        client.vdi().attach3("t", "dpC", "s1", "c", "vm3", true);
+        p1.on("DP.destroy2", a -> {
+            throw new StorageException(new StorageError.BackendError("BUSY", List.of()));
+        });
+        error(() -> client.dp().destroy("t", "dpC", false));
+        assertTrue(mux.datapaths().get("dpC").isPresent());
     }
 
     @Test

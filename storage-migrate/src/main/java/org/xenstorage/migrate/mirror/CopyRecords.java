@@ -54,6 +54,7 @@ public final class CopyRecords {
         this.file = file;
         file.ifPresent(f -> {
             try {
+                AtomicFile.removeStaleTemporaries(f.toAbsolutePath().getParent());
                 Optional<byte[]> bytes = AtomicFile.read(f);
                 if (bytes.isPresent() && bytes.get().length > 0) {
                     Table t = WireCodec.fromJson(new String(bytes.get(), StandardCharsets.UTF_8), Table.class);
