@@ -162,48 +162,54 @@ public final class ChildProcessRunner implements AutoCloseable {
     }
 
     /**
-     * After the process exited: waits for its output pipes to reach their end. Output still open after
-     * {@link #LINGER} is held by something the process left behind: what is left of its process group is
-     * killed (then the pipes end); a holder outside it (it left with setsid) is reported and not waited for.
+     * After the process exited: kills what is left of its process group (helpers it forked and forgot; a
+     * process that left the group with setsid is not ours to kill), then waits for its output pipes to end.
+     * Output still open after {@link #LINGER} is held by something outside the group: it is reported and not
+     * waited for. (Java may also close the pipes itself at the exit, so their end alone proves nothing.)
      */
     private static void awaitOutput(ExecRequest request, Process process, PipeHolders.Identity identity,
                                      CompletableFuture<Void> drained, long start) {
+        String program = request.argv().get(0);
+        reportLeftovers(program, process.pid(), killGroup(process.pid()));
         if (awaitQuietly(drained, LINGER)) {
             return;
         }
-        String program = request.argv().get(0);
+        if (!identity.known()) {
+            // it was gone before its pipes could be named: wait as long as its timeout allows
+            Duration left = request.timeout().minusNanos(System.nanoTime() - start);
+            if (!awaitQuietly(drained, left.compareTo(LINGER) > 0 ? left : LINGER)) {
+                LOG.warn("{} (pid {}) exited but its output is still open, held by a process that could not be"
+                        + " identified; the call ends without waiting for it", program, process.pid());
+            }
+            return;
+        }
         for (int round = 0; round < 3; round++) {
-            List<ProcessHandle> killed = killGroup(process.pid());
-            if (!killed.isEmpty()) {
-                LOG.warn("{} (pid {}) exited but left {} process(es) of its process group holding its output:"
-                        + " killed {}", program, process.pid(), killed.size(), describe(killed));
-            }
-            if (!identity.known()) {
-                // it was gone before its pipes could be named: wait as long as its timeout allows
-                Duration left = request.timeout().minusNanos(System.nanoTime() - start);
-                if (!awaitQuietly(drained, left.compareTo(LINGER) > 0 ? left : LINGER)) {
-                    LOG.warn("{} (pid {}) exited but its output is still open, held by a process that could not be"
-                            + " identified; the call ends without waiting for it", program, process.pid());
-                }
-                return;
-            }
-            if (!killed.isEmpty() && awaitQuietly(drained, LINGER)) {
-                return;
-            }
             List<ProcessHandle> holders = identity.holders();
             if (holders.isEmpty()) {
                 drained.join(); // nobody holds the pipes any more: their end is certain, only the reader is late
                 return;
             }
-            if (killed.isEmpty()) {
+            List<ProcessHandle> late = killGroup(process.pid()); // forked by a leftover before it was killed
+            if (late.isEmpty()) {
                 LOG.warn("{} (pid {}) exited but left {} process(es) outside its process group holding its output:"
                         + " {} (not killed; the call ends without waiting for them)", program, process.pid(),
                         holders.size(), describe(holders));
                 return;
             }
+            reportLeftovers(program, process.pid(), late);
+            if (awaitQuietly(drained, LINGER)) {
+                return;
+            }
         }
         LOG.warn("{} (pid {}) exited and its output is still open after killing what held it; the call ends"
                 + " without waiting for it", program, process.pid());
+    }
+
+    private static void reportLeftovers(String program, long pid, List<ProcessHandle> killed) {
+        if (!killed.isEmpty()) {
+            LOG.warn("{} (pid {}) exited but left {} process(es) running in its process group: killed {}", program,
+                    pid, killed.size(), describe(killed));
+        }
     }
 
     /** SIGKILL to what is left of the process group {@code pgid} (the child's own, from setsid); returns them. */

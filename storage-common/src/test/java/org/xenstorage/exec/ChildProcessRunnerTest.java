@@ -88,7 +88,8 @@ class ChildProcessRunnerTest {
     /**
      * Issue 13.4: a driver that answers and exits at once, leaving a forgotten helper (same process group)
      * holding its stdout. Before the fix the call read stdout to its end, so it lasted until the timeout and
-     * was reported TIMED_OUT (the helper, outside the driver's tree, was not even killed).
+     * was reported TIMED_OUT (the helper, outside the driver's tree, was not even killed). Now the call ends
+     * with the driver and what is left of its process group is killed.
      */
     @Test
     void theCallEndsWhenTheProcessExitsAndAForgottenHelperInItsGroupIsKilled() throws Exception {
