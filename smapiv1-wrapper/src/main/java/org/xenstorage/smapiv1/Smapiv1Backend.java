@@ -106,8 +106,11 @@ public final class Smapiv1Backend implements AutoCloseable {
     private Smapiv1Backend(Smapiv1Config config, SwitchAddress switchAddress, Options options) throws IOException {
         this.config = Objects.requireNonNull(config, "config");
         this.switchAddress = switchAddress;
-        this.execs = Executors.newFixedThreadPool(Math.max(1, config.maxConcurrent()), r -> {
-            Thread t = new Thread(r, "sm-driver-exec-" + EXEC_THREADS.incrementAndGet());
+        // one thread per request, as upstream: a call waiting for an SR's or a VDI's lock, or for a hung driver,
+        // holds only its own thread, never a slot other SRs need (the bound is per SR, in DriverExec, and the
+        // queue's in-flight window caps the threads)
+        this.execs = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "sm-request-" + EXEC_THREADS.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
@@ -146,7 +149,8 @@ public final class Smapiv1Backend implements AutoCloseable {
             env.put("XAPI_LOCAL_SOCKET", callbackServer.get().socket().toString());
         }
         env.putAll(options.driverEnvironment());
-        this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout());
+        this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout(),
+                Math.max(1, config.maxConcurrent()));
         this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
     }
 
@@ -255,11 +259,19 @@ public final class Smapiv1Backend implements AutoCloseable {
         SwitchQueueServer queue = null;
         if (switchAddress != null) {
             String name = config.queuePrefix() + "." + driver.type();
-            queue = SwitchQueueServer.start(switchAddress, name, Math.max(1, config.maxConcurrent()),
+            queue = SwitchQueueServer.start(switchAddress, name, requestWindow(config.maxConcurrent()),
                     request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs)
                             .thenCompose(f -> f));
         }
         return new Served(driver, translation, service, dispatcher, queue);
+    }
+
+    /**
+     * Requests one type's queue takes at once: far more than the driver execs one SR may run, so calls queued
+     * behind a hung SR cannot keep another SR's calls on the switch.
+     */
+    static int requestWindow(int perSrExecs) {
+        return Math.max(256, 16 * Math.max(1, perSrExecs));
     }
 
     private static Map<String, Object> smRecord(SmDriver d) {

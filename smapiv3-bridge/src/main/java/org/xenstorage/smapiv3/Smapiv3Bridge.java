@@ -1,5 +1,6 @@
 package org.xenstorage.smapiv3;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -13,7 +14,8 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -24,6 +26,7 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.idl.wire.Json;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.smapiv3.discovery.DatapathRegistry;
@@ -53,6 +56,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
     private final DatapathRegistry datapaths;
     private final ExecutorService calls;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
+    private final Map<String, Semaphore> srCalls = new ConcurrentHashMap<>();
     private Lifecycle lifecycle;
     private volatile PluginWatcher watcher;
     private volatile boolean closed;
@@ -69,12 +73,13 @@ public final class Smapiv3Bridge implements AutoCloseable {
         this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
         this.datapaths = new DatapathRegistry(exec);
         AtomicInteger n = new AtomicInteger();
-        this.calls = new ThreadPoolExecutor(config.maxConcurrent(), config.maxConcurrent(), 60, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "smapiv3-call-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+        // one thread per request, as upstream: a call behind a hung script of one SR holds only its own thread;
+        // the bound on scripts is per SR (srCalls), and each queue's in-flight window caps the threads
+        this.calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+            Thread t = new Thread(r, "smapiv3-call-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** Discovers plugins, reloads the attached-SR table, starts watching and serving. */
@@ -159,7 +164,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
             return CompletableFuture.completedFuture(JsonRpc.failure(
                     new StorageError.NoStoragePluginForSr(plugin), com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
         }
-        return handle(s.dispatcher(), request);
+        return handle(plugin, s.dispatcher(), request);
     }
 
     /** The attached-SR table (for diagnostics and tests). */
@@ -167,14 +172,42 @@ public final class Smapiv3Bridge implements AutoCloseable {
         return srs;
     }
 
-    private CompletableFuture<String> handle(StorageDispatcher dispatcher, String request) {
+    /**
+     * Runs one request on a thread of its own, once its SR has a free slot ({@code maxConcurrent} per SR;
+     * calls naming no SR share one bound per plugin), so a hung SR never holds what another SR needs.
+     */
+    private CompletableFuture<String> handle(String plugin, StorageDispatcher dispatcher, String request) {
         try {
-            return CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request).join(), calls);
+            String key = srOf(request).map(sr -> "sr " + sr).orElse("plugin " + plugin);
+            Semaphore slots = srCalls.computeIfAbsent(key, k -> new Semaphore(config.maxConcurrent(), true));
+            return CompletableFuture.supplyAsync(() -> {
+                slots.acquireUninterruptibly();
+                try {
+                    return dispatcher.dispatch(request).join();
+                } finally {
+                    slots.release();
+                }
+            }, calls);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return CompletableFuture.completedFuture(JsonRpc.failure(
                     new StorageError.InternalError("SMAPIv3 bridge is shutting down"),
                     com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
         }
+    }
+
+    /** The {@code sr} argument of a request, when it has one (the key of the per-SR bound). */
+    private static Optional<String> srOf(String request) {
+        try {
+            JsonNode sr = Json.parse(request).path("params").path(0).get("sr");
+            return sr != null && sr.isTextual() ? Optional.of(sr.textValue()) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty(); // the dispatcher answers the malformed request
+        }
+    }
+
+    /** Requests one plugin's queue takes at once: far more than the scripts one SR may run. */
+    static int requestWindow(int perSrCalls) {
+        return Math.max(256, 16 * Math.max(1, perSrCalls));
     }
 
     private Served servedOrThrow(String plugin) {
@@ -207,8 +240,8 @@ public final class Smapiv3Bridge implements AutoCloseable {
             }
             String queue = PluginNames.queue(config.queuePrefix(), plugin);
             try {
-                return SwitchQueueServer.start(switchAddress, queue, config.maxConcurrent(),
-                        request -> handle(dispatcher, request));
+                return SwitchQueueServer.start(switchAddress, queue, requestWindow(config.maxConcurrent()),
+                        request -> handle(plugin, dispatcher, request));
             } catch (RuntimeException e) {
                 LOG.error("cannot serve queue {} on {} (will retry): {}", queue, switchAddress, e.toString());
                 return null;

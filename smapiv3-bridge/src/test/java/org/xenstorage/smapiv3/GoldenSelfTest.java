@@ -77,16 +77,22 @@ class GoldenSelfTest {
         return o;
     }
 
+    /** A new simplefile SR {@code sr}, created and attached; returns its directory. */
+    private String attachedSr(String sr) {
+        String srPath = tmp.resolve(sr).toString();
+        v2.ok("SR.create", "dbg", "t", "sr", sr, "name_label", "n", "name_description", "d",
+                "device_config", V2.map("path", srPath), "physical_size", 0L);
+        v2.ok("SR.attach", "dbg", "t", "sr", sr, "device_config", V2.map("path", srPath));
+        return srPath;
+    }
+
     /**
      * Issue 13.9: tearing down a datapath of a volume the plugin does not have (never created, or destroyed)
      * has nothing to undo and succeeds, as on SMAPIv1; before the fix it failed with Volume_does_not_exist.
      */
     @Test
     void teardownOfAnUnknownVolumeIsANoOp() throws Exception {
-        String srPath = tmp.resolve("sr-teardown").toString();
-        v2.ok("SR.create", "dbg", "t", "sr", "td-sr", "name_label", "n", "name_description", "d",
-                "device_config", V2.map("path", srPath), "physical_size", 0L);
-        v2.ok("SR.attach", "dbg", "t", "sr", "td-sr", "device_config", V2.map("path", srPath));
+        attachedSr("td-sr");
         root.newRequests();
         v2.ok("VDI.deactivate", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
         v2.ok("VDI.detach", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
@@ -103,10 +109,7 @@ class GoldenSelfTest {
      */
     @Test
     void aTeardownFromADatapathThatNeverHeldTheVolumeLeavesTheHolderAlone() throws Exception {
-        String srPath = tmp.resolve("sr-holders").toString();
-        v2.ok("SR.create", "dbg", "t", "sr", "h-sr", "name_label", "n", "name_description", "d",
-                "device_config", V2.map("path", srPath), "physical_size", 0L);
-        v2.ok("SR.attach", "dbg", "t", "sr", "h-sr", "device_config", V2.map("path", srPath));
+        String srPath = attachedSr("h-sr");
         String vdi = v2.ok("VDI.create", "dbg", "t", "sr", "h-sr", "vdi_info", V2.json("{\"vdi\":\"x\","
                 + "\"name_label\":\"disk\",\"ty\":\"user\",\"virtual_size\":1048576}")).get("vdi").asText();
         v2.ok("VDI.attach3", "dbg", "t", "dp", "owner", "sr", "h-sr", "vdi", vdi, "vm", "0", "read_write", true);

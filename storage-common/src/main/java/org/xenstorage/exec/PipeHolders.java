@@ -30,24 +30,7 @@ final class PipeHolders {
 
         /** The processes other than this JVM that hold one of the pipes now. */
         List<ProcessHandle> holders() {
-            List<ProcessHandle> out = new ArrayList<>();
-            long self = ProcessHandle.current().pid();
-            try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-                for (Path proc : procs) {
-                    long pid;
-                    try {
-                        pid = Long.parseLong(proc.getFileName().toString());
-                    } catch (NumberFormatException e) {
-                        continue;
-                    }
-                    if (pid != self && holdsAny(proc)) {
-                        ProcessHandle.of(pid).ifPresent(out::add);
-                    }
-                }
-            } catch (IOException e) {
-                // no /proc: nobody can be named
-            }
-            return out;
+            return otherProcesses(pid -> holdsAny(Path.of("/proc", Long.toString(pid))));
         }
 
         private boolean holdsAny(Path proc) {
@@ -70,11 +53,16 @@ final class PipeHolders {
 
     /** The live processes of process group {@code pgid} (never this JVM's own group). */
     static List<ProcessHandle> groupMembers(long pgid) {
+        if (pgid <= 1 || pgid == pgidOf(ProcessHandle.current().pid())) {
+            return List.of();
+        }
+        return otherProcesses(pid -> pgidOf(pid) == pgid).stream().filter(p -> !ProcessTree.gone(p)).toList();
+    }
+
+    /** The processes listed in /proc, this JVM excepted, whose pid passes {@code test}. */
+    private static List<ProcessHandle> otherProcesses(java.util.function.LongPredicate test) {
         List<ProcessHandle> out = new ArrayList<>();
         long self = ProcessHandle.current().pid();
-        if (pgid <= 1 || pgid == pgidOf(self)) {
-            return out;
-        }
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path proc : procs) {
                 long pid;
@@ -83,12 +71,12 @@ final class PipeHolders {
                 } catch (NumberFormatException e) {
                     continue;
                 }
-                if (pid != self && pgidOf(pid) == pgid) {
-                    ProcessHandle.of(pid).filter(p -> !ProcessTree.gone(p)).ifPresent(out::add);
+                if (pid != self && test.test(pid)) {
+                    ProcessHandle.of(pid).ifPresent(out::add);
                 }
             }
         } catch (IOException e) {
-            // no /proc
+            // no /proc: nobody can be named
         }
         return out;
     }

@@ -7,6 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +46,8 @@ public final class DriverExec {
      * @param extraEnvironment added to {@code PATH} and {@code ORIGINATOR} (e.g. {@code XAPI_LOCAL_SOCKET})
      */
     private final boolean killOnTimeout;
+    private final int perSrExecs;
+    private final Map<String, Semaphore> srExecs = new ConcurrentHashMap<>();
 
     public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
                       int maxStdoutBytes) {
@@ -56,6 +60,16 @@ public final class DriverExec {
      */
     public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
                       int maxStdoutBytes, boolean killOnTimeout) {
+        this(runner, timeout, extraEnvironment, maxStdoutBytes, killOnTimeout, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param perSrExecs how many driver execs of one SR may run at once; a call over it waits (after it took its
+     *                   SR and VDI locks, so a call waiting for a lock holds no exec slot), other SRs never do
+     */
+    public DriverExec(ChildProcessRunner runner, Duration timeout, Map<String, String> extraEnvironment,
+                      int maxStdoutBytes, boolean killOnTimeout, int perSrExecs) {
+        this.perSrExecs = perSrExecs;
         this.killOnTimeout = killOnTimeout;
         this.runner = runner;
         this.timeout = timeout;
@@ -102,8 +116,19 @@ public final class DriverExec {
             attachMutex.lock();
         }
         ExecResult result;
+        Semaphore slots = call.srUuid() == null || call.srUuid().isEmpty() || perSrExecs == Integer.MAX_VALUE ? null
+                : srExecs.computeIfAbsent(call.srUuid(), sr -> new Semaphore(perSrExecs, true));
         try {
-            result = runner.run(request);
+            if (slots != null) {
+                slots.acquireUninterruptibly();
+            }
+            try {
+                result = runner.run(request);
+            } finally {
+                if (slots != null) {
+                    slots.release();
+                }
+            }
         } catch (IOException e) {
             throw SmErrors.backend("SR_BACKEND_FAILURE", "cannot execute " + driver + ": " + e.getMessage(), "", "");
         } finally {

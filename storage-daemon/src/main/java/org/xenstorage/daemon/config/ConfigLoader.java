@@ -55,7 +55,7 @@ public final class ConfigLoader {
                 + "as upstream, which never kills an SM driver: a WARN every few minutes instead)");
         k.put("workers", "threads running blocking mux calls (fan-out, DP_info, registry) (default 64)");
         k.put("max-inflight", "requests the mux queue accepts at once, long-polls included (default 4096)");
-        k.put("backend-concurrency", "driver/script execs in flight per backend (default 16)");
+        k.put("backend-concurrency", "driver execs / SMAPIv3 requests in flight per SR (default 16)");
         k.put("discovery-interval", "how often the live backend queues are listed (default 5s)");
         k.put("shutdown-grace", "on SIGTERM, how long in-flight calls may take to finish (default 30s)");
         k.put("xapi-socket", "host mode: the xapi socket SM drivers call back (default /var/lib/xcp/xapi)");
