@@ -106,7 +106,7 @@ public final class ChildProcessRunner implements AutoCloseable {
             pb.directory(request.workingDir().toFile());
         }
         Process process = pb.start();
-        // read now, while the process surely holds them: which pipes are its output, and its process group
+        // read now, while the process most likely still holds them: which pipes are its stdout and stderr
         PipeHolders.Identity identity = PipeHolders.identify(process.pid());
         AtomicReference<ExecResult.Termination> killedFor = new AtomicReference<>();
         RunningCall running = new RunningCall(process.pid(), program, request.label(), Instant.now());
@@ -136,11 +136,13 @@ public final class ChildProcessRunner implements AutoCloseable {
             CappedBuffer out = new CappedBuffer(request.maxStdoutBytes());
             CappedBuffer err = new CappedBuffer(request.maxStderrBytes());
             CompletableFuture<Void> stdout = CompletableFuture.runAsync(() -> {
-                if (out.drain(process.getInputStream(), true) && killedFor.compareAndSet(null, ExecResult.Termination.OUTPUT_LIMIT)) {
+                if (out.drain(process.getInputStream(), true)
+                        && killedFor.compareAndSet(null, ExecResult.Termination.OUTPUT_LIMIT)) {
                     ProcessTree.kill(process.toHandle());
                 }
             }, pipes);
-            CompletableFuture<Void> stderr = CompletableFuture.runAsync(() -> err.drain(process.getErrorStream(), false), pipes);
+            CompletableFuture<Void> stderr = CompletableFuture.runAsync(
+                    () -> err.drain(process.getErrorStream(), false), pipes);
             int status = waitUninterruptibly(process);
             awaitOutput(request, process, identity, CompletableFuture.allOf(stdout, stderr), start);
             byte[] errBytes = err.bytes();
