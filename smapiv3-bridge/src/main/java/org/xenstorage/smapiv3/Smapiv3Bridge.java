@@ -34,6 +34,7 @@ import org.xenstorage.smapiv3.discovery.PluginNames;
 import org.xenstorage.smapiv3.discovery.PluginWatcher;
 import org.xenstorage.smapiv3.script.ScriptExec;
 import org.xenstorage.smapiv3.state.AttachedSrTable;
+import org.xenstorage.smapiv3.state.HolderTable;
 import org.xenstorage.smapiv3.translation.VolumePluginService;
 
 /**
@@ -53,6 +54,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
     private final ChildProcessRunner runner = new ChildProcessRunner();
     private final ScriptExec exec;
     private final AttachedSrTable srs;
+    private final HolderTable holders;
     private final DatapathRegistry datapaths;
     private final ExecutorService calls;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
@@ -71,6 +73,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
         this.exec = new ScriptExec(runner, environment, config.scriptTimeout(), MAX_STDOUT, config.pluginRoot(),
                 config.killOnTimeout());
         this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
+        this.holders = HolderTable.load(config.stateDir().resolve(HolderTable.FILE));
         this.datapaths = new DatapathRegistry(exec);
         AtomicInteger n = new AtomicInteger();
         // one thread per request, as upstream: a call behind a hung script of one SR holds only its own thread;
@@ -227,7 +230,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
             if (closed) {
                 return;
             }
-            VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, datapaths);
+            VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, holders, datapaths);
             StorageDispatcher dispatcher = new StorageDispatcher(StorageService.of(service));
             served.put(plugin, new Served(service, dispatcher, serve(plugin, dispatcher)));
             LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, PluginNames.queue(config.queuePrefix(), plugin));

@@ -87,19 +87,31 @@ class GoldenSelfTest {
     }
 
     /**
-     * Issue 13.9: tearing down a datapath of a volume the plugin does not have (never created, or destroyed)
-     * has nothing to undo and succeeds, as on SMAPIv1; before the fix it failed with Volume_does_not_exist.
+     * Issue 13.9: tearing down a datapath of a volume the plugin no longer has (destroyed behind the bridge's
+     * back) has nothing to undo and succeeds, as on SMAPIv1; before the fix it failed with Volume_does_not_exist.
+     * A datapath that holds nothing does not even look the volume up.
      */
     @Test
     void teardownOfAnUnknownVolumeIsANoOp() throws Exception {
-        attachedSr("td-sr");
+        String srPath = attachedSr("td-sr");
         root.newRequests();
         v2.ok("VDI.deactivate", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
         v2.ok("VDI.detach", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0");
         v2.ok("DP.destroy2", "dbg", "t", "dp", "nobody", "sr", "td-sr", "vdi", "no-such-volume", "vm", "0",
                 "allow_leak", false);
-        assertEquals(List.of("Volume.stat", "Volume.stat", "Volume.stat"), scripts(root.newRequests()),
-                "only the lookups ran: no datapath script for a volume that is not there");
+        assertEquals(List.of(), scripts(root.newRequests()), "a datapath that holds nothing runs no script");
+        String vdi = v2.ok("VDI.create", "dbg", "t", "sr", "td-sr", "vdi_info", V2.json("{\"vdi\":\"x\","
+                + "\"name_label\":\"disk\",\"ty\":\"user\",\"virtual_size\":1048576}")).get("vdi").asText();
+        v2.ok("VDI.attach3", "dbg", "t", "dp", "gone", "sr", "td-sr", "vdi", vdi, "vm", "0", "read_write", true);
+        v2.ok("VDI.activate3", "dbg", "t", "dp", "gone", "sr", "td-sr", "vdi", vdi, "vm", "0");
+        Files.delete(Path.of(srPath, vdi + ".json")); // the volume vanishes behind the bridge's back
+        root.newRequests();
+        v2.ok("DP.destroy2", "dbg", "t", "dp", "gone", "sr", "td-sr", "vdi", vdi, "vm", "0", "allow_leak", false);
+        assertEquals(List.of("Volume.stat"), scripts(root.newRequests()),
+                "only the lookup ran: no datapath script for a volume that is not there");
+        assertTrue(bridge.attachedSrs().srs().contains("td-sr"));
+        v2.ok("SR.detach", "dbg", "t", "sr", "td-sr");
+        assertEquals(List.of("SR.detach"), scripts(root.newRequests()), "the datapath is no longer held");
     }
 
     /**

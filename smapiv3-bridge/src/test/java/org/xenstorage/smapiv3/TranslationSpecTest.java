@@ -321,12 +321,19 @@ class TranslationSpecTest {
         List<PluginRoot.Request> reqs = root.newRequests();
         assertEquals(root.datapath.resolve("blk/Datapath.attach").toString(), reqs.get(1).argv().get(0));
         assertEquals("{\"domain\":\"u0_vbd_0_xvda\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}", reqs.get(1).stdin());
-        v2.ok("VDI.activate3", "dbg", "d", "dp", "a-b", "sr", "sr1", "vdi", "A", "vm", "7");
-        assertEquals("Datapath.activate {\"domain\":\"7\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}", runs().get(1));
+        v2.ok("VDI.activate3", "dbg", "d", "dp", "vbd/0/xvda", "sr", "sr1", "vdi", "A", "vm", "0");
+        assertEquals("Datapath.activate {\"domain\":\"u0_vbd_0_xvda\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}",
+                runs().get(1));
+        // a datapath that holds nothing has nothing to tear down: no script runs (issue 13.7)
         v2.ok("DP.destroy2", "dbg", "d", "dp", "a-b", "sr", "sr1", "vdi", "A", "vm", "0", "allow_leak", false);
+        assertEquals(List.of(), runs());
+        v2.ok("DP.destroy2", "dbg", "d", "dp", "vbd/0/xvda", "sr", "sr1", "vdi", "A", "vm", "0", "allow_leak", false);
         assertEquals(List.of("Volume.stat {\"key\":\"A\",\"sr\":\"plug-sr\",\"dbg\":\"d\"}",
-                "Datapath.deactivate {\"domain\":\"u0_a_b\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}",
-                "Datapath.detach {\"domain\":\"u0_a_b\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}"), runs());
+                "Datapath.deactivate {\"domain\":\"u0_vbd_0_xvda\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}",
+                "Datapath.detach {\"domain\":\"u0_vbd_0_xvda\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}"), runs());
+        // a guest's datapath: the domain is the vm
+        v2.ok("VDI.attach3", "dbg", "d", "dp", "vbd/7/xvda", "sr", "sr1", "vdi", "A", "vm", "7", "read_write", false);
+        assertEquals("Datapath.attach {\"domain\":\"7\",\"uri\":\"blk:///dev/sda\",\"dbg\":\"d\"}", runs().get(1));
         assertEquals(V2.json("[\"Backend_error\",[\"MISSING_URI\",[\"Please include a URI in the device-config\"]]]"),
                 v2.error("VDI.attach3", "dbg", "d", "dp", "x", "sr", "sr1", "vdi", "N", "vm", "0", "read_write", true));
         assertEquals(V2.json("[\"Unimplemented\",\"VDI_MIRROR_IN\"]"),

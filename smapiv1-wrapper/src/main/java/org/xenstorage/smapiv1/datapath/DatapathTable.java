@@ -17,9 +17,9 @@ import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.DpState;
-import org.xenstorage.smapiv1.automaton.BadTransition;
-import org.xenstorage.smapiv1.automaton.Op;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.BadTransition;
+import org.xenstorage.idl.automaton.Op;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 
 /**
  * The wrapper's datapath table (spec 2.1): attached SRs, the VDIs somebody holds, the Errors list and

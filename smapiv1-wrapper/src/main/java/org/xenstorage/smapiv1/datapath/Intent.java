@@ -1,7 +1,7 @@
 package org.xenstorage.smapiv1.datapath;
 
 import java.util.Objects;
-import org.xenstorage.smapiv1.automaton.Op;
+import org.xenstorage.idl.automaton.Op;
 
 /**
  * A write-ahead record: "about to run SM {@code op} on (sr, vdi) for datapath {@code dp}". It is made

@@ -17,7 +17,7 @@ import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
-import org.xenstorage.smapiv1.automaton.Op;
+import org.xenstorage.idl.automaton.Op;
 import org.xenstorage.statefile.AtomicFile;
 
 /**

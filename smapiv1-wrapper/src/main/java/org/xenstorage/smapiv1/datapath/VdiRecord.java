@@ -6,7 +6,7 @@ import java.util.Objects;
 import java.util.Optional;
 import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.DpState;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 
 /**
  * What the wrapper knows of one VDI of an attached SR (spec 2.1). Immutable: every change makes a new

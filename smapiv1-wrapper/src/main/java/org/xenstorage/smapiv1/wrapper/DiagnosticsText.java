@@ -6,7 +6,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.wire.WireCodec;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.smapiv1.datapath.ErrorEntry;
 import org.xenstorage.smapiv1.datapath.HostSnapshot;
 import org.xenstorage.smapiv1.datapath.Holder;

@@ -22,7 +22,7 @@ import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.RoRw;
 import org.xenstorage.idl.types.XenDiskInfo;
 import org.xenstorage.idl.wire.Json;
-import org.xenstorage.smapiv1.automaton.Op;
+import org.xenstorage.idl.automaton.Op;
 
 /** Spec 2.6: the state file's format (upstream's, plus our intents), atomic private writes, tolerant load. */
 class StateFileTest {

@@ -25,7 +25,7 @@ import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.testing.Soon;
 
 /**

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.types.DpState;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.smapiv1.datapath.StateFile;
 
 /**

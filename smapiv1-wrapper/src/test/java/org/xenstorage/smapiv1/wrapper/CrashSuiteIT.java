@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.wire.Json;
 import org.xenstorage.idl.wire.WireCodec;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.testing.Soon;
 
 /**

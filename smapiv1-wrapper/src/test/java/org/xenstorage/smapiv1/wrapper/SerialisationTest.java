@@ -23,8 +23,8 @@ import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.types.RoRw;
-import org.xenstorage.smapiv1.automaton.Op;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.Op;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.testing.Soon;
 
 /**

@@ -19,7 +19,7 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.DpState;
-import org.xenstorage.smapiv1.automaton.VdiAutomaton;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 
 /**
  * Random sequences of datapath calls from three datapaths on one VDI, with SM failures injected at random:

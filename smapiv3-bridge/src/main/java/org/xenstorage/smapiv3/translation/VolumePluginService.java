@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.DataApi;
+import org.xenstorage.idl.automaton.Op;
+import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.idl.api.DpApi;
 import org.xenstorage.idl.api.QueryApi;
 import org.xenstorage.idl.api.SrApi;
@@ -23,6 +25,8 @@ import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.DpState;
+import org.xenstorage.idl.types.RoRw;
 import org.xenstorage.idl.types.Implementation;
 import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorStatus;
@@ -44,6 +48,8 @@ import org.xenstorage.smapiv3.script.ScriptExec;
 import org.xenstorage.smapiv3.script.ScriptParams;
 import org.xenstorage.smapiv3.state.AttachedSr;
 import org.xenstorage.smapiv3.state.AttachedSrTable;
+import org.xenstorage.smapiv3.state.HeldVolume;
+import org.xenstorage.smapiv3.state.HolderTable;
 
 /**
  * Every SMAPIv2 call one volume plugin's queue answers, each next to the SMAPIv3 script calls it makes
@@ -67,16 +73,18 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
     private final ScriptExec exec;
     private final AttachedSrTable srs;
     private final DatapathRegistry datapaths;
+    private final DatapathHolding holding;
     private final AtomicReference<String> apiVersion = new AtomicReference<>();
     private final long scan2RetryDelayMillis;
 
-    public VolumePluginService(String plugin, Path dir, ScriptExec exec, AttachedSrTable srs,
+    public VolumePluginService(String plugin, Path dir, ScriptExec exec, AttachedSrTable srs, HolderTable holders,
                                DatapathRegistry datapaths) {
-        this(plugin, dir, exec, srs, datapaths, 1000);
+        this(plugin, dir, exec, srs, holders, datapaths, 1000);
     }
 
-    VolumePluginService(String plugin, Path dir, ScriptExec exec, AttachedSrTable srs, DatapathRegistry datapaths,
-                        long scan2RetryDelayMillis) {
+    VolumePluginService(String plugin, Path dir, ScriptExec exec, AttachedSrTable srs, HolderTable holders,
+                        DatapathRegistry datapaths, long scan2RetryDelayMillis) {
+        this.holding = new DatapathHolding(holders);
         this.plugin = Objects.requireNonNull(plugin);
         this.dir = Objects.requireNonNull(dir);
         this.exec = Objects.requireNonNull(exec);
@@ -180,12 +188,20 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         persist(() -> srs.put(sr, new AttachedSr(handle, uids)));
     }
 
-    /** SR.detach -> SR.detach{sr}; an SR that is not attached detaches successfully without a script. */
+    /**
+     * SR.detach -> the SR's datapaths torn down first (as the SMAPIv1 wrapper does), then SR.detach{sr}; an SR
+     * that is not attached detaches successfully without a script. A datapath that cannot be torn down fails
+     * the detach and the SR stays attached.
+     */
     @Override
     public void detach(String dbg, String sr) {
         Optional<AttachedSr> attached = srs.find(sr);
         if (attached.isEmpty()) {
             return;
+        }
+        for (DatapathHolding.Held h : holding.heldOn(sr)) {
+            LOG.info("SR.detach {}: tearing down datapath {} of volume {} first", sr, h.dp(), h.vdi());
+            destroy2(dbg, h.dp(), sr, h.vdi(), h.vm(), false);
         }
         run("SR.detach", ScriptParams.dbg(dbg).put("sr", attached.get().sr()), Void.class);
         persist(() -> srs.remove(sr));
@@ -233,9 +249,19 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
     public void reset(String dbg, String sr) {
     }
 
-    /** SR.destroy -> SR.destroy{sr}; the table entry stays (xapi detaches next). */
+    /**
+     * SR.destroy -> SR.destroy{sr}; the table entry stays (xapi detaches next). Refused with
+     * {@code SR_DEVICE_IN_USE} while a datapath holds a volume of the SR: the plugin would delete it under them.
+     */
     @Override
     public void destroy(String dbg, String sr) {
+        List<DatapathHolding.Held> held = holding.heldOn(sr);
+        if (!held.isEmpty()) {
+            List<String> dps = held.stream().map(DatapathHolding.Held::dp).distinct().toList();
+            LOG.warn("SR.destroy {} refused: datapaths {} still hold volumes", sr, dps);
+            throw new StorageException(new StorageError.BackendError("SR_DEVICE_IN_USE",
+                    List.of(sr, "datapaths still attached: " + String.join(", ", dps))));
+        }
         run("SR.destroy", ScriptParams.dbg(dbg).put("sr", attached(sr)), Void.class);
     }
 
@@ -340,10 +366,17 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         return volume("Volume.stat", key(dbg, s, vdi, true)).virtualSize();
     }
 
-    /** VDI.destroy -> Volume.destroy of the temporary clone (if any), then of the volume. */
+    /**
+     * VDI.destroy -> the volume's datapaths torn down (as the SMAPIv1 wrapper does), then Volume.destroy of the
+     * temporary clone (if any), then of the volume.
+     */
     @Override
     public void destroy(String dbg, String sr, String vdi) {
         String s = attached(sr);
+        for (DatapathHolding.Held h : holding.heldOn(sr, vdi)) {
+            LOG.info("VDI.destroy {}: tearing down datapath {} first", vdi, h.dp());
+            destroy2(dbg, h.dp(), sr, vdi, h.vm(), false);
+        }
         Volume v = volume("Volume.stat", key(dbg, s, vdi, true));
         // QUIRK fixed: upstream destroys the volume itself twice instead of its clone-on-boot copy
         Optional<String> temporary = v.key(VolumeShapes.CLONE_ON_BOOT);
@@ -406,35 +439,39 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         }
     }
 
-    /** VDI.attach3 -> Datapath.attach{uri, domain} on the resolved volume; the backend passes through. */
+    /**
+     * VDI.attach3 -> Datapath.attach{uri, domain} on the resolved volume, when the volume is not attached yet
+     * (or this datapath repeats its attach); a second holder shares the attachment and gets its backend.
+     */
     @Override
     public Backend attach3(String dbg, String dp, String sr, String vdi, String vm, boolean readWrite) {
-        DatapathChoice.Chosen d = resolve(dbg, sr, vdi);
-        return runDatapath(d, "Datapath.attach", uriDomain(dbg, d, DatapathChoice.domain(vm, dp)), Backend.class);
+        HeldVolume h = move(dbg, dp, sr, vdi, vm, Op.attach(readWrite ? RoRw.RW : RoRw.RO), "Datapath.activate");
+        return h.backend().orElseThrow(() -> StorageException.internal(
+                "sr: " + sr + " vdi: " + vdi + " attach left no backend"));
     }
 
-    /** VDI.activate3 -> Datapath.activate{uri, domain}. */
+    /** VDI.activate3 -> Datapath.activate{uri, domain}, when the attachment is not active yet. */
     @Override
     public void activate3(String dbg, String dp, String sr, String vdi, String vm) {
-        datapathStep(dbg, dp, sr, vdi, vm, "Datapath.activate");
+        move(dbg, dp, sr, vdi, vm, Op.ACTIVATE, "Datapath.activate");
     }
 
-    /** VDI.activate_readonly -> Datapath.activate_readonly{uri, domain}. */
+    /** VDI.activate_readonly -> Datapath.activate_readonly{uri, domain}, when not active yet. */
     @Override
     public void activateReadonly(String dbg, String dp, String sr, String vdi, String vm) {
-        datapathStep(dbg, dp, sr, vdi, vm, "Datapath.activate_readonly");
+        move(dbg, dp, sr, vdi, vm, Op.ACTIVATE, "Datapath.activate_readonly");
     }
 
-    /** VDI.deactivate -> Datapath.deactivate{uri, domain}. */
+    /** VDI.deactivate -> Datapath.deactivate{uri, domain}, when the last active holder leaves. */
     @Override
     public void deactivate(String dbg, String dp, String sr, String vdi, String vm) {
-        teardownStep(dbg, dp, sr, vdi, vm, "Datapath.deactivate");
+        move(dbg, dp, sr, vdi, vm, Op.DEACTIVATE, "Datapath.activate");
     }
 
-    /** VDI.detach -> Datapath.detach{uri, domain}. */
+    /** VDI.detach -> Datapath.detach{uri, domain}, when the last holder leaves. */
     @Override
     public void detach(String dbg, String dp, String sr, String vdi, String vm) {
-        teardownStep(dbg, dp, sr, vdi, vm, "Datapath.detach");
+        move(dbg, dp, sr, vdi, vm, Op.DETACH, "Datapath.activate");
     }
 
     /** VDI.similar_content: SMAPIv3 plugins are not asked; no candidates. */
@@ -516,23 +553,31 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
 
     // ================================================================ DP
 
-    /** DP.destroy2 -> Datapath.deactivate then Datapath.detach. */
+    /** DP.destroy2 -> VDI.deactivate then VDI.detach of this datapath. */
     @Override
     public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
-        Optional<DatapathChoice.Chosen> chosen = resolveForTeardown(dbg, sr, vdi, "DP.destroy2 " + dp);
-        if (chosen.isEmpty()) {
-            return;
-        }
-        DatapathChoice.Chosen d = chosen.get();
+        attached(sr);
+        DatapathHolding.PluginSteps steps = steps(dbg, dp, sr, vdi, "DP.destroy2", "Datapath.activate");
         String domain = DatapathChoice.domain(vm, dp);
-        runDatapath(d, "Datapath.deactivate", uriDomain(dbg, d, domain), Void.class);
-        runDatapath(d, "Datapath.detach", uriDomain(dbg, d, domain), Void.class);
+        holding.move(dp, sr, vdi, vm, domain, Op.DEACTIVATE, steps);
+        holding.move(dp, sr, vdi, vm, domain, Op.DETACH, steps);
     }
 
-    /** DP.attach_info -> Datapath.attach again, as VDI.attach3. */
+    /**
+     * DP.attach_info -> the backend of the attachment this datapath holds (Datapath.attach again if none was
+     * recorded). QUIRK fixed: upstream attaches again for any datapath; one that holds nothing is refused, as
+     * the SMAPIv1 wrapper refuses it, instead of leaving the plugin an attachment nobody will detach.
+     */
     @Override
     public Backend attachInfo(String dbg, String sr, String vdi, String dp, String vm) {
-        return attach3(dbg, dp, sr, vdi, vm, false);
+        attached(sr);
+        Optional<HeldVolume> held = holding.find(sr, vdi).filter(h -> h.holders().containsKey(dp));
+        if (held.isEmpty()) {
+            throw StorageException.internal("sr: " + sr + " vdi: " + vdi + " Datapath " + dp + " not attached");
+        }
+        DpState mine = held.get().stateOf(dp);
+        return attach3(dbg, dp, sr, vdi, held.get().holders().get(dp).vm(),
+                VdiAutomaton.mode(mine).orElseThrow() == RoRw.RW);
     }
 
     // ================================================================ DATA
@@ -641,18 +686,54 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         return DatapathChoice.choose(v, true, datapaths);
     }
 
-    private void datapathStep(String dbg, String dp, String sr, String vdi, String vm, String method) {
-        DatapathChoice.Chosen d = resolve(dbg, sr, vdi);
-        runDatapath(d, method, uriDomain(dbg, d, DatapathChoice.domain(vm, dp)), Void.class);
+    /**
+     * Moves datapath {@code dp} by {@code op} under the volume's holders ({@link DatapathHolding}); the plugin
+     * steps that needs run on the resolved volume, resolved once and only if a step runs. A teardown of a volume
+     * the plugin no longer has (never created, or destroyed) has nothing to undo: it succeeds, as the SMAPIv1
+     * wrapper's does, instead of failing with the plugin's Volume_does_not_exist.
+     */
+    private HeldVolume move(String dbg, String dp, String sr, String vdi, String vm, Op op, String activateMethod) {
+        attached(sr);
+        return holding.move(dp, sr, vdi, vm, DatapathChoice.domain(vm, dp), op,
+                steps(dbg, dp, sr, vdi, op.text(), activateMethod));
     }
 
-    /**
-     * A teardown of a volume the plugin no longer has (never created, or destroyed) has nothing to undo: it
-     * succeeds, as the SMAPIv1 wrapper's does, instead of failing with the plugin's Volume_does_not_exist.
-     */
-    private void teardownStep(String dbg, String dp, String sr, String vdi, String vm, String method) {
-        Optional<DatapathChoice.Chosen> d = resolveForTeardown(dbg, sr, vdi, method + " " + dp);
-        d.ifPresent(c -> runDatapath(c, method, uriDomain(dbg, c, DatapathChoice.domain(vm, dp)), Void.class));
+    /** The plugin steps for one volume; the volume is looked up once, at the first step that runs. */
+    private DatapathHolding.PluginSteps steps(String dbg, String dp, String sr, String vdi, String what,
+                                              String activateMethod) {
+        return new DatapathHolding.PluginSteps() {
+            private Optional<DatapathChoice.Chosen> chosen;
+
+            private Optional<DatapathChoice.Chosen> volume(boolean teardown) {
+                if (chosen == null) {
+                    chosen = teardown ? resolveForTeardown(dbg, sr, vdi, what + " " + dp)
+                            : Optional.of(resolve(dbg, sr, vdi));
+                }
+                return chosen;
+            }
+
+            @Override
+            public Backend attach(String domain) {
+                DatapathChoice.Chosen d = volume(false).orElseThrow();
+                return runDatapath(d, "Datapath.attach", uriDomain(dbg, d, domain), Backend.class);
+            }
+
+            @Override
+            public void activate(String domain) {
+                DatapathChoice.Chosen d = volume(false).orElseThrow();
+                runDatapath(d, activateMethod, uriDomain(dbg, d, domain), Void.class);
+            }
+
+            @Override
+            public void deactivate(String domain) {
+                volume(true).ifPresent(d -> runDatapath(d, "Datapath.deactivate", uriDomain(dbg, d, domain), Void.class));
+            }
+
+            @Override
+            public void detach(String domain) {
+                volume(true).ifPresent(d -> runDatapath(d, "Datapath.detach", uriDomain(dbg, d, domain), Void.class));
+            }
+        };
     }
 
     private Optional<DatapathChoice.Chosen> resolveForTeardown(String dbg, String sr, String vdi, String what) {

@@ -1,4 +1,4 @@
-package org.xenstorage.smapiv1.automaton;
+package org.xenstorage.idl.automaton;
 
 import java.util.Collection;
 import java.util.List;

@@ -1,4 +1,4 @@
-package org.xenstorage.smapiv1.automaton;
+package org.xenstorage.idl.automaton;
 
 import org.xenstorage.idl.types.DpState;
 

@@ -1,4 +1,4 @@
-package org.xenstorage.smapiv1.automaton;
+package org.xenstorage.idl.automaton;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
