@@ -25,6 +25,7 @@ import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.smapiv1.catalogue.Catalogue;
+import org.xenstorage.smapiv1.catalogue.Inventory;
 import org.xenstorage.smapiv1.catalogue.RemoteXenApi;
 import org.xenstorage.smapiv1.catalogue.XenApi;
 import org.xenstorage.smapiv1.catalogue.XenApiFailure;
@@ -56,34 +57,49 @@ public final class Smapiv1Backend implements AutoCloseable {
      * @param allowedTypes       lower-case driver prefixes to load, or {@code "*"} (xapi's {@code sm-plugins})
      * @param driverEnvironment  extra variables for every driver exec (e.g. {@code PYTHONPATH} for a test peer)
      * @param maxStdoutBytes     a driver printing more is killed and its call fails
+     * @param preferNbdAttach    xapi's {@code prefer_nbd_attach}: attach answers the NBD export first
+     * @param inventoryFile      embedded mode: the xensource-inventory file naming this host and its control
+     *                           domain (adopted when it exists, written when not); empty: {@code <stateDir>/xensource-inventory}
      */
     public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes,
-                          boolean killOnTimeout) {
+                          boolean killOnTimeout, boolean preferNbdAttach, Optional<Path> inventoryFile) {
         public Options {
             allowedTypes = Set.copyOf(allowedTypes);
             driverEnvironment = Map.copyOf(driverEnvironment);
+            Objects.requireNonNull(inventoryFile, "inventoryFile");
         }
 
         public static Options defaults() {
-            return new Options(Set.of("*"), Map.of(), 4 << 20, true);
+            return new Options(Set.of("*"), Map.of(), 4 << 20, true, false, Optional.empty());
         }
 
         public Options withDriverEnvironment(Map<String, String> env) {
-            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout);
+            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout, preferNbdAttach, inventoryFile);
         }
 
         public Options withMaxStdoutBytes(int max) {
-            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout);
+            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout, preferNbdAttach, inventoryFile);
         }
 
         /** Whether a driver past the driver timeout is killed (true) or only reported (upstream: never killed). */
         public Options withKillOnTimeout(boolean kill) {
-            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill);
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill, preferNbdAttach, inventoryFile);
+        }
+
+        /** xapi's {@code prefer_nbd_attach} (default false). */
+        public Options withPreferNbdAttach(boolean prefer) {
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, prefer, inventoryFile);
+        }
+
+        /** Where the embedded mode's inventory file is (default {@code <stateDir>/xensource-inventory}). */
+        public Options withInventoryFile(Path file) {
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, preferNbdAttach,
+                    Optional.of(file));
         }
     }
 
     /** One served type. */
-    private record Served(SmDriver driver, Smapiv1Translation translation, StorageService service,
+    private record Served(SmDriver driver, Smapiv1Translation translation, Wrapper wrapper, StorageService service,
                           StorageDispatcher dispatcher, SwitchQueueServer queue) {
     }
 
@@ -100,6 +116,8 @@ public final class Smapiv1Backend implements AutoCloseable {
     private final String hostUuid;
     private final DriverExec exec;
     private final DriverDiscovery discovery;
+    private final boolean preferNbdAttach;
+    private final Optional<Path> inventory;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
     private volatile boolean stopped;
 
@@ -125,6 +143,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             this.hostRef = (String) hostCall("session.get_this_host", internalSession, internalSession);
             this.hostUuid = (String) hostCall("host.get_uuid", internalSession, hostRef);
             env.put("XAPI_LOCAL_SOCKET", xapi.toString());
+            this.inventory = Optional.empty();
         } else {
             Catalogue c = Catalogue.open(config.stateDir().resolve("catalogue.json"));
             this.catalogue = Optional.of(c);
@@ -144,11 +163,16 @@ public final class Smapiv1Backend implements AutoCloseable {
                     c.destroySession(session);
                 }
             };
+            Path inv = options.inventoryFile().orElse(config.stateDir().resolve("xensource-inventory"));
+            Inventory.reconcile(inv, c);
+            this.inventory = Optional.of(inv);
             this.hostRef = c.hostRef();
             this.hostUuid = c.hostUuid();
             env.put("XAPI_LOCAL_SOCKET", callbackServer.get().socket().toString());
+            env.put(Inventory.ENV, inv.toString());
         }
         env.putAll(options.driverEnvironment());
+        this.preferNbdAttach = options.preferNbdAttach();
         this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout(),
                 Math.max(1, config.maxConcurrent()));
         this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
@@ -209,6 +233,11 @@ public final class Smapiv1Backend implements AutoCloseable {
         return callbackServer.map(XenApiSocketServer::socket);
     }
 
+    /** Embedded mode: the inventory file naming this host and its control domain (empty in host mode). */
+    public Optional<Path> inventoryFile() {
+        return inventory;
+    }
+
     /** The environment every driver exec gets. */
     public Map<String, String> driverEnvironment() {
         return exec.environment();
@@ -235,6 +264,7 @@ public final class Smapiv1Backend implements AutoCloseable {
                 if (gone.queue() != null) {
                     gone.queue().shutdown(Duration.ofSeconds(5));
                 }
+                gone.translation().close();
                 LOG.info("SM driver type {} {}", type, now == null ? "removed" : "changed");
             }
         }
@@ -250,11 +280,14 @@ public final class Smapiv1Backend implements AutoCloseable {
         catalogue.ifPresent(c -> c.putSm(driver.type(), smRecord(driver)));
         Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
                 catalogue, hostRef, hostUuid, true);
+        translation.preferNbdAttach(preferNbdAttach);
         // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
         Wrapper wrapper = new Wrapper(StorageService.of(translation),
                 config.stateDir().resolve("datapaths-" + driver.type() + ".db"));
         translation.useModeSource((sr, vdi) -> wrapper.attachedMode(sr, vdi).map(m -> m == RoRw.RW));
-        StorageService service = wrapper.service();
+        StorageService ws = wrapper.service();
+        StorageService service = new StorageService(ws.query(), new SharedDp(driver.type(), wrapper), ws.sr(),
+                ws.vdi(), ws.getByName(), ws.data(), ws.dataMirror(), ws.policy(), ws.task(), ws.updates());
         StorageDispatcher dispatcher = new StorageDispatcher(service);
         SwitchQueueServer queue = null;
         if (switchAddress != null) {
@@ -263,7 +296,73 @@ public final class Smapiv1Backend implements AutoCloseable {
                     request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs)
                             .thenCompose(f -> f));
         }
-        return new Served(driver, translation, service, dispatcher, queue);
+        return new Served(driver, translation, wrapper, service, dispatcher, queue);
+    }
+
+    /**
+     * One type's DP module. Upstream runs every SMAPIv1 SR type behind one wrapper, so {@code DP.destroy2}
+     * (which the mux routes by the caller's sr) tears the dp down on every SMAPIv1 SR; with a wrapper per
+     * type, the call goes to this type's wrapper first, then to every other type's.
+     */
+    private final class SharedDp implements org.xenstorage.idl.api.DpApi {
+        private final String type;
+        private final Wrapper own;
+
+        SharedDp(String type, Wrapper own) {
+            this.type = type;
+            this.own = own;
+        }
+
+        @Override
+        public String create(String dbg, String id) {
+            return own.create(dbg, id);
+        }
+
+        @Override
+        public void destroy(String dbg, String dp, boolean allowLeak) {
+            own.destroy(dbg, dp, allowLeak);
+        }
+
+        @Override
+        public void destroy2(String dbg, String dp, String sr, String vdi, String vm, boolean allowLeak) {
+            RuntimeException first = null;
+            try {
+                own.destroy2(dbg, dp, sr, vdi, vm, allowLeak);
+            } catch (RuntimeException e) {
+                first = e;
+            }
+            for (Map.Entry<String, Served> e : served.entrySet()) {
+                if (e.getKey().equals(type)) {
+                    continue;
+                }
+                try {
+                    e.getValue().wrapper().destroy2(dbg, dp, sr, vdi, vm, allowLeak);
+                } catch (RuntimeException ex) {
+                    LOG.warn("DP.destroy2 {} on SR type {}: {}", dp, e.getKey(), ex.getMessage());
+                    if (first == null) {
+                        first = ex;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
+
+        @Override
+        public org.xenstorage.idl.types.Backend attachInfo(String dbg, String sr, String vdi, String dp, String vm) {
+            return own.attachInfo(dbg, sr, vdi, dp, vm);
+        }
+
+        @Override
+        public String diagnostics() {
+            return own.diagnostics();
+        }
+
+        @Override
+        public org.xenstorage.idl.types.DpStat statVdi(String dbg, String sr, String vdi) {
+            return own.statVdi(dbg, sr, vdi);
+        }
     }
 
     /**
@@ -317,6 +416,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             Thread.currentThread().interrupt();
             execs.shutdownNow();
         }
+        served.values().forEach(s -> s.translation().close());
         callbackServer.ifPresent(XenApiSocketServer::close);
         catalogue.ifPresent(Catalogue::close);
         if (config.xapiSocket().isPresent()) {

@@ -36,7 +36,12 @@ import org.xenstorage.statefile.AtomicFile;
 public final class Catalogue implements XenApi, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Catalogue.class);
     public static final String NULL_REF = "OpaqueRef:NULL";
-    private static final List<String> PERSISTED = List.of("host", "pool", "SM", "SR", "PBD", "VDI", "message");
+    private static final List<String> PERSISTED = List.of("host", "host_metrics", "pool", "SM", "SR", "PBD", "VDI",
+            "VM", "VBD", "message");
+    /** Classes kept in memory only: a task lives as long as the driver call it parents. */
+    private static final List<String> TRANSIENT = List.of("task");
+    /** Fields the catalogue computes from other records (a where expression on them needs the full view). */
+    private static final Set<String> COMPUTED = Set.of("VDIs", "PBDs", "snapshots", "VBDs", "subtasks");
     private static final String DATE_KEY = "dateTime.iso8601";
 
     /** xapi's SM-only calls: they need a session whose {@code _sm_session} is the SR concerned. */
@@ -70,11 +75,17 @@ public final class Catalogue implements XenApi, AutoCloseable {
         for (String t : PERSISTED) {
             tables.put(t, new LinkedHashMap<>());
         }
+        for (String t : TRANSIENT) {
+            tables.put(t, new LinkedHashMap<>());
+        }
         load();
         if (tables.get("host").isEmpty()) {
             seed();
         }
         this.hostRef = tables.get("host").keySet().iterator().next();
+        if (seedLocalhost()) {
+            save();
+        }
     }
 
     /** Opens (or creates, seeded with one host and its pool) the catalogue persisted at {@code file}. */
@@ -91,9 +102,51 @@ public final class Catalogue implements XenApi, AutoCloseable {
         return hostRef;
     }
 
-    /** This host's uuid. */
+    /** This host's uuid (the inventory's {@code INSTALLATION_UUID}). */
     public synchronized String hostUuid() {
         return (String) tables.get("host").get(hostRef).get("uuid");
+    }
+
+    /** The uuid of this host's control domain record (the inventory's {@code CONTROL_DOMAIN_UUID}). */
+    public synchronized String controlDomainUuid() {
+        return (String) tables.get("VM").get(controlDomainRef()).get("uuid");
+    }
+
+    /**
+     * Gives this host and its control domain the uuids an existing inventory file names, so drivers that
+     * read the inventory ({@code util.get_this_host}, {@code util.get_localhost_ref}) find their records.
+     */
+    public synchronized void adoptIdentity(String hostUuid, String controlDomainUuid) {
+        boolean changed = false;
+        Map<String, Object> host = tables.get("host").get(hostRef);
+        if (!hostUuid.equals(host.get("uuid"))) {
+            requireFreeUuid("host", hostUuid);
+            host.put("uuid", hostUuid);
+            changed = true;
+        }
+        Map<String, Object> dom0 = tables.get("VM").get(controlDomainRef());
+        if (!controlDomainUuid.equals(dom0.get("uuid"))) {
+            requireFreeUuid("VM", controlDomainUuid);
+            dom0.put("uuid", controlDomainUuid);
+            changed = true;
+        }
+        if (changed) {
+            save();
+        }
+    }
+
+    private void requireFreeUuid(String cls, String uuid) {
+        UUID.fromString(uuid); // IllegalArgumentException for a malformed one
+        if (findByUuid(cls, uuid).isPresent()) {
+            throw new IllegalArgumentException(cls + " uuid " + uuid + " is already taken");
+        }
+    }
+
+    private String controlDomainRef() {
+        return tables.get("VM").entrySet().stream()
+                .filter(e -> Boolean.TRUE.equals(e.getValue().get("is_control_domain"))
+                        && hostRef.equals(e.getValue().get("resident_on")))
+                .map(Map.Entry::getKey).findFirst().orElseThrow();
     }
 
     // ---- sessions -----------------------------------------------------------------------------
@@ -295,6 +348,34 @@ public final class Catalogue implements XenApi, AutoCloseable {
                 save();
                 return "";
             }
+            case "task.create" -> {
+                Map<String, Object> t = new LinkedHashMap<>();
+                t.put("uuid", UUID.randomUUID().toString());
+                t.put("name_label", arg(args, 0, method));
+                t.put("name_description", args.size() > 1 ? str(args.get(1)) : "");
+                t.put("allowed_operations", List.of());
+                t.put("current_operations", Map.of());
+                t.put("created", XmlRpcDateTime.now());
+                t.put("finished", XmlRpcDateTime.EPOCH);
+                t.put("status", "pending");
+                t.put("resident_on", hostRef);
+                t.put("progress", 0.0);
+                t.put("type", "");
+                t.put("result", "");
+                t.put("error_info", List.of());
+                t.put("other_config", new LinkedHashMap<String, String>());
+                t.put("subtask_of", NULL_REF);
+                t.put("backtrace", "()");
+                String ref = newRef();
+                table.put(ref, t);
+                return ref;
+            }
+            case "task.destroy" -> {
+                String ref = arg(args, 0, method);
+                record(cls, ref);
+                table.remove(ref);
+                return "";
+            }
             case "message.create" -> {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("uuid", UUID.randomUUID().toString());
@@ -331,11 +412,13 @@ public final class Catalogue implements XenApi, AutoCloseable {
                 } catch (IllegalArgumentException e) {
                     throw new XenApiFailure("INTERNAL_ERROR", "bad where expression: " + e.getMessage());
                 }
+                // the view computes reverse links (a scan of another table): only for the matches, unless the
+                // expression names one of them (a lookup by SR and location stays linear on a big SR)
+                boolean needsView = where.terms().stream().anyMatch(t -> COMPUTED.contains(t.field()));
                 Map<String, Object> out = new LinkedHashMap<>();
-                for (String ref : table.keySet()) {
-                    Map<String, Object> rec = view(cls, ref);
-                    if (where.matches(rec)) {
-                        out.put(ref, rec);
+                for (Map.Entry<String, Map<String, Object>> e : table.entrySet()) {
+                    if (where.matches(needsView ? view(cls, e.getKey()) : e.getValue())) {
+                        out.put(e.getKey(), view(cls, e.getKey()));
                     }
                 }
                 return out;
@@ -487,7 +570,12 @@ public final class Catalogue implements XenApi, AutoCloseable {
                 rec.put("PBDs", refsWhere("PBD", "SR", ref));
             }
             case "host" -> rec.put("PBDs", refsWhere("PBD", "host", ref));
-            case "VDI" -> rec.put("snapshots", refsWhere("VDI", "snapshot_of", ref));
+            case "VDI" -> {
+                rec.put("snapshots", refsWhere("VDI", "snapshot_of", ref));
+                rec.put("VBDs", refsWhere("VBD", "VDI", ref));
+            }
+            case "VM" -> rec.put("VBDs", refsWhere("VBD", "VM", ref));
+            case "task" -> rec.put("subtasks", refsWhere("task", "subtask_of", ref));
             default -> {
             }
         }
@@ -585,6 +673,52 @@ public final class Catalogue implements XenApi, AutoCloseable {
         save();
     }
 
+    /**
+     * What drivers look up about the host they run on, added to a catalogue that lacks it: the control
+     * domain's VM record resident on this host ({@code util.get_localhost_ref} finds the host through it)
+     * and the host's metrics ({@code util.get_online_hosts} reads {@code live}). True when something was added.
+     */
+    private boolean seedLocalhost() {
+        boolean changed = false;
+        Map<String, Object> host = tables.get("host").get(hostRef);
+        Object metrics = host.get("metrics");
+        if (!(metrics instanceof String m) || !tables.get("host_metrics").containsKey(m)) {
+            Map<String, Object> hm = new LinkedHashMap<>();
+            hm.put("uuid", UUID.randomUUID().toString());
+            hm.put("memory_total", "0");
+            hm.put("memory_free", "0");
+            hm.put("live", true);
+            hm.put("last_updated", XmlRpcDateTime.now());
+            hm.put("other_config", new LinkedHashMap<String, String>());
+            String ref = newRef();
+            tables.get("host_metrics").put(ref, hm);
+            host.put("metrics", ref);
+            changed = true;
+        }
+        boolean hasDom0 = tables.get("VM").values().stream().anyMatch(v ->
+                Boolean.TRUE.equals(v.get("is_control_domain")) && hostRef.equals(v.get("resident_on")));
+        if (!hasDom0) {
+            Map<String, Object> vm = new LinkedHashMap<>();
+            vm.put("uuid", UUID.randomUUID().toString());
+            vm.put("name_label", "Control domain on host: " + host.get("name_label"));
+            vm.put("name_description", "The domain which manages physical devices and manages other domains");
+            vm.put("power_state", "Running");
+            vm.put("is_control_domain", true);
+            vm.put("is_a_template", false);
+            vm.put("is_a_snapshot", false);
+            vm.put("resident_on", hostRef);
+            vm.put("affinity", hostRef);
+            vm.put("domid", "0");
+            vm.put("other_config", new LinkedHashMap<String, String>());
+            vm.put("tags", List.of());
+            String ref = newRef();
+            tables.get("VM").put(ref, vm);
+            host.put("control_domain", ref);
+            changed = true;
+        }
+        return changed;
+    }
+
     private void load() {
         try {
             AtomicFile.removeStaleTemporaries(file.toAbsolutePath().getParent());
@@ -639,6 +773,9 @@ public final class Catalogue implements XenApi, AutoCloseable {
         dirty = false;
         Map<String, Object> out = new LinkedHashMap<>();
         tables.forEach((t, table) -> {
+            if (!PERSISTED.contains(t)) {
+                return;
+            }
             Map<String, Object> jt = new LinkedHashMap<>();
             table.forEach((ref, rec) -> {
                 Map<String, Object> r = new LinkedHashMap<>();

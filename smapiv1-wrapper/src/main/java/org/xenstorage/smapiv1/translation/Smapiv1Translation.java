@@ -68,6 +68,10 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private final boolean srMaster;
     /** (sr, vdi) → read-write, from attach to detach. */
     private final Map<String, Boolean> modes = new ConcurrentHashMap<>();
+    /** xapi's {@code prefer_nbd_attach}: attach results offer the NBD export even when a block device exists. */
+    private volatile boolean preferNbdAttach;
+    /** The session {@code VDI.get_url} hands out (opened once, closed by {@link #close()}). */
+    private String urlSession;
     /** Where the mode comes from when this process did not see the attach (the wrapper's persisted state). */
     private volatile java.util.function.BiFunction<String, String, Optional<Boolean>> modeSource =
             (sr, vdi) -> Optional.empty();
@@ -102,6 +106,22 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         modes.put(key(sr, vdi), readWrite);
     }
 
+    /**
+     * xapi's {@code prefer_nbd_attach} (default false): when set, attach3 answers the driver's NBD export
+     * ({@code XenDisk} on {@code params_nbd}, then {@code Nbd}) even when the driver also gave a block device.
+     */
+    public void preferNbdAttach(boolean prefer) {
+        this.preferNbdAttach = prefer;
+    }
+
+    /** Logs out the session {@code VDI.get_url} handed out, if any. */
+    public synchronized void close() {
+        if (urlSession != null) {
+            sessions.close(urlSession);
+            urlSession = null;
+        }
+    }
+
     /** Consulted for the attach mode of a VDI this process did not attach (spec 2.9: derive it from the wrapper). */
     public void useModeSource(java.util.function.BiFunction<String, String, Optional<Boolean>> source) {
         this.modeSource = source;
@@ -121,15 +141,41 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private Object run(String command, List<String> args, Map<String, String> deviceConfig, String srRef,
                        String srUuid, UnaryOperator<SmCall> members) {
         String session = sessions.open(srRef);
+        String task = newTask(command, srUuid);
         try {
-            SmCall call = SmCall.of(hostRef, command, args, deviceConfig)
-                    .withSession(session, "OpaqueRef:" + UUID.randomUUID());
+            SmCall call = SmCall.of(hostRef, command, args, deviceConfig).withSession(session, task);
             if (srRef != null) {
                 call = call.withSr(srRef, srUuid);
             }
             return exec.call(driver.executable(), members.apply(call));
         } finally {
+            if (task != null) {
+                destroyTask(task);
+            }
             sessions.close(session);
+        }
+    }
+
+    /**
+     * The task a driver exec runs under ({@code subtask_of}): a real one, as upstream's
+     * {@code exec_with_new_task}, so the {@code Subtask-of} header drivers send back names a task the
+     * endpoint knows. Null (no {@code subtask_of}, which drivers accept) when the endpoint cannot make one.
+     */
+    private String newTask(String command, String srUuid) {
+        try {
+            return (String) db.call("task.create", command,
+                    "SMAPIv1 " + command + (srUuid == null ? "" : " on SR " + srUuid));
+        } catch (StorageException e) {
+            LOG.warn("{}: cannot create a task for the driver call: {}", command, e.getMessage());
+            return null;
+        }
+    }
+
+    private void destroyTask(String task) {
+        try {
+            db.call("task.destroy", task);
+        } catch (StorageException e) {
+            LOG.debug("task.destroy {}: {}", task, e.getMessage());
         }
     }
 
@@ -320,7 +366,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         List<String> args = List.of(Long.toUnsignedString(info.virtualSize()), info.nameLabel(),
                 info.nameDescription(), info.metadataOfPool(), Boolean.toString(info.isASnapshot()),
                 info.snapshotTime(), info.snapshotOf(), Boolean.toString(info.readOnly()));
-        Object result = srCommand("vdi_create", args, sr, c -> c.withNewVdi(info.ty(), info.smConfig(), null));
+        // xapi asks for a fixed uuid only for the SR's metadata (backup) VDI, whose uuid is the SR uuid's hash
+        String fixedUuid = info.uuid().filter(u -> u.equals(metadataVdiUuid(sr))).orElse(null);
+        Object result = srCommand("vdi_create", args, sr, c -> c.withNewVdi(info.ty(), info.smConfig(), fixedUuid));
         if (!(result instanceof Map<?, ?> m) || !(m.get("uuid") instanceof String uuid)) {
             throw StorageException.internal("SM backend failed to return <uuid> field");
         }
@@ -331,6 +379,28 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
                     Long.toString(created.virtualSize()));
         }
         return created;
+    }
+
+    /**
+     * Upstream's {@code Uuidx.Hash.string sr_uuid}: a name-based (version 5, SHA-1) UUID of the SR uuid's
+     * text in xapi's own namespace, the uuid xapi gives the SR's metadata VDI.
+     */
+    public static String metadataVdiUuid(String srUuid) {
+        UUID ns = UUID.fromString("e93e0639-2bdb-4a59-8b46-352b3f408c19");
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.allocate(16);
+        in.putLong(ns.getMostSignificantBits()).putLong(ns.getLeastSignificantBits());
+        byte[] h;
+        try {
+            java.security.MessageDigest sha1 = java.security.MessageDigest.getInstance("SHA-1");
+            sha1.update(in.array());
+            h = sha1.digest(srUuid.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        h[6] = (byte) ((h[6] & 0x0f) | 0x50);
+        h[8] = (byte) ((h[8] & 0x3f) | 0x80);
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.wrap(h, 0, 16);
+        return new UUID(out.getLong(), out.getLong()).toString();
     }
 
     @Override
@@ -365,7 +435,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
                     ? StorageException.unimplemented(snapshot ? "VDI.snapshot" : "VDI.clone") : e;
         }
         XapiDb.Vdi copy = find(sr, made.location());
-        SmResults.unit(vdiCommand("vdi_update", List.of(), sr, copy, c -> c));
+        // as upstream: the record's fields first, then vdi_update, which LVHD copies into its on-disk metadata
+        String contentId = db.vdi(source.ref()).map("other_config").getOrDefault("content_id",
+                UUID.randomUUID().toString());
         db.call("VDI.set_name_label", copy.ref(), info.nameLabel());
         db.call("VDI.set_name_description", copy.ref(), info.nameDescription());
         // SM-only setters: xapi refuses them without a session carrying this SR's _sm_session
@@ -379,12 +451,12 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         } finally {
             sessions.close(smSession);
         }
-        String contentId = source.map("other_config").getOrDefault("content_id", UUID.randomUUID().toString());
         db.putMapKey("VDI", copy.ref(), "other_config", "content_id", contentId);
         String baseMirror = info.smConfig().get("base_mirror");
         if (baseMirror != null) {
             db.putMapKey("VDI", copy.ref(), "sm_config", "base_mirror", baseMirror);
         }
+        SmResults.unit(vdiCommand("vdi_update", List.of(), sr, db.vdi(copy.ref()), c -> c));
         return vdiInfo(db.vdi(copy.ref()));
     }
 
@@ -485,7 +557,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         }
         modes.put(key(sr, vdi), readWrite);
         List<Implementation> impls = new ArrayList<>();
-        if (r.params().isEmpty()) {
+        if (preferNbdAttach || r.params().isEmpty()) {
             impls.add(new Implementation.XenDisk(new XenDiskInfo(r.paramsNbd(), r.xenstoreData(), "vbd3")));
         } else {
             String params = r.params().get();
@@ -519,26 +591,28 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     }
 
     private void activateWith(String sr, String vdi, boolean readWrite) {
+        XapiDb.Vdi v = findOrMissing(sr, vdi);
+        // a writer may change the content: forget its content_id, whether or not the driver has vdi_activate
+        if (readWrite) {
+            db.call("VDI.remove_from_other_config", v.ref(), "content_id");
+        }
         if (!driver.info().has("VDI_ACTIVATE")) {
             LOG.info("{} driver has no VDI_ACTIVATE: activate of {}/{} is a no-op", driver.type(), sr, vdi);
             return;
-        }
-        XapiDb.Vdi v = findOrMissing(sr, vdi);
-        if (readWrite) {
-            db.call("VDI.remove_from_other_config", v.ref(), "content_id");
         }
         SmResults.unit(vdiCommand("vdi_activate", List.of(Boolean.toString(readWrite)), sr, v, c -> c));
     }
 
     @Override
     public void deactivate(String dbg, String dp, String sr, String vdi, String vm) {
+        XapiDb.Vdi v = findOrMissing(sr, vdi);
+        // the content is settled again: give it a fresh content_id, whether or not the driver has vdi_deactivate
+        if (!v.map("other_config").containsKey("content_id")) {
+            db.call("VDI.add_to_other_config", v.ref(), "content_id", UUID.randomUUID().toString());
+        }
         if (!driver.info().has("VDI_DEACTIVATE")) {
             LOG.info("{} driver has no VDI_DEACTIVATE: deactivate of {}/{} is a no-op", driver.type(), sr, vdi);
             return;
-        }
-        XapiDb.Vdi v = findOrMissing(sr, vdi);
-        if (!v.map("other_config").containsKey("content_id")) {
-            db.call("VDI.add_to_other_config", v.ref(), "content_id", UUID.randomUUID().toString());
         }
         SmResults.unit(vdiCommand("vdi_deactivate", List.of(), sr, v, c -> c));
     }
@@ -556,7 +630,27 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     public String getUrl(String dbg, String sr, String vdi) {
         XapiDb.Vdi v = findOrMissing(sr, vdi);
         String address = String.valueOf(XapiDb.recordOf(db.call("host.get_record", hostRef)).get("address"));
-        return address + "/" + sessions.open(db.srRef(sr)) + "/" + v.ref();
+        return address + "/" + urlSession() + "/" + v.ref();
+    }
+
+    /**
+     * QUIRK fixed: upstream logs in a new session for every get_url and never logs it out. The URL's
+     * session only has to stay valid for whoever reads the VDI, so one session serves every URL: opened
+     * on first use, re-opened if the endpoint dropped it, closed by {@link #close()}. It carries no SR
+     * (no {@code _sm_session}): a URL holder can read, not change SR metadata.
+     */
+    private synchronized String urlSession() {
+        if (urlSession != null) {
+            try {
+                db.callAs(urlSession, "session.get_this_host", urlSession);
+                return urlSession;
+            } catch (StorageException e) {
+                LOG.info("get_url session {} no longer valid: opening another", urlSession);
+                sessions.close(urlSession);
+            }
+        }
+        urlSession = sessions.open(null);
+        return urlSession;
     }
 
     @Override

@@ -105,11 +105,27 @@ final class XapiDb {
         return out;
     }
 
-    /** upstream's {@code find_vdi}: the first VDI of the SR whose location is {@code location}. */
+    /**
+     * upstream's {@code find_vdi}: the first VDI of the SR whose location is {@code location}, asked
+     * for by SR and location (as upstream's {@code get_records_where}), so a lookup on an SR of
+     * thousands of VDIs moves one record, not all of them.
+     */
     Vdi findVdi(String srRef, String location) {
-        for (Vdi v : vdisOf(srRef)) {
-            if (location.equals(v.rec().get("location"))) {
-                return v;
+        if (location.indexOf('"') >= 0 || location.indexOf('\\') >= 0) {
+            // not expressible as a where literal on every xapi: the rare name is looked up the slow way
+            for (Vdi v : vdisOf(srRef)) {
+                if (location.equals(v.rec().get("location"))) {
+                    return v;
+                }
+            }
+            throw new NoVdi(location);
+        }
+        Map<String, Object> found = recordOf(call("VDI.get_all_records_where",
+                "field \"SR\" = \"" + srRef + "\" and field \"location\" = \"" + location + "\""));
+        for (Map.Entry<String, Object> e : found.entrySet()) {
+            Map<String, Object> rec = recordOf(e.getValue());
+            if (location.equals(rec.get("location"))) {
+                return new Vdi(e.getKey(), rec);
             }
         }
         throw new NoVdi(location);
