@@ -19,11 +19,13 @@ import org.xenstorage.smapiv1.xmlrpc.XmlRpcDateTime;
 import org.xenstorage.statefile.AtomicFile;
 
 /**
- * The embedded stand-in for xapi's database: the SR, VDI, PBD, host, pool, SM and message records
- * SM drivers read and write through XenAPI, with the generic XenAPI accessors over them
- * ({@code get_by_uuid}, {@code get_record}, {@code get_all_records_where}, {@code get_<field>},
- * {@code set_<field>}, {@code add_to_<map>}, {@code remove_from_<map>}), {@code VDI.db_introduce},
- * {@code VDI.db_forget} and {@code message.create}. Records hold XenAPI wire values: strings (ints
+ * The embedded stand-in for xapi's database: the SR, VDI, PBD, host, host_metrics, pool, SM, VM
+ * (this host's control domain), VBD and message records SM drivers read and write through XenAPI, and
+ * task records (in memory: one per driver exec, its {@code subtask_of}), with the generic XenAPI
+ * accessors over them ({@code get_by_uuid}, {@code get_record}, {@code get_all_records_where},
+ * {@code get_<field>}, {@code set_<field>}, {@code add_to_<map>}, {@code remove_from_<map>}),
+ * {@code VDI.db_introduce}, {@code VDI.db_forget}, {@code message.create}, {@code task.create} and
+ * {@code task.destroy}. Records hold XenAPI wire values: strings (ints
  * are strings in XenAPI), booleans, string maps, string lists, {@link XmlRpcDateTime}.
  *
  * <p>Persisted with {@link AtomicFile}: record creation and removal ({@code db_introduce},

@@ -32,6 +32,9 @@ import java.util.regex.Pattern;
 public final class ConfigLoader {
     public static final Path DEFAULT_CONFIG = Path.of("/etc/xapi-storage-daemon.conf");
 
+    /** {@code sm-env.<NAME>} keys: one driver environment variable each. */
+    public static final String SM_ENV_PREFIX = "sm-env.";
+
     /** Every key, with a one-line description (also the {@code --help} text). */
     public static final Map<String, String> KEYS;
 
@@ -61,9 +64,22 @@ public final class ConfigLoader {
         k.put("xapi-socket", "host mode: the xapi socket SM drivers call back (default /var/lib/xcp/xapi)");
         k.put("backend-domain", "what Policy.get_backend_vm answers (default: CONTROL_DOMAIN_UUID from "
                 + "/etc/xensource-inventory, else 0)");
+        k.put("prefer-nbd-attach", "SMAPIv1 attach answers the driver's NBD export first, as xapi's "
+                + "prefer_nbd_attach: true | false (default false)");
+        k.put("inventory-file", "embedded mode: the xensource-inventory naming this host and its control domain, "
+                + "adopted if it names both, else written (default <state-dir>/smapiv1/xensource-inventory)");
+        k.put(SM_ENV_PREFIX + "<NAME>", "an environment variable for every SM driver exec, e.g. "
+                + "sm-env.PYTHONPATH=/opt/xensource/sm (repeatable with different names)");
         k.put("log-file", "also log to this file (default: stderr only, which systemd sends to the journal)");
         k.put("log-level", "ERROR | WARN | INFO | DEBUG (default INFO)");
         KEYS = java.util.Collections.unmodifiableMap(k);
+    }
+
+    private static final Pattern SM_ENV = Pattern.compile(Pattern.quote(SM_ENV_PREFIX) + "[A-Za-z_][A-Za-z0-9_]*");
+
+    /** A configuration key: one of {@link #KEYS}, or {@code sm-env.<NAME>}. */
+    static boolean known(String key) {
+        return !key.equals(SM_ENV_PREFIX + "<NAME>") && (KEYS.containsKey(key) || SM_ENV.matcher(key).matches());
     }
 
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?");
@@ -104,7 +120,7 @@ public final class ConfigLoader {
             }
             if (key.equals("config")) {
                 config = Optional.of(Path.of(value));
-            } else if (KEYS.containsKey(key)) {
+            } else if (known(key)) {
                 flags.put(key, value);
             } else {
                 throw new ConfigException("unknown flag --" + key + " (see --help)");
@@ -178,7 +194,7 @@ public final class ConfigLoader {
                     || value.startsWith("'") && value.endsWith("'"))) {
                 value = value.substring(1, value.length() - 1);
             }
-            if (!KEYS.containsKey(key)) {
+            if (!known(key)) {
                 throw new ConfigException(file + ":" + n + ": unknown key '" + key + "'");
             }
             values.put(key, value);
@@ -219,6 +235,18 @@ public final class ConfigLoader {
         if (!Set.of("ERROR", "WARN", "INFO", "DEBUG", "TRACE").contains(level)) {
             throw new ConfigException("log-level must be ERROR, WARN, INFO or DEBUG, not '" + level + "'");
         }
+        Map<String, String> smEnv = new TreeMap<>();
+        for (Map.Entry<String, String> e : v.entrySet()) {
+            if (e.getKey().startsWith(SM_ENV_PREFIX)) {
+                String name = e.getKey().substring(SM_ENV_PREFIX.length());
+                if (name.equals("XAPI_LOCAL_SOCKET")) {
+                    throw new ConfigException(e.getKey() + ": the daemon sets XAPI_LOCAL_SOCKET itself (see xapi-socket)");
+                }
+                smEnv.put(name, e.getValue());
+            }
+        }
+        Optional<Path> inventoryFile = v.containsKey("inventory-file")
+                ? Optional.of(path(v, "inventory-file", "")) : Optional.empty();
         return new DaemonConfig(mode, role, stateDir, switchPath, smDir, pluginRoot, prefix,
                 bool(v, "smapiv1", true), bool(v, "smapiv3", true),
                 duration(v, "call-timeout", "1200s"), duration(v, "fanout-timeout", "30s"),
@@ -227,6 +255,7 @@ public final class ConfigLoader {
                 positive(v, "workers", 64), positive(v, "max-inflight", 4096), positive(v, "backend-concurrency", 16),
                 duration(v, "discovery-interval", "5s"), duration(v, "shutdown-grace", "30s"),
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
+                smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile,
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, sources);
     }
 

@@ -33,11 +33,15 @@ public record DaemonConfig(
         Duration shutdownGrace,
         Optional<Path> xapiSocket,
         String backendDomain,
+        Map<String, String> smEnvironment,
+        boolean preferNbdAttach,
+        Optional<Path> inventoryFile,
         Optional<Path> logFile,
         String logLevel,
         Map<String, String> sources) {
 
     public DaemonConfig {
         sources = Map.copyOf(sources);
+        smEnvironment = Map.copyOf(smEnvironment);
     }
 }

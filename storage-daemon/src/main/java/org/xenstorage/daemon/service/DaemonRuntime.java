@@ -139,11 +139,17 @@ public final class DaemonRuntime {
         try {
             smapiv1 = Smapiv1Backend.start(new Smapiv1Config(config.smDir(), config.stateDir().resolve("smapiv1"),
                     config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket()),
-                    address, Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout()));
+                    address, smapiv1Options(config));
             LOG.info("SMAPIv1 backend serving types {}", smapiv1.types());
         } catch (UnsupportedOperationException e) {
             LOG.error("the SMAPIv1 backend is not available in this build: {}", e.getMessage());
         }
+    }
+
+    static Smapiv1Backend.Options smapiv1Options(DaemonConfig config) {
+        Smapiv1Backend.Options o = Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout())
+                .withPreferNbdAttach(config.preferNbdAttach()).withDriverEnvironment(config.smEnvironment());
+        return config.inventoryFile().map(o::withInventoryFile).orElse(o);
     }
 
     private void startSmapiv3(SwitchAddress address) throws InterruptedException {

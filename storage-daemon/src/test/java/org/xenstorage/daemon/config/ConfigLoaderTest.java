@@ -96,4 +96,23 @@ class ConfigLoaderTest {
         Files.writeString(f, "just a line\n");
         assertThrows(ConfigException.class, () -> load(f));
     }
+
+    @Test
+    void smapiv1DriverEnvironmentNbdPreferenceAndInventory() throws Exception {
+        Path f = dir.resolve("d.conf");
+        Files.writeString(f, "sm-env.PYTHONPATH=/opt/xensource/sm:/usr/lib/sm\nprefer-nbd-attach=yes\n"
+                + "inventory-file=/etc/xensource-inventory\n");
+        DaemonConfig c = load(f, "--sm-env.SM_DEBUG=1");
+        assertEquals(java.util.Map.of("PYTHONPATH", "/opt/xensource/sm:/usr/lib/sm", "SM_DEBUG", "1"),
+                c.smEnvironment());
+        assertTrue(c.preferNbdAttach());
+        assertEquals(java.util.Optional.of(Path.of("/etc/xensource-inventory")), c.inventoryFile());
+        DaemonConfig plain = load(dir.resolve("absent.conf"));
+        assertEquals(java.util.Map.of(), plain.smEnvironment());
+        assertFalse(plain.preferNbdAttach(), "xapi's default");
+        assertEquals(java.util.Optional.empty(), plain.inventoryFile());
+        assertThrows(ConfigException.class, () -> load(f, "--sm-env.XAPI_LOCAL_SOCKET=/x"));
+        assertThrows(ConfigException.class, () -> load(f, "--sm-env.1BAD=x"));
+        assertThrows(ConfigException.class, () -> load(f, "--sm-env.<NAME>=x"));
+    }
 }
