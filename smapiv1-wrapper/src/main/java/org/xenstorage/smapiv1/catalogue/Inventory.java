@@ -53,7 +53,11 @@ public final class Inventory {
             String text = bytes.map(b -> new String(b, StandardCharsets.UTF_8)).orElse("");
             Map<String, String> keys = parse(text);
             if (keys.containsKey(HOST_KEY) && keys.containsKey(DOM0_KEY)) {
-                catalogue.adoptIdentity(keys.get(HOST_KEY), keys.get(DOM0_KEY));
+                try {
+                    catalogue.adoptIdentity(keys.get(HOST_KEY), keys.get(DOM0_KEY));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalStateException("inventory " + file + ": " + e.getMessage(), e);
+                }
                 return;
             }
             List<String> lines = new ArrayList<>();

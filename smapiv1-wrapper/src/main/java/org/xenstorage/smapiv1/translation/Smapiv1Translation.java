@@ -637,7 +637,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
      * QUIRK fixed: upstream logs in a new session for every get_url and never logs it out. The URL's
      * session only has to stay valid for whoever reads the VDI, so one session serves every URL: opened
      * on first use, re-opened if the endpoint dropped it, closed by {@link #close()}. It carries no SR
-     * (no {@code _sm_session}): a URL holder can read, not change SR metadata.
+     * (no {@code _sm_session}), so a URL holder cannot make the SM-only calls on any SR.
      */
     private synchronized String urlSession() {
         if (urlSession != null) {
