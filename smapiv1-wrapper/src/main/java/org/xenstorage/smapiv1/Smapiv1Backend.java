@@ -56,29 +56,36 @@ public final class Smapiv1Backend implements AutoCloseable {
      * @param allowedTypes       lower-case driver prefixes to load, or {@code "*"} (xapi's {@code sm-plugins})
      * @param driverEnvironment  extra variables for every driver exec (e.g. {@code PYTHONPATH} for a test peer)
      * @param maxStdoutBytes     a driver printing more is killed and its call fails
+     * @param pool               embedded mode: the pool the catalogue describes (host mode: xapi's pool)
      */
     public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes,
-                          boolean killOnTimeout) {
+                          boolean killOnTimeout, Catalogue.Pool pool) {
         public Options {
             allowedTypes = Set.copyOf(allowedTypes);
             driverEnvironment = Map.copyOf(driverEnvironment);
+            Objects.requireNonNull(pool, "pool");
         }
 
         public static Options defaults() {
-            return new Options(Set.of("*"), Map.of(), 4 << 20, true);
+            return new Options(Set.of("*"), Map.of(), 4 << 20, true, Catalogue.Pool.SINGLE_HOST);
         }
 
         public Options withDriverEnvironment(Map<String, String> env) {
-            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout);
+            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout, pool);
         }
 
         public Options withMaxStdoutBytes(int max) {
-            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout);
+            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout, pool);
         }
 
         /** Whether a driver past the driver timeout is killed (true) or only reported (upstream: never killed). */
         public Options withKillOnTimeout(boolean kill) {
-            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill);
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill, pool);
+        }
+
+        /** Embedded mode: which pool the catalogue describes (who the master is, which SR types are shared). */
+        public Options withPool(Catalogue.Pool p) {
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, p);
         }
     }
 
@@ -127,6 +134,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             env.put("XAPI_LOCAL_SOCKET", xapi.toString());
         } else {
             Catalogue c = Catalogue.open(config.stateDir().resolve("catalogue.json"));
+            c.configurePool(options.pool());
             this.catalogue = Optional.of(c);
             this.callbackServer = Optional.of(XenApiSocketServer.start(
                     config.stateDir().resolve("xenapi").resolve("xapi.sock"), c,
@@ -204,6 +212,20 @@ public final class Smapiv1Backend implements AutoCloseable {
         return catalogue;
     }
 
+    /**
+     * The address of the host with this uuid, from XenAPI (the catalogue or xapi); empty when no host has it
+     * (the mux redirects a snapshot that a driver says is active on another host there).
+     */
+    public Optional<String> hostAddress(String hostUuid) {
+        try {
+            Object ref = api.call("host.get_by_uuid", List.of(internalSession, hostUuid));
+            return Optional.of(String.valueOf(api.call("host.get_address", List.of(internalSession, ref))));
+        } catch (XenApiFailure f) {
+            LOG.info("no address for host {}: {}", hostUuid, f.description());
+            return Optional.empty();
+        }
+    }
+
     /** The XenAPI socket drivers call back (embedded mode). */
     public Optional<Path> xenApiSocket() {
         return callbackServer.map(XenApiSocketServer::socket);
@@ -249,7 +271,7 @@ public final class Smapiv1Backend implements AutoCloseable {
     private Served serve(SmDriver driver) {
         catalogue.ifPresent(c -> c.putSm(driver.type(), smRecord(driver)));
         Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
-                catalogue, hostRef, hostUuid, true);
+                catalogue, hostRef, hostUuid);
         // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
         Wrapper wrapper = new Wrapper(StorageService.of(translation),
                 config.stateDir().resolve("datapaths-" + driver.type() + ".db"));

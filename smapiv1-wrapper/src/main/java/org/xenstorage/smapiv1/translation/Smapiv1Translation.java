@@ -65,7 +65,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private final Optional<Catalogue> embedded;
     private final String hostRef;
     private final String hostUuid;
-    private final boolean srMaster;
+    private final SrMaster srMaster;
     /** (sr, vdi) → read-write, from attach to detach. */
     private final Map<String, Boolean> modes = new ConcurrentHashMap<>();
     /** Where the mode comes from when this process did not see the attach (the wrapper's persisted state). */
@@ -79,7 +79,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
      *                 created from SR.create/SR.attach, as xapi would have before calling)
      */
     public Smapiv1Translation(SmDriver driver, DriverExec exec, XenApi api, String session, DriverSessions sessions,
-                              Optional<Catalogue> embedded, String hostRef, String hostUuid, boolean srMaster) {
+                              Optional<Catalogue> embedded, String hostRef, String hostUuid) {
         this.driver = driver;
         this.exec = exec;
         this.db = new XapiDb(api, session);
@@ -87,7 +87,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         this.embedded = embedded;
         this.hostRef = hostRef;
         this.hostUuid = hostUuid;
-        this.srMaster = srMaster;
+        this.srMaster = new SrMaster(db, hostRef);
     }
 
     public SmDriver driver() {
@@ -120,6 +120,8 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
 
     private Object run(String command, List<String> args, Map<String, String> deviceConfig, String srRef,
                        String srUuid, UnaryOperator<SmCall> members) {
+        // where sm.ml checks srmaster_only: before any session or exec
+        srMaster.check(command, deviceConfig);
         String session = sessions.open(srRef);
         try {
             SmCall call = SmCall.of(hostRef, command, args, deviceConfig)
@@ -136,7 +138,8 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     /** A command on the SR with this host's PBD device_config. */
     private Object srCommand(String command, List<String> args, String sr, UnaryOperator<SmCall> members) {
         String srRef = db.srRef(sr);
-        return run(command, args, withMaster(srMaster, db.deviceConfig(srRef, hostRef)), srRef, sr, members);
+        Map<String, String> deviceConfig = db.deviceConfig(srRef, hostRef);
+        return run(command, args, withMaster(srMaster.isMaster(srRef), deviceConfig), srRef, sr, members);
     }
 
     /** A command on an existing VDI. */
@@ -237,7 +240,8 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         embedded.ifPresent(c -> c.ensureSr(sr, driver.type(), "", "", deviceConfig));
         String srRef = db.srRef(sr);
         db.deviceConfig(srRef, hostRef); // the PBD must exist, as upstream checks
-        SmResults.unit(run("sr_attach", List.of(), withMaster(srMaster, deviceConfig), srRef, sr, c -> c));
+        SmResults.unit(run("sr_attach", List.of(), withMaster(srMaster.isMaster(srRef), deviceConfig), srRef, sr,
+                c -> c));
         if (embedded.isPresent()) {
             db.call("PBD.set_currently_attached", db.pbdRef(srRef, hostRef), true);
         }
