@@ -48,6 +48,7 @@ import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 import org.xenstorage.smapiv1.Smapiv1Backend;
 import org.xenstorage.smapiv1.Smapiv1Config;
+import org.xenstorage.smapiv1.catalogue.Catalogue;
 import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 import org.xenstorage.statefile.AtomicFile;
@@ -139,7 +140,8 @@ public final class DaemonRuntime {
         try {
             smapiv1 = Smapiv1Backend.start(new Smapiv1Config(config.smDir(), config.stateDir().resolve("smapiv1"),
                     config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket()),
-                    address, Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout()));
+                    address, Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout())
+                            .withPool(new Catalogue.Pool(config.poolMaster(), config.sharedSrTypes())));
             LOG.info("SMAPIv1 backend serving types {}", smapiv1.types());
         } catch (UnsupportedOperationException e) {
             LOG.error("the SMAPIv1 backend is not available in this build: {}", e.getMessage());
@@ -186,6 +188,11 @@ public final class DaemonRuntime {
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
                 DataService::isLoopbackUrl);
         mux.setDataService(data, data);
+        if (smapiv1 != null) {
+            // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
+            Smapiv1Backend hosts = smapiv1;
+            mux.setHostAddresses(hosts::hostAddress);
+        }
         workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), new NamedThreads("mux-worker"));
         AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),
