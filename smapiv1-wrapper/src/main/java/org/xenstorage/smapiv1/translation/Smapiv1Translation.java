@@ -138,8 +138,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     /** A command on the SR with this host's PBD device_config. */
     private Object srCommand(String command, List<String> args, String sr, UnaryOperator<SmCall> members) {
         String srRef = db.srRef(sr);
-        Map<String, String> deviceConfig = db.deviceConfig(srRef, hostRef);
-        return run(command, args, withMaster(srMaster.isMaster(srRef), deviceConfig), srRef, sr, members);
+        // upstream's order: whether this host is the SR master first, then this host's PBD
+        boolean master = srMaster.isMaster(srRef);
+        return run(command, args, withMaster(master, db.deviceConfig(srRef, hostRef)), srRef, sr, members);
     }
 
     /** A command on an existing VDI. */
@@ -239,9 +240,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     public void attach(String dbg, String sr, Map<String, String> deviceConfig) {
         embedded.ifPresent(c -> c.ensureSr(sr, driver.type(), "", "", deviceConfig));
         String srRef = db.srRef(sr);
+        boolean master = srMaster.isMaster(srRef);
         db.deviceConfig(srRef, hostRef); // the PBD must exist, as upstream checks
-        SmResults.unit(run("sr_attach", List.of(), withMaster(srMaster.isMaster(srRef), deviceConfig), srRef, sr,
-                c -> c));
+        SmResults.unit(run("sr_attach", List.of(), withMaster(master, deviceConfig), srRef, sr, c -> c));
         if (embedded.isPresent()) {
             db.call("PBD.set_currently_attached", db.pbdRef(srRef, hostRef), true);
         }

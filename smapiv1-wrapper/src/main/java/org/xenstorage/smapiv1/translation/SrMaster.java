@@ -34,7 +34,7 @@ final class SrMaster {
      * {@code get_srmaster} does: {@code SR_NO_PBDS} / {@code SR_HAS_MULTIPLE_PBDS(<pbd uuids>)}.
      */
     boolean isMaster(String srRef) {
-        if (Boolean.TRUE.equals(asBoolean(db.call("SR.get_shared", srRef)))) {
+        if (isTrue(db.call("SR.get_shared", srRef))) {
             return hostRef.equals(poolMaster());
         }
         List<String> pbds = XapiDb.stringList(db.call("SR.get_PBDs", srRef));
@@ -72,7 +72,7 @@ final class SrMaster {
         return String.valueOf(db.call("pool.get_master", pools.get(0)));
     }
 
-    private static Boolean asBoolean(Object o) {
-        return o instanceof Boolean b ? b : Boolean.valueOf("true".equalsIgnoreCase(String.valueOf(o)));
+    private static boolean isTrue(Object o) {
+        return o instanceof Boolean b ? b : "true".equalsIgnoreCase(String.valueOf(o));
     }
 }
