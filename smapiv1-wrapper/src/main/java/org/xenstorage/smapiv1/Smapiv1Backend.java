@@ -60,41 +60,50 @@ public final class Smapiv1Backend implements AutoCloseable {
      * @param preferNbdAttach    xapi's {@code prefer_nbd_attach}: attach answers the NBD export first
      * @param inventoryFile      embedded mode: the xensource-inventory file naming this host and its control
      *                           domain (adopted when it exists, written when not); empty: {@code <stateDir>/xensource-inventory}
+     * @param pool               embedded mode: the pool the catalogue describes (host mode: xapi's pool)
      */
     public record Options(Set<String> allowedTypes, Map<String, String> driverEnvironment, int maxStdoutBytes,
-                          boolean killOnTimeout, boolean preferNbdAttach, Optional<Path> inventoryFile) {
+                          boolean killOnTimeout, boolean preferNbdAttach, Optional<Path> inventoryFile,
+                          Catalogue.Pool pool) {
         public Options {
             allowedTypes = Set.copyOf(allowedTypes);
             driverEnvironment = Map.copyOf(driverEnvironment);
             Objects.requireNonNull(inventoryFile, "inventoryFile");
+            Objects.requireNonNull(pool, "pool");
         }
 
         public static Options defaults() {
-            return new Options(Set.of("*"), Map.of(), 4 << 20, true, false, Optional.empty());
+            return new Options(Set.of("*"), Map.of(), 4 << 20, true, false, Optional.empty(), Catalogue.Pool.SINGLE_HOST);
         }
 
         public Options withDriverEnvironment(Map<String, String> env) {
-            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout, preferNbdAttach, inventoryFile);
+            return new Options(allowedTypes, env, maxStdoutBytes, killOnTimeout, preferNbdAttach, inventoryFile, pool);
         }
 
         public Options withMaxStdoutBytes(int max) {
-            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout, preferNbdAttach, inventoryFile);
+            return new Options(allowedTypes, driverEnvironment, max, killOnTimeout, preferNbdAttach, inventoryFile, pool);
         }
 
         /** Whether a driver past the driver timeout is killed (true) or only reported (upstream: never killed). */
         public Options withKillOnTimeout(boolean kill) {
-            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill, preferNbdAttach, inventoryFile);
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, kill, preferNbdAttach, inventoryFile, pool);
         }
 
         /** xapi's {@code prefer_nbd_attach} (default false). */
         public Options withPreferNbdAttach(boolean prefer) {
-            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, prefer, inventoryFile);
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, prefer, inventoryFile, pool);
         }
 
         /** Where the embedded mode's inventory file is (default {@code <stateDir>/xensource-inventory}). */
         public Options withInventoryFile(Path file) {
             return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, preferNbdAttach,
-                    Optional.of(file));
+                    Optional.of(file), pool);
+        }
+
+        /** Embedded mode: which pool the catalogue describes (who the master is, which SR types are shared). */
+        public Options withPool(Catalogue.Pool p) {
+            return new Options(allowedTypes, driverEnvironment, maxStdoutBytes, killOnTimeout, preferNbdAttach,
+                    inventoryFile, p);
         }
     }
 
@@ -146,6 +155,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             this.inventory = Optional.empty();
         } else {
             Catalogue c = Catalogue.open(config.stateDir().resolve("catalogue.json"));
+            c.configurePool(options.pool());
             this.catalogue = Optional.of(c);
             this.callbackServer = Optional.of(XenApiSocketServer.start(
                     config.stateDir().resolve("xenapi").resolve("xapi.sock"), c,
@@ -228,6 +238,20 @@ public final class Smapiv1Backend implements AutoCloseable {
         return catalogue;
     }
 
+    /**
+     * The address of the host with this uuid, from XenAPI (the catalogue or xapi); empty when no host has it
+     * (the mux redirects a snapshot that a driver says is active on another host there).
+     */
+    public Optional<String> hostAddress(String hostUuid) {
+        try {
+            Object ref = api.call("host.get_by_uuid", List.of(internalSession, hostUuid));
+            return Optional.of(String.valueOf(api.call("host.get_address", List.of(internalSession, ref))));
+        } catch (XenApiFailure f) {
+            LOG.info("no address for host {}: {}", hostUuid, f.description());
+            return Optional.empty();
+        }
+    }
+
     /** The XenAPI socket drivers call back (embedded mode). */
     public Optional<Path> xenApiSocket() {
         return callbackServer.map(XenApiSocketServer::socket);
@@ -279,7 +303,7 @@ public final class Smapiv1Backend implements AutoCloseable {
     private Served serve(SmDriver driver) {
         catalogue.ifPresent(c -> c.putSm(driver.type(), smRecord(driver)));
         Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
-                catalogue, hostRef, hostUuid, true);
+                catalogue, hostRef, hostUuid);
         translation.preferNbdAttach(preferNbdAttach);
         // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
         Wrapper wrapper = new Wrapper(StorageService.of(translation),

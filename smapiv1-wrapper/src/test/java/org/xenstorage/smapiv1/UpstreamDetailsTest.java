@@ -238,7 +238,7 @@ class UpstreamDetailsTest {
         };
         // no driver exec below: get_by_name and set_content_id are record lookups only
         Smapiv1Translation t = new Smapiv1Translation(backend.driverFor("record"), null, counting, internal(),
-                sessions, java.util.Optional.of(catalogue), catalogue.hostRef(), catalogue.hostUuid(), true);
+                sessions, java.util.Optional.of(catalogue), catalogue.hostRef(), catalogue.hostUuid());
         assertEquals("bulk-150", t.getByName("t", srA, "bulk-150").vdi());
         t.setContentId("t", srA, "bulk-299", "c");
         assertFalse(returned.isEmpty());

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -45,6 +46,8 @@ public final class Catalogue implements XenApi, AutoCloseable {
     /** Fields the catalogue computes from other records (a where expression on them needs the full view). */
     private static final Set<String> COMPUTED = Set.of("VDIs", "PBDs", "snapshots", "VBDs", "subtasks");
     private static final String DATE_KEY = "dateTime.iso8601";
+    /** {@code other_config} key of the host record {@link #configurePool} adds for a member's pool master. */
+    private static final String MASTER_MARK = "xenstorage_pool_master";
 
     /** xapi's SM-only calls: they need a session whose {@code _sm_session} is the SR concerned. */
     private static final Set<String> SM_ONLY = Set.of("VDI.db_introduce", "VDI.db_forget", "VDI.set_virtual_size",
@@ -67,6 +70,27 @@ public final class Catalogue implements XenApi, AutoCloseable {
             });
     private boolean flushScheduled;
     private boolean dirty;
+    /** SR types whose SRs are recorded {@code shared} (see {@link Pool}). */
+    private Set<String> sharedTypes = Set.of();
+
+    /**
+     * The pool the catalogue describes, as xapi's database would: xapi decides from {@code pool.master} and
+     * {@code SR.shared} which host is an SR's master.
+     *
+     * @param masterAddress the pool master's address when this host is a pool member; empty: this host is
+     *                      the master of its own pool
+     * @param sharedTypes   SR types whose SRs are {@code shared} (xapi's {@code SR.create ~shared:true}): on a
+     *                      member such an SR's master is the pool master
+     */
+    public record Pool(Optional<String> masterAddress, Set<String> sharedTypes) {
+        /** A pool of one host, nothing shared (the default). */
+        public static final Pool SINGLE_HOST = new Pool(Optional.empty(), Set.of());
+
+        public Pool {
+            Objects.requireNonNull(masterAddress, "masterAddress");
+            sharedTypes = Set.copyOf(sharedTypes);
+        }
+    }
 
     /** An in-memory session: {@code srRef} null = unrestricted (the backend's own). */
     private record Session(String uuid, String srRef, boolean internal) {
@@ -84,7 +108,10 @@ public final class Catalogue implements XenApi, AutoCloseable {
         if (tables.get("host").isEmpty()) {
             seed();
         }
-        this.hostRef = tables.get("host").keySet().iterator().next();
+        // this host: the one record configurePool did not add for a pool master
+        this.hostRef = tables.get("host").entrySet().stream()
+                .filter(e -> !(e.getValue().get("other_config") instanceof Map<?, ?> oc && oc.containsKey(MASTER_MARK)))
+                .map(Map.Entry::getKey).findFirst().orElseThrow();
         if (seedLocalhost()) {
             save();
         }
@@ -173,6 +200,40 @@ public final class Catalogue implements XenApi, AutoCloseable {
 
     // ---- direct access for the embedded backend -----------------------------------------------
 
+    /**
+     * Makes the pool record and the SRs' {@code shared} flags say what {@code pool} says; persisted. A member's
+     * master is a host record of its own ({@code name_label} "pool master") carrying the master's address:
+     * reused while the address stays, replaced when it changes. With no master address this host is the master.
+     */
+    public synchronized void configurePool(Pool pool) {
+        Map<String, Map<String, Object>> hosts = tables.get("host");
+        hosts.entrySet().removeIf(e -> !e.getKey().equals(hostRef)
+                && !pool.masterAddress().equals(Optional.ofNullable(e.getValue().get("address"))));
+        String master = hostRef;
+        if (pool.masterAddress().isPresent()) {
+            master = hosts.keySet().stream().filter(r -> !r.equals(hostRef)).findFirst().orElse(null);
+            if (master == null) {
+                master = newRef();
+                Map<String, Object> h = new LinkedHashMap<>(hosts.get(hostRef));
+                h.put("uuid", UUID.randomUUID().toString());
+                h.put("name_label", "pool master");
+                h.put("name_description", "the pool master named by the pool-master setting");
+                h.put("hostname", pool.masterAddress().get());
+                h.put("address", pool.masterAddress().get());
+                h.put("other_config", new LinkedHashMap<>(Map.of(MASTER_MARK, "true")));
+                h.remove("metrics"); // this host's metrics and control domain are not the master's
+                h.remove("control_domain");
+                hosts.put(master, h);
+            }
+        }
+        for (Map<String, Object> p : tables.get("pool").values()) {
+            p.put("master", master);
+        }
+        sharedTypes = pool.sharedTypes();
+        tables.get("SR").values().forEach(sr -> sr.put("shared", sharedTypes.contains(String.valueOf(sr.get("type")))));
+        save();
+    }
+
     /** Creates the SR and this host's PBD when the SR is new; refreshes the PBD's device_config. Returns the SR ref. */
     public synchronized String ensureSr(String srUuid, String type, String nameLabel, String nameDescription,
                                         Map<String, String> deviceConfig) {
@@ -190,7 +251,7 @@ public final class Catalogue implements XenApi, AutoCloseable {
             sr.put("physical_size", "0");
             sr.put("type", type);
             sr.put("content_type", "user");
-            sr.put("shared", false);
+            sr.put("shared", sharedTypes.contains(type));
             sr.put("other_config", new LinkedHashMap<String, String>());
             sr.put("tags", List.of());
             sr.put("sm_config", new LinkedHashMap<String, String>());

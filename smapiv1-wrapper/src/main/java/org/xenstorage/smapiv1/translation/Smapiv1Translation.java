@@ -65,7 +65,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     private final Optional<Catalogue> embedded;
     private final String hostRef;
     private final String hostUuid;
-    private final boolean srMaster;
+    private final SrMaster srMaster;
     /** (sr, vdi) → read-write, from attach to detach. */
     private final Map<String, Boolean> modes = new ConcurrentHashMap<>();
     /** xapi's {@code prefer_nbd_attach}: attach results offer the NBD export even when a block device exists. */
@@ -83,7 +83,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
      *                 created from SR.create/SR.attach, as xapi would have before calling)
      */
     public Smapiv1Translation(SmDriver driver, DriverExec exec, XenApi api, String session, DriverSessions sessions,
-                              Optional<Catalogue> embedded, String hostRef, String hostUuid, boolean srMaster) {
+                              Optional<Catalogue> embedded, String hostRef, String hostUuid) {
         this.driver = driver;
         this.exec = exec;
         this.db = new XapiDb(api, session);
@@ -91,7 +91,7 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
         this.embedded = embedded;
         this.hostRef = hostRef;
         this.hostUuid = hostUuid;
-        this.srMaster = srMaster;
+        this.srMaster = new SrMaster(db, hostRef);
     }
 
     public SmDriver driver() {
@@ -140,6 +140,8 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
 
     private Object run(String command, List<String> args, Map<String, String> deviceConfig, String srRef,
                        String srUuid, UnaryOperator<SmCall> members) {
+        // where sm.ml checks srmaster_only: before any session or exec
+        srMaster.check(command, deviceConfig);
         String session = sessions.open(srRef);
         String task = newTask(command, srUuid);
         try {
@@ -182,7 +184,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     /** A command on the SR with this host's PBD device_config. */
     private Object srCommand(String command, List<String> args, String sr, UnaryOperator<SmCall> members) {
         String srRef = db.srRef(sr);
-        return run(command, args, withMaster(srMaster, db.deviceConfig(srRef, hostRef)), srRef, sr, members);
+        // upstream's order: whether this host is the SR master first, then this host's PBD
+        boolean master = srMaster.isMaster(srRef);
+        return run(command, args, withMaster(master, db.deviceConfig(srRef, hostRef)), srRef, sr, members);
     }
 
     /** A command on an existing VDI. */
@@ -282,8 +286,9 @@ public final class Smapiv1Translation implements QueryApi, SrApi, VdiApi {
     public void attach(String dbg, String sr, Map<String, String> deviceConfig) {
         embedded.ifPresent(c -> c.ensureSr(sr, driver.type(), "", "", deviceConfig));
         String srRef = db.srRef(sr);
+        boolean master = srMaster.isMaster(srRef);
         db.deviceConfig(srRef, hostRef); // the PBD must exist, as upstream checks
-        SmResults.unit(run("sr_attach", List.of(), withMaster(srMaster, deviceConfig), srRef, sr, c -> c));
+        SmResults.unit(run("sr_attach", List.of(), withMaster(master, deviceConfig), srRef, sr, c -> c));
         if (embedded.isPresent()) {
             db.call("PBD.set_currently_attached", db.pbdRef(srRef, hostRef), true);
         }

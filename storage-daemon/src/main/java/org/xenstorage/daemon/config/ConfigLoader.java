@@ -70,6 +70,10 @@ public final class ConfigLoader {
                 + "adopted if it names both, else written (default <state-dir>/smapiv1/xensource-inventory)");
         k.put(SM_ENV_PREFIX + "<NAME>", "an environment variable for every SM driver exec, e.g. "
                 + "sm-env.PYTHONPATH=/opt/xensource/sm (repeatable with different names)");
+        k.put("pool-master", "embedded mode: the pool master's address when this daemon is a pool member "
+                + "(default: none, this daemon is the master; host mode: xapi knows)");
+        k.put("shared-sr-types", "embedded mode: comma-separated SR types whose SRs are shared in the pool "
+                + "(default: none; host mode: xapi's SR.shared)");
         k.put("log-file", "also log to this file (default: stderr only, which systemd sends to the journal)");
         k.put("log-level", "ERROR | WARN | INFO | DEBUG (default INFO)");
         KEYS = java.util.Collections.unmodifiableMap(k);
@@ -231,6 +235,26 @@ public final class ConfigLoader {
         }
         Optional<Path> xapiSocket = embedded ? Optional.empty()
                 : Optional.of(path(v, "xapi-socket", "/var/lib/xcp/xapi"));
+        if (!embedded) {
+            for (String key : List.of("pool-master", "shared-sr-types")) {
+                if (v.containsKey(key)) {
+                    throw new ConfigException(key + " is for embedded mode only: in host mode xapi says who the "
+                            + "pool master is and which SRs are shared");
+                }
+            }
+        }
+        Optional<String> poolMaster = Optional.ofNullable(v.get("pool-master")).map(String::strip)
+                .filter(a -> !a.isEmpty());
+        if (poolMaster.isPresent() && !poolMaster.get().matches("[A-Za-z0-9][A-Za-z0-9.:_-]*")) {
+            throw new ConfigException("pool-master must be a host name or an IP address, not '" + poolMaster.get()
+                    + "'");
+        }
+        Set<String> sharedTypes = new java.util.TreeSet<>();
+        for (String t : v.getOrDefault("shared-sr-types", "").split(",")) {
+            if (!t.isBlank()) {
+                sharedTypes.add(t.strip().toLowerCase(Locale.ROOT));
+            }
+        }
         String level = v.getOrDefault("log-level", "INFO").toUpperCase(Locale.ROOT);
         if (!Set.of("ERROR", "WARN", "INFO", "DEBUG", "TRACE").contains(level)) {
             throw new ConfigException("log-level must be ERROR, WARN, INFO or DEBUG, not '" + level + "'");
@@ -255,7 +279,7 @@ public final class ConfigLoader {
                 positive(v, "workers", 64), positive(v, "max-inflight", 4096), positive(v, "backend-concurrency", 16),
                 duration(v, "discovery-interval", "5s"), duration(v, "shutdown-grace", "30s"),
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
-                smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile,
+                smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile, poolMaster, sharedTypes,
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, sources);
     }
 

@@ -4,11 +4,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Everything the daemon is configured with, after file, drop-ins and flags were merged (see
  * {@link ConfigLoader} for the keys, defaults and precedence).
  *
+ * @param poolMaster    embedded mode: the pool master's address when this daemon is a pool member
+ * @param sharedSrTypes embedded mode: SR types whose SRs are shared in the pool
  * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
  */
 public record DaemonConfig(
@@ -36,11 +39,14 @@ public record DaemonConfig(
         Map<String, String> smEnvironment,
         boolean preferNbdAttach,
         Optional<Path> inventoryFile,
+        Optional<String> poolMaster,
+        Set<String> sharedSrTypes,
         Optional<Path> logFile,
         String logLevel,
         Map<String, String> sources) {
 
     public DaemonConfig {
+        sharedSrTypes = Set.copyOf(sharedSrTypes);
         sources = Map.copyOf(sources);
         smEnvironment = Map.copyOf(smEnvironment);
     }

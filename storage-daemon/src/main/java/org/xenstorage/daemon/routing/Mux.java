@@ -1,5 +1,6 @@
 package org.xenstorage.daemon.routing;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,6 +12,8 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.daemon.registry.SrBinding;
@@ -26,6 +29,7 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.MethodDescriptor;
 import org.xenstorage.idl.rpc.MethodTable;
 import org.xenstorage.idl.rpc.RpcTransport;
@@ -74,6 +78,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     private final Duration fanoutTimeout;
     private volatile DataApi dataCopy;
     private volatile DataMirrorApi mirrors = new NoMirrors();
+    private volatile Function<String, Optional<String>> hostAddresses = uuid -> Optional.empty();
 
     /**
      * @param callTimeout   how long a call routed to one SR waits for its backend
@@ -98,6 +103,62 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     public void setDataService(DataApi copy, DataMirrorApi mirrorApi) {
         this.dataCopy = copy;
         this.mirrors = mirrorApi;
+    }
+
+    /**
+     * Where a host's address is looked up by uuid (xapi's database, or the embedded catalogue), for turning
+     * {@code Activated_on_another_host} from {@code VDI.snapshot} into {@code Redirect}; until set, nobody is
+     * known and the error passes through. The lookup may block: it runs on a worker thread.
+     */
+    public void setHostAddresses(Function<String, Optional<String>> lookup) {
+        this.hostAddresses = lookup;
+    }
+
+    /**
+     * Upstream's mux answer to a snapshot the backend says is active on another host: {@code Redirect(Some
+     * <that host's address>)}, where xapi sends it again. Empty for any other error, or when no host has the
+     * uuid (the error then passes through as the backend answered it).
+     */
+    Optional<StorageError> snapshotRedirect(StorageError error) {
+        if (!(error instanceof StorageError.ActivatedOnAnotherHost elsewhere)) {
+            return Optional.empty();
+        }
+        EventLoopGuard.mayBlock("Mux: host address lookup");
+        Optional<String> address = hostAddresses.apply(elsewhere.host());
+        if (address.isEmpty()) {
+            LOG.warn("VDI.snapshot: the VDI is active on host {}, whose address is unknown: no redirect",
+                    elsewhere.host());
+            return Optional.empty();
+        }
+        LOG.info("VDI.snapshot: the VDI is active on host {}: redirecting to {}", elsewhere.host(), address.get());
+        return Optional.of(new StorageError.Redirect(address));
+    }
+
+    /**
+     * {@link #forward} for {@code VDI.snapshot}: the backend's reply text unchanged, but for an
+     * {@code Activated_on_another_host} error, which becomes {@code Redirect} (looked up on {@code workers}).
+     */
+    public CompletableFuture<String> forwardSnapshot(String sr, String request, JsonNode id, Executor workers) {
+        return forward(sr, request, id).thenCompose(reply -> {
+            Optional<JsonNode> error;
+            try {
+                error = JsonRpc.parseResponse(reply).error();
+            } catch (IllegalArgumentException e) {
+                return CompletableFuture.completedFuture(reply);
+            }
+            if (error.isEmpty() || !error.get().isArray()
+                    || !"Activated_on_another_host".equals(error.get().path(0).asText())) {
+                return CompletableFuture.completedFuture(reply);
+            }
+            StorageError decoded;
+            try {
+                decoded = WireCodec.decode(error.get(), StorageError.class);
+            } catch (RuntimeException e) {
+                return CompletableFuture.completedFuture(reply);
+            }
+            return CompletableFuture.supplyAsync(() -> snapshotRedirect(decoded)
+                    .map(redirect -> JsonRpc.failure(redirect, id)).orElse(reply), workers);
+        });
     }
 
     /** The {@code DATA.MIRROR} implementation served on the mux queue. */
@@ -429,7 +490,11 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
 
     @Override
     public VdiInfo snapshot(String dbg, String sr, VdiInfo vdiInfo) {
-        return route(sr).vdi().snapshot(dbg, sr, vdiInfo);
+        try {
+            return route(sr).vdi().snapshot(dbg, sr, vdiInfo);
+        } catch (StorageException e) {
+            throw snapshotRedirect(e.error()).map(StorageException::new).orElse(e);
+        }
     }
 
     @Override

@@ -22,6 +22,8 @@ import org.xenstorage.migrate.task.TaskTable;
  *
  * <ul>
  *   <li>{@code SR.detach} and {@code SR.destroy} are not forwarded: the mux checks its DP_info first.</li>
+ *   <li>{@code VDI.snapshot} is forwarded, but a backend's {@code Activated_on_another_host} answer becomes
+ *       {@code Redirect} to that host's address, as upstream's mux does.</li>
  *   <li>Calls the mux only routes ({@link #FORWARDED}) are forwarded as the same text to the SR's backend
  *       queue: no decode/encode, no thread held while the backend works.</li>
  *   <li>{@code UPDATES.get}, {@code TASK.*}, {@code Query.query} and {@code DP.create} are answered inline:
@@ -84,7 +86,8 @@ public final class MuxServer {
             JsonNode sr = named.get("sr");
             if (FORWARDED.contains(method) && sr != null && sr.isTextual() && id != null
                     && (id.isIntegralNumber() || id.isTextual())) {
-                return mux.forward(sr.textValue(), request, id);
+                return method.equals("VDI.snapshot") ? mux.forwardSnapshot(sr.textValue(), request, id, workers)
+                        : mux.forward(sr.textValue(), request, id);
             }
             if (INLINE.contains(method)) {
                 return dispatcher.dispatch(request);

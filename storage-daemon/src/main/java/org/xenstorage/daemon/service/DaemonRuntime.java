@@ -48,6 +48,7 @@ import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 import org.xenstorage.smapiv1.Smapiv1Backend;
 import org.xenstorage.smapiv1.Smapiv1Config;
+import org.xenstorage.smapiv1.catalogue.Catalogue;
 import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 import org.xenstorage.statefile.AtomicFile;
@@ -148,7 +149,8 @@ public final class DaemonRuntime {
 
     static Smapiv1Backend.Options smapiv1Options(DaemonConfig config) {
         Smapiv1Backend.Options o = Smapiv1Backend.Options.defaults().withKillOnTimeout(config.killOnTimeout())
-                .withPreferNbdAttach(config.preferNbdAttach()).withDriverEnvironment(config.smEnvironment());
+                .withPreferNbdAttach(config.preferNbdAttach()).withDriverEnvironment(config.smEnvironment())
+                .withPool(new Catalogue.Pool(config.poolMaster(), config.sharedSrTypes()));
         return config.inventoryFile().map(o::withInventoryFile).orElse(o);
     }
 
@@ -192,6 +194,11 @@ public final class DaemonRuntime {
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
                 DataService::isLoopbackUrl);
         mux.setDataService(data, data);
+        if (smapiv1 != null) {
+            // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
+            Smapiv1Backend hosts = smapiv1;
+            mux.setHostAddresses(hosts::hostAddress);
+        }
         workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), new NamedThreads("mux-worker"));
         AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),

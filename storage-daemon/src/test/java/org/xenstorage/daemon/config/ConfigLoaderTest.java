@@ -81,6 +81,22 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void anEmbeddedDaemonCanBeAPoolMemberWithSharedSrTypes() throws Exception {
+        DaemonConfig alone = load(dir.resolve("absent.conf"));
+        assertEquals(java.util.Optional.empty(), alone.poolMaster());
+        assertEquals(java.util.Set.of(), alone.sharedSrTypes());
+        DaemonConfig member = load(dir.resolve("absent.conf"), "--pool-master=192.0.2.10",
+                "--shared-sr-types= localfile, NFS ,");
+        assertEquals(java.util.Optional.of("192.0.2.10"), member.poolMaster());
+        assertEquals(java.util.Set.of("localfile", "nfs"), member.sharedSrTypes());
+        assertThrows(ConfigException.class, () -> load(dir.resolve("absent.conf"), "--pool-master=a b"));
+        // on a host xapi knows the pool: the keys would only contradict it
+        Path f = dir.resolve("host.conf");
+        Files.writeString(f, "pool-master=192.0.2.10\n");
+        assertTrue(assertThrows(ConfigException.class, () -> load(f)).getMessage().contains("embedded mode only"));
+    }
+
+    @Test
     void badInputIsAClearError() throws Exception {
         Path f = dir.resolve("bad.conf");
         Files.writeString(f, "no-such-key=1\n");

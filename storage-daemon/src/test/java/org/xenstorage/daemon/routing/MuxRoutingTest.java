@@ -214,6 +214,32 @@ class MuxRoutingTest {
     }
 
     @Test
+    void snapshotActivatedOnAnotherHostBecomesRedirectToThatHostsAddressAsUpstreamsMux() throws Exception {
+        register("s1", "p1");
+        p1.on("VDI.snapshot", a -> {
+            throw new StorageException(new StorageError.ActivatedOnAnotherHost(((VdiInfo) a[2]).vdi()));
+        });
+        p1.on("VDI.clone", a -> {
+            throw new StorageException(new StorageError.ActivatedOnAnotherHost("h2"));
+        });
+        mux.setHostAddresses(uuid -> uuid.equals("h2") ? java.util.Optional.of("10.0.0.2")
+                : java.util.Optional.empty());
+        StorageError redirect = new StorageError.Redirect(java.util.Optional.of("10.0.0.2"));
+        // forwarded (the request text as it came) and typed paths alike
+        assertEquals(redirect, error(() -> client.vdi().snapshot("t", "s1", VdiInfo.defaults("h2", "d"))));
+        assertEquals(redirect, error(() -> mux.snapshot("t", "s1", VdiInfo.defaults("h2", "d"))));
+        // a host nobody knows: the backend's error as it was
+        assertEquals(new StorageError.ActivatedOnAnotherHost("h9"),
+                error(() -> client.vdi().snapshot("t", "s1", VdiInfo.defaults("h9", "d"))));
+        // only VDI.snapshot is redirected, as upstream
+        assertEquals(new StorageError.ActivatedOnAnotherHost("h2"),
+                error(() -> client.vdi().clone("t", "s1", VdiInfo.defaults("v", "d"))));
+        // any other answer passes unchanged
+        p1.on("VDI.snapshot", a -> VdiInfo.defaults("snap", "d"));
+        assertEquals("snap", client.vdi().snapshot("t", "s1", VdiInfo.defaults("v", "d")).vdi());
+    }
+
+    @Test
     void getByNameWithNoRegisteredSrIsVdiDoesNotExist() {
         assertEquals(new StorageError.VdiDoesNotExist("x"), error(() -> client.getByName().getByName("t", "x")));
     }
