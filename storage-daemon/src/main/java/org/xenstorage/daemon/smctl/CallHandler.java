@@ -2,6 +2,9 @@ package org.xenstorage.daemon.smctl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 
@@ -52,11 +55,11 @@ final class CallHandler implements Smctl.Handler {
      */
     private int probe(Smctl.Invocation inv, String rawType) {
         RegistryCommands.validateName(TYPE_OPTION, rawType);
-        String type = rawType.toLowerCase(java.util.Locale.ROOT);
+        String type = rawType.toLowerCase(Locale.ROOT);
         String queue = inv.options().queuePrefix() + "." + type;
-        Object[] args = command.arguments(inv.parsed(), inv.options().dbg(), java.util.Map.of("queue", queue));
+        Object[] args = command.arguments(inv.parsed(), inv.options().dbg(), Map.of("queue", queue));
         if (!inv.session().queues(true).contains(queue)) {
-            throw new StorageException(new StorageError.BackendError("SR_UNKNOWN_DRIVER", java.util.List.of(type)));
+            throw new StorageException(new StorageError.BackendError("SR_UNKNOWN_DRIVER", List.of(type)));
         }
         Output.print(inv, inv.session().callQueue(queue, command.method(), args), command.method().resultType());
         return ExitStatus.OK;
