@@ -31,7 +31,8 @@ import org.xenstorage.migrate.task.TaskLauncher;
  * that needs a hypervisor (tapdisk NBD mirroring, fd passing, NBD servers) answers
  * {@code Unimplemented} with a message saying why; the state calls ({@code DATA.MIRROR.list/stat})
  * report the copies in flight; the clean-up calls for receives succeed, since no receive can exist
- * here. See {@code docs/migration.md} for the call-by-call table.
+ * here; {@code pre_deactivate_hook} and {@code has_mirror_failed} answer {@code Unimplemented}, as
+ * upstream's mux does. See {@code docs/migration.md} for the call-by-call table.
  */
 public final class DataService implements DataApi, DataMirrorApi {
     private static final Logger LOG = LoggerFactory.getLogger(DataService.class);
@@ -210,15 +211,9 @@ public final class DataService implements DataApi, DataMirrorApi {
         LOG.debug("receive_cancel2 {}: no receive state", id);
     }
 
-    @Override
-    public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
-        // Upstream waits here for the sending tapdisk to drain; with no sends there is nothing to wait for.
-    }
-
-    @Override
-    public boolean hasMirrorFailed(String dbg, String id, String sr) {
-        return false; // no send state can exist, and upstream answers false without one
-    }
+    // DATA.MIRROR.pre_deactivate_hook and has_mirror_failed keep the interface's Unimplemented defaults, as
+    // upstream's mux answers them: they belong to the migrating side's in-process mirror code
+    // (storage_smapiv{1,3}_migrate), which is never reached over the wire.
 
     @Override
     public Map<String, MirrorInfo> list(String dbg) {

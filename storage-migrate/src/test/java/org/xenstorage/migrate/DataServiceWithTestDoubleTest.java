@@ -178,6 +178,21 @@ class DataServiceWithTestDoubleTest {
     }
 
     @Test
+    void givenReSettingTheSourcesContentIdFails_thenTaskFailsWithThatErrorAndTheCopyIsDestroyed() throws Exception {
+        StorageError err = new StorageError.BackendError("SR_BACKEND_FAILURE_82", List.of("", "read-only", ""));
+        backend.failOn("VDI.set_content_id@a", err);
+
+        TaskInfo t = copyAndWait();
+
+        assertEquals(err, Tasks.error(t), "as upstream's copy_into_vdi: the copy fails");
+        assertTrue(backend.calls().contains("VDI.set_content_id@b"), "the destination's id was set first");
+        assertEquals(Map.of(), backend.vdis("b"), "the copied VDI is destroyed and no snapshot is taken");
+        assertTrue(!backend.calls().contains("VDI.snapshot@b"), backend.calls().toString());
+        assertEquals(java.util.Set.of(), backend.holders("a", source));
+        assertTrue(records.active().isEmpty());
+    }
+
+    @Test
     void givenDestinationCreateFails_thenTaskFailsWithTheBackendError() throws Exception {
         StorageError err = new StorageError.BackendError("SR_BACKEND_FAILURE_78", List.of("", "VDI creation failed", ""));
         backend.failOn("VDI.create@b", err);
@@ -226,8 +241,11 @@ class DataServiceWithTestDoubleTest {
                 () -> data.getNbdServer("t", "dp", "a", "v", "vm")).error());
         data.receiveCancel2("t", "a/v", LOCAL, false);
         data.receiveFinalize3("t", "a/v", "b", LOCAL, false);
-        data.preDeactivateHook("t", "dp", "a", "v");
-        assertEquals(false, data.hasMirrorFailed("t", "a/v", "a"));
+        // as upstream's mux answers them (they belong to the sender's in-process mirror code)
+        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.pre_deactivate_hook"), assertThrows(
+                StorageException.class, () -> data.preDeactivateHook("t", "dp", "a", "v")).error());
+        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.has_mirror_failed"), assertThrows(
+                StorageException.class, () -> data.hasMirrorFailed("t", "a/v", "a")).error());
     }
 
     @Test

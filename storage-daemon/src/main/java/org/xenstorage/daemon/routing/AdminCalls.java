@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -32,6 +33,9 @@ import org.xenstorage.migrate.task.TaskTable;
  */
 public final class AdminCalls {
     private static final Logger LOG = LoggerFactory.getLogger(AdminCalls.class);
+
+    /** xapi's API error for an SR type no backend serves, carried as {@code Backend_error} on the SMAPIv2 wire. */
+    static final String SR_UNKNOWN_DRIVER = "SR_UNKNOWN_DRIVER";
 
     private final Mux mux;
     private final TaskTable tasks;
@@ -78,33 +82,41 @@ public final class AdminCalls {
 
     /**
      * {@code Registry.register [{"dbg","sr","sr_type"[,"backend_domain"]}] -> null}: binds the SR to
-     * {@code <prefix>.<sr_type>} after asking that backend's {@code Query.query} (as upstream's bind does).
-     * A type that is not the name of a live backend queue fails {@code No_storage_plugin_for_sr(sr)}.
+     * {@code <prefix>.<sr_type>} after asking that backend's {@code Query.query}, as upstream's
+     * {@code Storage_access.bind} does: a type that is not the name of a live backend queue fails
+     * {@code SR_UNKNOWN_DRIVER [sr_type]} (xapi's {@code check_queue_exists}); once the queue is known, any
+     * failure (the query, persisting the binding) first sends {@code SR.reset} to that backend, so it forgets
+     * whatever state it had for the SR, then fails with the original error.
      */
     JsonNode register(JsonRpc.Call call) {
         ObjectNode p = named(call);
-        string(p, "dbg");
+        String dbg = string(p, "dbg");
         String sr = nonEmpty(p, "sr");
         String type = string(p, "sr_type");
         String backendDomain = optionalString(p, "backend_domain").orElse(defaultBackendDomain);
-        if (!SrRegistry.validType(type)) {
-            LOG.warn("Registry.register: SR {} has an invalid sr_type {}", sr, type);
-            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
-        }
         BackendDirectory dir = mux.directory();
-        if (!dir.isLive(type)) {
-            LOG.warn("Registry.register: no live backend of type {} (live types: {})", type, dir.types());
-            throw new StorageException(new StorageError.NoStoragePluginForSr(sr));
+        if (!SrRegistry.validType(type) || !dir.isLive(type)) {
+            LOG.warn("Registry.register: SR {}: no live backend of type {} (live types: {})", sr, type, dir.types());
+            throw new StorageException(new StorageError.BackendError(SR_UNKNOWN_DRIVER, List.of(type)));
         }
         String queue = dir.queueOf(type);
-        QueryResult q;
         try {
-            q = mux.transportQuery(sr, queue, string(p, "dbg"));
-        } catch (StorageException e) {
-            LOG.warn("Registry.register: Query.query on {} failed: {}", queue, e.getMessage());
+            QueryResult q = mux.transportQuery(sr, queue, dbg);
+            mux.registry().register(new SrBinding(sr, type, queue, backendDomain, q.features(),
+                    q.smapiVersion().name()));
+        } catch (RuntimeException e) {
+            LOG.error("Registry.register: the backend on {} failed for SR {} ({}); resetting the SR's state there",
+                    queue, sr, e.getMessage());
+            try {
+                mux.transportReset(sr, queue, dbg);
+            } catch (RuntimeException resetFailure) {
+                // upstream lets the reset's failure replace the original one; the original says what went wrong
+                LOG.warn("Registry.register: SR.reset of SR {} on {} failed too: {}", sr, queue,
+                        resetFailure.getMessage());
+                e.addSuppressed(resetFailure);
+            }
             throw e;
         }
-        mux.registry().register(new SrBinding(sr, type, queue, backendDomain, q.features(), q.smapiVersion().name()));
         return NullNode.getInstance();
     }
 

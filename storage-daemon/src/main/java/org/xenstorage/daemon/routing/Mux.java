@@ -273,6 +273,11 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         return join(this.<QueryResult>callAsync(sr, queue, "Query.query", dbg));
     }
 
+    /** {@code SR.reset} on a backend queue (a failed registration's clean-up), with switch failures mapped. */
+    void transportReset(String sr, String queue, String dbg) {
+        join(this.<Void>callAsync(sr, queue, "SR.reset", dbg, sr));
+    }
+
     private static <T> T join(CompletableFuture<T> f) {
         EventLoopGuard.mayBlock("Mux: waiting for a backend's reply");
         try {
@@ -426,7 +431,10 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         route(sr).sr().reset(dbg, sr);
     }
 
-    /** Refused while datapaths of the SR exist: destroying would delete the volumes under them. */
+    /**
+     * Refused while datapaths of the SR exist: destroying would delete the volumes under them. A successful
+     * destroy unregisters the SR.
+     */
     @Override
     public void destroy(String dbg, String sr) {
         Map<String, DpInfo> active = datapathsOf(sr);
@@ -436,6 +444,14 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
                     List.of(sr, "datapaths still attached: " + String.join(", ", active.keySet()))));
         }
         route(sr).sr().destroy(dbg, sr);
+        // as upstream's destroy_sr unbinds the PBD once the SR is gone (not when the destroy failed)
+        try {
+            registry.unregister(sr);
+        } catch (java.io.UncheckedIOException e) {
+            // the SR is destroyed either way; a stale binding only sends its later calls to a backend that
+            // no longer knows it
+            LOG.error("SR.destroy {}: the SR is destroyed but its binding could not be removed", sr, e);
+        }
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.xenstorage.daemon.smctl;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.xenstorage.idl.rpc.MethodDescriptor;
 import picocli.CommandLine.Model.CommandSpec;
@@ -54,6 +55,14 @@ record CallCommand(MethodDescriptor method, String name, List<ParamOption> optio
 
     /** The Java arguments of the call, in declaration order, from a parse of this command. */
     Object[] arguments(ParseResult parsed, String dbg) {
+        return arguments(parsed, dbg, Map.of());
+    }
+
+    /**
+     * As {@link #arguments(ParseResult, String)}, with {@code defaults} (option text by wire name) standing in
+     * for options the command line left out.
+     */
+    Object[] arguments(ParseResult parsed, String dbg, Map<String, Object> defaults) {
         List<MethodDescriptor.ParamSpec> params = method.params();
         Object[] args = new Object[params.size()];
         int next = 0;
@@ -63,7 +72,7 @@ record CallCommand(MethodDescriptor method, String name, List<ParamOption> optio
             } else {
                 ParamOption o = options.get(next++);
                 args[i] = o.toArgument(parsed.hasMatchedOption(o.longName()) ? parsed.matchedOptionValue(o.longName(), null)
-                        : null);
+                        : defaults.get(o.param().name()));
             }
         }
         return args;

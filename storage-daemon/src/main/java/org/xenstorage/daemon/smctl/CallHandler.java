@@ -2,11 +2,17 @@ package org.xenstorage.daemon.smctl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
 
 /**
  * Runs a generated SMAPIv2 command: arguments from the options, one call to the mux, the result printed.
- * Two conveniences ride on it: {@code sr-create --type T} registers the SR with the daemon first (and
- * unregisters it again if the create fails), and {@code data-copy --wait} follows the task it starts.
+ * Three conveniences ride on it: {@code sr-create --type T} registers the SR with the daemon first (and
+ * unregisters it again if the create fails), {@code sr-probe --type T} sends the probe to the backend queue
+ * {@code <prefix>.T} instead of the mux, and {@code data-copy --wait} follows the task it starts.
  */
 final class CallHandler implements Smctl.Handler {
     static final String TYPE_OPTION = "--type";
@@ -20,9 +26,12 @@ final class CallHandler implements Smctl.Handler {
 
     @Override
     public int run(Smctl.Invocation inv) {
+        String wire = command.method().wireName();
+        if (wire.equals("SR.probe") && inv.parsed().hasMatchedOption(TYPE_OPTION)) {
+            return probe(inv, inv.parsed().matchedOptionValue(TYPE_OPTION, ""));
+        }
         // every option is converted before anything is sent, so a typo never half-runs a command
         Object[] args = command.arguments(inv.parsed(), inv.options().dbg());
-        String wire = command.method().wireName();
         String type = wire.equals("SR.create") ? inv.parsed().matchedOptionValue(TYPE_OPTION, null) : null;
         if (type != null) {
             return createAndRegister(inv, args, type);
@@ -36,6 +45,23 @@ final class CallHandler implements Smctl.Handler {
             return TaskCommands.followAndReport(inv, task, size, start);
         }
         Output.print(inv, result, command.method().resultType());
+        return ExitStatus.OK;
+    }
+
+    /**
+     * {@code sr-probe --type T}: as xapi's {@code call_probe}, the probe goes to {@code <prefix>.<t>} (t = T
+     * lower-cased) with that queue name as its {@code queue} argument unless {@code --queue} says otherwise; a
+     * queue nobody serves is xapi's {@code SR_UNKNOWN_DRIVER [t]}.
+     */
+    private int probe(Smctl.Invocation inv, String rawType) {
+        RegistryCommands.validateName(TYPE_OPTION, rawType);
+        String type = rawType.toLowerCase(Locale.ROOT);
+        String queue = inv.options().queuePrefix() + "." + type;
+        Object[] args = command.arguments(inv.parsed(), inv.options().dbg(), Map.of("queue", queue));
+        if (!inv.session().queues(true).contains(queue)) {
+            throw new StorageException(new StorageError.BackendError("SR_UNKNOWN_DRIVER", List.of(type)));
+        }
+        Output.print(inv, inv.session().callQueue(queue, command.method(), args), command.method().resultType());
         return ExitStatus.OK;
     }
 

@@ -66,6 +66,16 @@ final class CommandCatalog {
                         .description("also register the SR with the daemon as this backend type, before the create")
                         .build());
             }
+            if (m.wireName().equals("SR.probe")) {
+                // probes go to a backend's own queue, as xapi's call_probe sends them; the mux has no SR to route by
+                OptionSpec queue = spec.findOption("--queue");
+                spec.remove(queue);
+                spec.addOption(queue.toBuilder().required(false).description("wire 'queue': text (default "
+                        + "<prefix>.<type> with --type, else required)").build());
+                spec.addOption(OptionSpec.builder(CallHandler.TYPE_OPTION).paramLabel("<type>").type(String.class)
+                        .description("send the probe to the backend queue <prefix>.<type> (type lower-cased, as "
+                                + "xapi does) instead of the mux, which answers Unimplemented").build());
+            }
             if (m.wireName().equals("DATA.copy")) {
                 spec.addOption(OptionSpec.builder(CallHandler.WAIT_OPTION).type(boolean.class).arity("0")
                         .description("follow the task: progress on stderr, then the result and throughput").build());

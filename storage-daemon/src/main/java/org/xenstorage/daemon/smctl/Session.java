@@ -89,6 +89,14 @@ final class Session implements AutoCloseable {
         return send(method.wireName(), StorageClient.encodeRequest(method, args));
     }
 
+    /**
+     * Calls a SMAPIv2 method on another queue than the mux (a backend's {@code <prefix>.<type>}); the result
+     * as it came on the wire. @throws CallFailed on an error reply
+     */
+    JsonNode callQueue(String queue, MethodDescriptor method, Object[] args) {
+        return send(link(), queue, method.wireName(), StorageClient.encodeRequest(method, args));
+    }
+
     /** Calls a daemon extension ({@code Registry.*}, {@code Mux.diagnostics}) with named parameters. */
     JsonNode extension(String method, ObjectNode params) {
         return send(method, JsonRpc.request(method, params));
@@ -107,7 +115,11 @@ final class Session implements AutoCloseable {
     }
 
     private JsonNode send(String method, String request) {
-        String reply = await(muxLink().call(muxQueue(), request, options.timeout()), options.timeout().plus(GUARD));
+        return send(muxLink(), muxQueue(), method, request);
+    }
+
+    private JsonNode send(SwitchLink via, String queue, String method, String request) {
+        String reply = await(via.call(queue, request, options.timeout()), options.timeout().plus(GUARD));
         JsonRpc.Response response;
         try {
             response = JsonRpc.parseResponse(reply);

@@ -399,7 +399,8 @@ class BadInputIT {
                     + q(type) + "}],\"id\":1}";
             String reply = client.call(PREFIX, req, T);
             StorageError e = checkReply(req, reply);
-            assertEquals(new StorageError.NoStoragePluginForSr("trav"), e, () -> q(type) + " -> " + reply);
+            assertEquals(new StorageError.BackendError("SR_UNKNOWN_DRIVER", List.of(type)), e,
+                    () -> q(type) + " -> " + reply);
         }
         assertFalse(ext("Registry.list", "{\"dbg\":\"t\"}").get("result").has("trav"), "nothing registered");
         assertFalse(Files.exists(marker), this::ranCanaries);

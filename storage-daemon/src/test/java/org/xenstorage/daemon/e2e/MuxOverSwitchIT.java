@@ -136,9 +136,9 @@ class MuxOverSwitchIT {
 
     @Test
     void badExtensionInputGetsClearErrorsAndTheServiceStaysUp() throws Exception {
-        assertEquals(Json.parse("[\"No_storage_plugin_for_sr\",\"s9\"]"),
+        assertEquals(Json.parse("[\"Backend_error\",[\"SR_UNKNOWN_DRIVER\",[\"../../etc\"]]]"),
                 ext("Registry.register", "{\"dbg\":\"it\",\"sr\":\"s9\",\"sr_type\":\"../../etc\"}").get("error"));
-        assertEquals(Json.parse("[\"No_storage_plugin_for_sr\",\"s9\"]"),
+        assertEquals(Json.parse("[\"Backend_error\",[\"SR_UNKNOWN_DRIVER\",[\"absent\"]]]"),
                 ext("Registry.register", "{\"dbg\":\"it\",\"sr\":\"s9\",\"sr_type\":\"absent\"}").get("error"));
         assertTrue(ext("Registry.register", "{\"dbg\":\"it\"}").at("/error/1").asText()
                 .contains("Expecting named argument"));
@@ -150,6 +150,17 @@ class MuxOverSwitchIT {
         JsonNode diag = ext("Mux.diagnostics", "{\"dbg\":\"it\"}").get("result");
         assertEquals("p1", diag.at("/srs/s1/sr_type").asText());
         assertTrue(diag.at("/backends/p2/alive").asBoolean());
+    }
+
+    @Test
+    void mirrorHooksAreUnimplementedAtTheMuxAsUpstream() {
+        // the daemon serves storage-migrate's DATA.MIRROR on its mux queue; these two are the sender's in-process
+        // calls upstream, and upstream's mux answers them Unimplemented
+        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.has_mirror_failed"), assertThrows(
+                StorageException.class, () -> mux.dataMirror().hasMirrorFailed("it", "s1/v", "s1")).error());
+        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.pre_deactivate_hook"), assertThrows(
+                StorageException.class, () -> mux.dataMirror().preDeactivateHook("it", "dp", "s1", "v")).error());
+        assertTrue(mux.dataMirror().list("it").isEmpty(), "the rest of DATA.MIRROR is still served");
     }
 
     @Test

@@ -412,9 +412,12 @@ class MuxRoutingTest {
     void registerRejectsUnknownOrInvalidTypesAndBadParameters() throws Exception {
         for (String type : List.of("nosuch", "../p1", "p1/../x", "", ".hidden")) {
             JsonNode r = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":\"s9\",\"sr_type\":\"" + type + "\"}");
-            assertEquals(Json.parse("[\"No_storage_plugin_for_sr\",\"s9\"]"), r.get("error"), type);
+            // xapi's check_queue_exists, before anything is sent
+            assertEquals(Json.parse("[\"Backend_error\",[\"SR_UNKNOWN_DRIVER\",[\"" + type + "\"]]]"), r.get("error"),
+                    type);
         }
         assertTrue(mux.registry().srs().isEmpty());
+        assertTrue(p1.calls.isEmpty() && p2.calls.isEmpty(), "no backend was asked: " + p1.calls + p2.calls);
         JsonNode missing = ext("Registry.register", "{\"dbg\":\"t\",\"sr_type\":\"p1\"}").get("error");
         assertEquals("Internal_error", missing.get(0).asText());
         assertTrue(missing.get(1).asText().contains("Expecting named argument 'sr'"), missing.toString());
@@ -424,6 +427,45 @@ class MuxRoutingTest {
         assertTrue(notDict.get(1).asText().contains("Expecting dict"), notDict.toString());
         JsonNode empty = ext("Registry.unregister", "{\"dbg\":\"t\",\"sr\":\"\"}").get("error");
         assertTrue(empty.get(1).asText().contains("non-empty"), empty.toString());
+    }
+
+    @Test
+    void aFailedRegistrationResetsTheSrOnItsBackendAndAnswersTheOriginalError() throws Exception {
+        StorageError broken = new StorageError.BackendError("SR_BACKEND_FAILURE_47", List.of("", "gone", ""));
+        p2.on("Query.query", a -> {
+            throw new StorageException(broken);
+        });
+        p2.on("SR.reset", a -> null);
+        JsonNode r = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":\"s2\",\"sr_type\":\"p2\"}");
+        assertEquals(Json.parse("[\"Backend_error\",[\"SR_BACKEND_FAILURE_47\",[\"\",\"gone\",\"\"]]]"),
+                r.get("error"));
+        assertEquals(List.of("Query.query", "SR.reset s2"), p2.calls);
+        assertFalse(mux.registry().lookup("s2").isPresent());
+
+        // a reset that fails too (p1 does not implement it) does not hide why the registration failed
+        p1.on("Query.query", a -> {
+            throw new StorageException(broken);
+        });
+        JsonNode again = ext("Registry.register", "{\"dbg\":\"t\",\"sr\":\"s1\",\"sr_type\":\"p1\"}");
+        assertEquals(r.get("error"), again.get("error"));
+        assertEquals(List.of("Query.query", "SR.reset s1"), p1.calls);
+        assertTrue(mux.registry().srs().isEmpty());
+    }
+
+    @Test
+    void aSuccessfulSrDestroyUnregistersTheSrAndAFailedOneKeepsIt() throws Exception {
+        register("s1", "p1");
+        p1.on("SR.destroy", a -> {
+            throw new StorageException(new StorageError.BackendError("SR_NOT_EMPTY", List.of()));
+        });
+        error(() -> client.sr().destroy("t", "s1"));
+        assertTrue(mux.registry().lookup("s1").isPresent(), "a failed destroy leaves the SR bound");
+
+        p1.on("SR.destroy", a -> null);
+        client.sr().destroy("t", "s1");
+        assertFalse(mux.registry().lookup("s1").isPresent());
+        assertFalse(SrRegistry.load(dir.resolve("registry.json")).lookup("s1").isPresent(), "persisted");
+        assertEquals(new StorageError.NoStoragePluginForSr("s1"), error(() -> client.sr().stat("t", "s1")));
     }
 
     @Test

@@ -89,6 +89,19 @@ class SmctlDaemonIT {
         assertEquals(0, create.status(), create.toString());
         ok("sr-attach", "--sr", "sr1", "--device-config", "path=" + srDir);
 
+        // as xapi's call_probe: to <prefix>.<type> (lower-cased), with that queue as the call's queue argument
+        SmctlRun probe = smctl("--json", "sr-probe", "--type", "SimpleFile", "--device-config", "path=" + srDir);
+        assertEquals(0, probe.status(), probe.toString());
+        JsonNode found = Json.parse(probe.out());
+        assertEquals("Probe", found.get(0).asText(), probe.out());
+        assertTrue(found.get(1).get(0).get("complete").asBoolean(), probe.out());
+        assertEquals("Demo", found.get(1).get(0).findValue("name_label").asText(), probe.out());
+        SmctlRun noDriver = smctl("sr-probe", "--type", "nfs", "--device-config", "server=x");
+        assertEquals(ExitStatus.STORAGE_ERROR, noDriver.status(), noDriver.toString());
+        assertEquals("error: Backend_error: SR_UNKNOWN_DRIVER [\"nfs\"]\n", noDriver.err());
+        SmctlRun noRegistration = smctl("sr-register", "--sr", "sr9", "--type", "nfs");
+        assertEquals(noDriver.err(), noRegistration.err(), "the daemon answers an unknown type as xapi does");
+
         SmctlRun vdi = smctl("--json", "vdi-create", "--sr", "sr1", "--vdi-info", "name_label=disk0",
                 "--vdi-info", "virtual_size=4M");
         assertEquals(0, vdi.status(), vdi.toString());

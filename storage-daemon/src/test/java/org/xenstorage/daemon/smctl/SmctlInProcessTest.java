@@ -20,12 +20,14 @@ import org.xenstorage.messageswitch.client.SwitchException;
 class SmctlInProcessTest {
     private static final String MUX = "org.xen.xapi.storage";
     private TinyStorage storage;
+    private TinyStorage ext;
     private SwitchLink.Connector connector;
 
     @BeforeEach
     void setUp() {
         storage = new TinyStorage(MUX);
-        connector = (address, timeout) -> new InProcessLink(Map.of(MUX, storage, MUX + ".ext", new TinyStorage(MUX)));
+        ext = new TinyStorage(MUX);
+        connector = (address, timeout) -> new InProcessLink(Map.of(MUX, storage, MUX + ".ext", ext));
     }
 
     private SmctlRun smctl(String... args) {
@@ -123,6 +125,32 @@ class SmctlInProcessTest {
         SmctlRun unknownType = smctl("sr-register", "--sr", "s", "--type", "nfs");
         assertEquals(ExitStatus.STORAGE_ERROR, unknownType.status());
         assertEquals("error: Backend_error: SR_UNKNOWN_DRIVER [\"nfs\"]\n", unknownType.err());
+    }
+
+    @Test
+    void srProbeWithTypeGoesToTheBackendQueueAsXapiSendsIt() throws Exception {
+        SmctlRun r = smctl("--dbg", "p-1", "sr-probe", "--type", "EXT", "--device-config", "path=/srv/x");
+        assertEquals(ExitStatus.STORAGE_ERROR, r.status(), r.toString()); // this test backend does not probe
+        assertEquals(1, ext.received().size(), "sent to " + MUX + ".ext, not the mux: " + storage.received());
+        assertTrue(storage.received().isEmpty(), storage.received().toString());
+        JsonNode call = Json.parse(ext.received().get(0));
+        assertEquals("SR.probe", call.get("method").asText());
+        JsonNode p = call.get("params").get(0);
+        assertEquals(MUX + ".ext", p.get("queue").asText(), "the queue argument is the queue, as xapi passes it");
+        assertEquals("/srv/x", p.at("/device_config/path").asText());
+        assertEquals("p-1", p.get("dbg").asText());
+
+        smctl("sr-probe", "--type", "ext", "--queue", "mine");
+        assertEquals("mine", JsonRpc.parseCall(ext.received().get(1)).params().get(0).get("queue").asText());
+
+        SmctlRun unknown = smctl("sr-probe", "--type", "nfs");
+        assertEquals(ExitStatus.STORAGE_ERROR, unknown.status());
+        assertEquals("error: Backend_error: SR_UNKNOWN_DRIVER [\"nfs\"]\n", unknown.err());
+        SmctlRun neither = smctl("sr-probe");
+        assertEquals(ExitStatus.USAGE, neither.status(), neither.toString());
+        assertTrue(neither.err().contains("--queue"), neither.err());
+        assertEquals(2, ext.received().size());
+        assertTrue(storage.received().isEmpty(), storage.received().toString());
     }
 
     @Test

@@ -31,8 +31,8 @@ import org.xenstorage.migrate.task.TaskContext;
  *       the bytes with {@link SparseCopier} (skipping zeros when the base is blank, writing only the
  *       differences when it is a clone), reporting {@code 0.05 + 0.9 * fraction};</li>
  *   <li>whatever happens: deactivate, detach and destroy both datapaths;</li>
- *   <li>set the destination's content id to the source's (and re-set the source's, as upstream does),
- *       snapshot the copy, destroy the copy and return the snapshot.</li>
+ *   <li>set the destination's content id to the source's and re-set the source's (as upstream does: either
+ *       failing fails the copy), snapshot the copy, destroy the copy and return the snapshot.</li>
  * </ol>
  * On any failure or cancel after step 2, the destination VDI this copy created is destroyed.
  */
@@ -82,11 +82,8 @@ public final class VdiCopy {
             copyInto(q, ctx, source, base, nearest.isEmpty());
             ctx.checkCancelled();
             storage.vdi().setContentId(q.dbg(), q.dest(), base.vdi(), source.contentId());
-            try { // upstream re-sets the source's id too (a no-op for most backends)
-                storage.vdi().setContentId(q.dbg(), q.sr(), q.vdi(), source.contentId());
-            } catch (StorageException e) {
-                LOG.info("could not re-set content_id of source {}/{}: {}", q.sr(), q.vdi(), e.getMessage());
-            }
+            // upstream re-sets the source's id too, and a failure there fails the copy (its error as answered)
+            storage.vdi().setContentId(q.dbg(), q.sr(), q.vdi(), source.contentId());
             VdiInfo copied = storage.vdi().stat(q.dbg(), q.dest(), base.vdi());
             VdiInfo snapshot = storage.vdi().snapshot(q.dbg(), q.dest(), copied);
             if (!snapshot.contentId().equals(source.contentId())) {
