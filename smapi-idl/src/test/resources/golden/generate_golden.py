@@ -6,13 +6,20 @@ The JSON is built here by hand from rpclib's marshalling rules (records as objec
 independently of the Java codec, so the Java golden test checks the codec against a second
 implementation of the rules. Fixture values per OCaml type are mirrored in GoldenFixtures.java.
 
+Two method tables, one per upstream interface version served (docs/smapi-idl.md):
+- smapiv2-methods.json: xen-api HEAD (e2ee48d6) ocaml/xapi-idl/storage/storage_interface.ml, 81 methods;
+- smapiv2-methods-v25.11.0.json: the same file at tag v25.11.0, 72 methods in its declaration order
+  (deprecated flags as that version's comments say).
+
 Run: python3 generate_golden.py > methods.golden.jsonl
+     python3 generate_golden.py smapiv2-methods-v25.11.0.json > methods-v25.11.0.golden.jsonl
 """
 import json
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-METHODS = json.load(open(os.path.join(HERE, "smapiv2-methods.json")))
+METHODS = json.load(open(os.path.join(HERE, sys.argv[1] if len(sys.argv) > 1 else "smapiv2-methods.json")))
 
 STRINGISH = {"debug_info", "sr", "vdi", "vm", "dp", "string", "content_id", "image_format", "sock_path",
              "Task.id", "Mirror.id"}

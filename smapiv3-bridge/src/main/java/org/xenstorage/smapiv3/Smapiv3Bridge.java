@@ -154,7 +154,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
 
     /** The in-process service behind one plugin's queue. */
     public StorageService serviceFor(String plugin) {
-        return StorageService.of(servedOrThrow(plugin).service());
+        return servedOrThrow(plugin).service().served();
     }
 
     /**
@@ -231,7 +231,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
                 return;
             }
             VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, holders, datapaths);
-            StorageDispatcher dispatcher = new StorageDispatcher(StorageService.of(service));
+            StorageDispatcher dispatcher = new StorageDispatcher(service.served());
             served.put(plugin, new Served(service, dispatcher, serve(plugin, dispatcher)));
             LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, PluginNames.queue(config.queuePrefix(), plugin));
         }

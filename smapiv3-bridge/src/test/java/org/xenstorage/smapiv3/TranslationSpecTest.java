@@ -342,6 +342,29 @@ class TranslationSpecTest {
                 v2.error("DATA.get_nbd_server", "dbg", "d", "dp", "x", "sr", "sr1", "vdi", "A", "vm", "0"));
     }
 
+    /** Issue 14.4: a v25.11.0 xapi calls DATA.MIRROR.import_activate/get_nbd_server; its script served them. */
+    @Test
+    void v25MirrorNamesRunTheSameScriptsAsTheHeadDataCalls() throws Exception {
+        datapath("mir", "5.0", "[\"VDI_MIRROR_IN\"]",
+                java.util.Map.of("Datapath.import_activate", "\"/run/mir/import.sock\""));
+        awaitDatapaths("mir");
+        volumes("{\"A\":" + volume("A", "[\"mir:///dev/a\"]", "{}") + "}");
+        root.newRequests();
+        for (String name : List.of("DATA.import_activate", "DATA.MIRROR.import_activate")) {
+            assertEquals(V2.json("\"/run/mir/import.sock\""),
+                    v2.ok(name, "dbg", "d", "dp", "x", "sr", "sr1", "vdi", "A", "vm", "3"), name);
+            assertEquals(List.of("Volume.stat {\"key\":\"A\",\"sr\":\"plug-sr\",\"dbg\":\"d\"}",
+                    "Datapath.import_activate {\"domain\":\"3\",\"uri\":\"mir:///dev/a\",\"dbg\":\"d\"}"), runs(), name);
+        }
+        for (String name : List.of("DATA.get_nbd_server", "DATA.MIRROR.get_nbd_server")) {
+            assertEquals(V2.json("[\"Backend_error\",[\"No nbd server found\",[]]]"),
+                    v2.error(name, "dbg", "d", "dp", "x", "sr", "sr1", "vdi", "A", "vm", "3"), name);
+            assertEquals("Datapath.attach {\"domain\":\"3\",\"uri\":\"mir:///dev/a\",\"dbg\":\"d\"}", runs().get(1), name);
+        }
+        // v25.11.0's script answered start/stop Unimplemented, and so does the bridge
+        assertEquals(V2.json("[\"Unimplemented\",\"DATA.MIRROR.stop\"]"), v2.error("DATA.MIRROR.stop", "dbg", "d", "id", "m"));
+    }
+
     @Test
     void nonPersistentWithAPluginThatCanDoItItself() throws Exception {
         datapath("blk", "5.0", "[\"NONPERSISTENT\"]");

@@ -113,8 +113,11 @@ class ChildProcessRunnerTest {
     @Test
     void aHelperOutsideTheProcessGroupIsLeftAloneAndNotWaitedFor() throws Exception {
         long sleep = 10 * Soon.seconds();
-        ExecResult r = RUNNER.run(new ExecRequest(List.of("/bin/sh", "-c",
-                "setsid sleep " + sleep + " & echo $!; echo answered"), ENV, null, null, Soon.timeout(), 1024, 1024));
+        // the child waits until its helper has left the group, as upstream sm's daemonize waits for its first
+        // fork (which calls setsid); without that wait, a loaded machine may not have run setsid yet at exit
+        ExecResult r = RUNNER.run(new ExecRequest(List.of("/bin/sh", "-c", "setsid sleep " + sleep + " & h=$!; "
+                + "while [ \"$(cut -d' ' -f5 /proc/$h/stat)\" = \"$(cut -d' ' -f5 /proc/$$/stat)\" ]; do sleep 0.01; done; "
+                + "echo $h; echo answered"), ENV, null, null, Soon.timeout(), 1024, 1024));
         String[] lines = r.stdoutText().split("\n");
         ProcessHandle helper = ProcessHandle.of(Long.parseLong(lines[0])).orElseThrow();
         try {

@@ -156,6 +156,25 @@ public final class DataService implements DataApi, DataMirrorApi {
                 + "/services/SM/nbd handlers");
     }
 
+    /** xen-api v25.11.0's source-side call (HEAD: {@code send_start}, driven by xapi): the same work, not built. */
+    @Override
+    @SuppressWarnings("deprecation")
+    public String start(String dbg, String sr, String vdi, String dp, String mirrorVm, String copyVm, String url,
+                        String dest, boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.start: live mirroring needs tapdisk and xapi's "
+                + "/services/SM/nbd handlers");
+    }
+
+    /**
+     * xen-api v25.11.0: stop a mirror this host sends. No send can be started here, so every id is unknown:
+     * upstream answers {@code Does_not_exist("mirror", id)} for one (a copy in flight is not a send).
+     */
+    @Override
+    @SuppressWarnings("deprecation")
+    public void stop(String dbg, String id) {
+        throw new StorageException(new StorageError.DoesNotExist("mirror", id));
+    }
+
     @Override
     @SuppressWarnings("deprecation")
     public MirrorReceiveResult receiveStart(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar) {

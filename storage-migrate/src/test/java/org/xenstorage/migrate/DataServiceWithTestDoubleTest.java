@@ -248,6 +248,17 @@ class DataServiceWithTestDoubleTest {
                 StorageException.class, () -> data.hasMirrorFailed("t", "a/v", "a")).error());
     }
 
+    /** Issue 14.4: xen-api v25.11.0's DATA.MIRROR.start/stop, as HEAD's equivalents answer here. */
+    @Test
+    @SuppressWarnings("deprecation")
+    void v25MirrorStartNamesWhatIsMissingAndStopFindsNoMirror() {
+        StorageError.Unimplemented start = assertInstanceOf(StorageError.Unimplemented.class, assertThrows(
+                StorageException.class, () -> data.start("t", "a", "v", "dp", "vm", "vm", LOCAL, "b", false)).error());
+        assertTrue(start.what().startsWith("DATA.MIRROR.start: ") && start.what().contains("tapdisk"), start.what());
+        assertEquals(new StorageError.DoesNotExist("mirror", "a/v"),
+                assertThrows(StorageException.class, () -> data.stop("t", "a/v")).error());
+    }
+
     @Test
     void givenCopyLeftByACrashedRun_whenReclaimed_thenDpsAndHalfCopyAreDestroyed() throws Exception {
         VdiInfo half = backend.service().vdi().create("t", "b", VdiInfo.defaults("", "half").withSizes(MIB, 0));

@@ -185,11 +185,31 @@ public final class MessageCli implements Callable<Integer> {
                     out().println(RpcJson.write(RpcJson.diagnostics(d)));
                     return 0;
                 }
-                out().printf("Switch started %s; now %s%n", instant(d.startTime()), instant(d.currentTime()));
+                out().print(clockLines(d));
                 section("Permanent queues", d.permanentQueues(), d.currentTime());
                 section("Transient queues", d.transientQueues(), d.currentTime());
             }
             return 0;
+        }
+
+        /**
+         * The switch's uptime and what its raw times mean: upstream's switch reports {@code start_time} 0 and
+         * {@code current_time} in ns since it started, ours ns since the epoch; read as dates, upstream's
+         * would be 1970. Ages below are {@code current_time} minus a message's time, right for both.
+         */
+        static String clockLines(Diagnostics d) {
+            String raw = "start_time " + d.startTime() + ", current_time " + d.currentTime();
+            long up = d.currentTime() - d.startTime();
+            if (up < 0) {
+                return "Switch clock: " + raw + " (current_time before start_time: uptime unknown)\n";
+            }
+            if (d.clock() == Diagnostics.Clock.SINCE_SWITCH_START) {
+                return "Switch up for " + span(up) + "\n"
+                        + "  (" + raw + ": nanoseconds since the switch started, as upstream's message-switch\n"
+                        + "   reports them; it gives no wall-clock time, so ages below are relative to current_time)\n";
+            }
+            return "Switch up for " + span(up) + ", since " + instant(d.startTime()) + "; now " + instant(d.currentTime())
+                    + "\n  (" + raw + ": nanoseconds since the Unix epoch, as this project's switch reports them)\n";
         }
 
         private void section(String title, Map<String, Diagnostics.QueueState> queues, long now) {
@@ -401,5 +421,24 @@ public final class MessageCli implements Callable<Integer> {
 
     static String instant(long nanos) {
         return Instant.ofEpochSecond(0, nanos).toString();
+    }
+
+    /** A duration as days, hours, minutes and seconds ("2 d 3 h 0 min 5 s"), or ms under a second. */
+    static String span(long nanos) {
+        Duration d = Duration.ofNanos(nanos);
+        if (d.toSeconds() == 0) {
+            return d.toMillis() + " ms";
+        }
+        StringBuilder b = new StringBuilder();
+        if (d.toDays() > 0) {
+            b.append(d.toDays()).append(" d ");
+        }
+        if (b.length() > 0 || d.toHoursPart() > 0) {
+            b.append(d.toHoursPart()).append(" h ");
+        }
+        if (b.length() > 0 || d.toMinutesPart() > 0) {
+            b.append(d.toMinutesPart()).append(" min ");
+        }
+        return b.append(d.toSecondsPart()).append(" s").toString();
     }
 }

@@ -174,8 +174,8 @@ public final class RpcJson {
         o.put("queue", e.queue());
         e.output().ifPresent(x -> o.put("output", x));
         if (e.message() instanceof TraceEvent.Sent s) {
-            o.set("message", F.arrayNode().add("Message")
-                    .add(F.arrayNode().add(messageId(s.id())).add(message(s.message()))));
+            // a constructor of several arguments: rpclib appends them after the tag, it does not nest a tuple
+            o.set("message", F.arrayNode().add("Message").add(messageId(s.id())).add(message(s.message())));
         } else {
             o.set("message", F.arrayNode().add("Ack").add(messageId(((TraceEvent.Acked) e.message()).id())));
         }
@@ -183,21 +183,34 @@ public final class RpcJson {
         return o;
     }
 
+    /**
+     * Reads one trace event. {@code Message of message_id * Message.t} arrives as upstream writes it,
+     * {@code ["Message", id, message]}; the nested {@code ["Message", [id, message]]} that this project's
+     * switch wrote before issue 14.5 is read too. Tags match case-insensitively, as rpclib's do.
+     */
     public static TraceEvent event(JsonNode n) {
         requireObject(n, "event");
         JsonNode m = field(n, "message");
-        if (!m.isArray() || m.size() != 2) {
+        if (!m.isArray() || m.size() < 2 || !m.get(0).isTextual()) {
             throw new ProtocolException("expected an event message variant, got " + m);
         }
-        TraceEvent.Happening h = switch (m.get(0).asText()) {
-            case "Message" -> {
+        TraceEvent.Happening h = switch (m.get(0).asText().toLowerCase(java.util.Locale.ROOT)) {
+            case "message" -> {
+                if (m.size() == 3) {
+                    yield new TraceEvent.Sent(messageId(m.get(1)), message(m.get(2)));
+                }
                 JsonNode args = m.get(1);
-                if (!args.isArray() || args.size() != 2) {
-                    throw new ProtocolException("expected [id, message], got " + args);
+                if (m.size() != 2 || !args.isArray() || args.size() != 2) {
+                    throw new ProtocolException("expected [\"Message\", id, message], got " + m);
                 }
                 yield new TraceEvent.Sent(messageId(args.get(0)), message(args.get(1)));
             }
-            case "Ack" -> new TraceEvent.Acked(messageId(m.get(1)));
+            case "ack" -> {
+                if (m.size() != 2) {
+                    throw new ProtocolException("expected [\"Ack\", id], got " + m);
+                }
+                yield new TraceEvent.Acked(messageId(m.get(1)));
+            }
             default -> throw new ProtocolException("unknown event " + m.get(0));
         };
         JsonNode pt = n.get("processing_time");

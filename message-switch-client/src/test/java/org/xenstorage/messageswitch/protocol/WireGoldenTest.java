@@ -109,8 +109,8 @@ class WireGoldenTest {
                                         new TraceEvent.Sent(new MessageId("q", 3), RESP), OptionalLong.empty())),
                                 new SwitchResponse.NumberedEvent(1, new TraceEvent(2.0, Optional.empty(), "q", Optional.of("sm"),
                                         new TraceEvent.Acked(new MessageId("q", 3)), OptionalLong.of(77))))), 200,
-                        "{\"events\":[[0,{\"time\":1.5,\"input\":\"xapi\",\"queue\":\"q\",\"message\":[\"Message\",[[\"q\",3],"
-                                + "{\"payload\":\"ok\",\"kind\":[\"Response\",[\"q\",3]]}]]}],"
+                        "{\"events\":[[0,{\"time\":1.5,\"input\":\"xapi\",\"queue\":\"q\",\"message\":[\"Message\",[\"q\",3],"
+                                + "{\"payload\":\"ok\",\"kind\":[\"Response\",[\"q\",3]]}]}],"
                                 + "[1,{\"time\":2.0,\"queue\":\"q\",\"output\":\"sm\",\"message\":[\"Ack\",[\"q\",3]],\"processing_time\":77}]]}"),
                 Arguments.of(new SwitchRequest.DiagnosticsRequest(), new SwitchResponse.Dump(new Diagnostics(10, 20, perm, trans)), 200,
                         "{\"start_time\":10,\"current_time\":20,\"permanent_queues\":{\"q\":{\"next_transfer_expected\":99,"
@@ -135,6 +135,74 @@ class WireGoldenTest {
     @MethodSource("responses")
     void clientDecodesEveryResponseBackToItself(SwitchRequest request, SwitchResponse response, int status, String body) {
         assertEquals(response, SwitchResponse.decode(request, status, body));
+    }
+
+    /**
+     * A trace as upstream's switch writes it (issue 14.5), byte for byte: a request sent, its response
+     * delivered with the processing time, the request acked. Written by hand from upstream's types and
+     * rpclib's rules: xapi-project/xen-api ocaml/message-switch/core/protocol.ml ({@code Event.t}, whose
+     * {@code message} is {@code Message of message_id * Message.t | Ack of message_id}; {@code Out.trace})
+     * and ocaml/message-switch/switch/mswitch.ml (which events it adds); mirage/ocaml-rpc
+     * ppx/ppx_deriving_rpc.ml (a constructor's arguments follow its tag in one list, a {@code None} record
+     * field is left out, a tuple is a list).
+     */
+    static final String UPSTREAM_TRACE = "{\"events\":["
+            + "[0,{\"time\":1700000000.25,\"input\":\"xapi-1\",\"queue\":\"org.xen.xapi.storage\","
+            + "\"message\":[\"Message\",[\"org.xen.xapi.storage\",3],{\"payload\":\"{\\\"id\\\":1}\","
+            + "\"kind\":[\"Request\",\"client-7\"]}]}],"
+            + "[1,{\"time\":1700000000.5,\"queue\":\"client-7\",\"output\":\"xapi-1\","
+            + "\"message\":[\"Message\",[\"client-7\",4],{\"payload\":\"ok\","
+            + "\"kind\":[\"Response\",[\"org.xen.xapi.storage\",3]]}],\"processing_time\":250000}],"
+            + "[2,{\"time\":1700000001.0,\"input\":\"sm\",\"queue\":\"org.xen.xapi.storage\","
+            + "\"message\":[\"Ack\",[\"org.xen.xapi.storage\",3]]}]]}";
+
+    static final SwitchResponse.Traced UPSTREAM_TRACE_VALUE = new SwitchResponse.Traced(List.of(
+            new SwitchResponse.NumberedEvent(0, new TraceEvent(1_700_000_000.25, Optional.of("xapi-1"),
+                    "org.xen.xapi.storage", Optional.empty(), new TraceEvent.Sent(new MessageId("org.xen.xapi.storage", 3),
+                    new Message("{\"id\":1}", new MessageKind.Request("client-7"))), OptionalLong.empty())),
+            new SwitchResponse.NumberedEvent(1, new TraceEvent(1_700_000_000.5, Optional.empty(), "client-7",
+                    Optional.of("xapi-1"), new TraceEvent.Sent(new MessageId("client-7", 4), new Message("ok",
+                    new MessageKind.Response(new MessageId("org.xen.xapi.storage", 3)))), OptionalLong.of(250_000))),
+            new SwitchResponse.NumberedEvent(2, new TraceEvent(1_700_000_001.0, Optional.of("sm"), "org.xen.xapi.storage",
+                    Optional.empty(), new TraceEvent.Acked(new MessageId("org.xen.xapi.storage", 3)), OptionalLong.empty()))));
+
+    @Test
+    void upstreamsTraceBytesAreReadAndWrittenExactly() {
+        // our message-cli tail against upstream's switch
+        assertEquals(UPSTREAM_TRACE_VALUE, SwitchResponse.decode(new SwitchRequest.Trace(-1, 0), 200, UPSTREAM_TRACE));
+        // upstream's message-cli tail against our switch
+        assertEquals(new SwitchResponse.Reply(200, UPSTREAM_TRACE), UPSTREAM_TRACE_VALUE.toHttp());
+    }
+
+    @Test
+    void traceEventTagsMatchCaseInsensitivelyAndTheOldNestedFormIsStillRead() {
+        SwitchResponse.NumberedEvent sent = UPSTREAM_TRACE_VALUE.events().get(1);
+        String lower = "{\"events\":[[1,{\"time\":1700000000.5,\"queue\":\"client-7\",\"output\":\"xapi-1\","
+                + "\"message\":[\"message\",[\"client-7\",4],{\"payload\":\"ok\","
+                + "\"kind\":[\"Response\",[\"org.xen.xapi.storage\",3]]}],\"processing_time\":250000}]]}";
+        assertEquals(new SwitchResponse.Traced(List.of(sent)), SwitchResponse.decode(new SwitchRequest.Trace(-1, 0), 200, lower));
+        // what this project's switch wrote before issue 14.5
+        String nested = lower.replace("[\"message\",[\"client-7\",4],{\"payload\":\"ok\",\"kind\":[\"Response\",[\"org.xen.xapi.storage\",3]]}]",
+                "[\"Message\",[[\"client-7\",4],{\"payload\":\"ok\",\"kind\":[\"Response\",[\"org.xen.xapi.storage\",3]]}]]");
+        assertEquals(new SwitchResponse.Traced(List.of(sent)), SwitchResponse.decode(new SwitchRequest.Trace(-1, 0), 200, nested));
+        assertThrows(ProtocolException.class, () -> SwitchResponse.decode(new SwitchRequest.Trace(-1, 0), 200,
+                lower.replace("[\"message\",[\"client-7\",4],", "[\"message\",")));
+        assertThrows(ProtocolException.class, () -> SwitchResponse.decode(new SwitchRequest.Trace(-1, 0), 200,
+                "{\"events\":[[2,{\"time\":1.0,\"queue\":\"q\",\"message\":[\"Ack\",[\"q\",3],[\"q\",4]]}]]}"));
+    }
+
+    /**
+     * Upstream's diagnostics dump (mswitch.ml {@code snapshot}): {@code start_time} is always 0 and every time
+     * is ns since the switch started, here 1 h 2 min 3 s.
+     */
+    @Test
+    void upstreamsDiagnosticsCountFromTheSwitchStart() {
+        String body = "{\"start_time\":0,\"current_time\":3723000000000,\"permanent_queues\":{\"org.xen.xapi.storage\":"
+                + "{\"next_transfer_expected\":3753000000000,\"queue_contents\":[]}},\"transient_queues\":{}}";
+        Diagnostics d = ((SwitchResponse.Dump) SwitchResponse.decode(new SwitchRequest.DiagnosticsRequest(), 200, body)).diagnostics();
+        assertEquals(Diagnostics.Clock.SINCE_SWITCH_START, d.clock());
+        assertEquals(Diagnostics.Clock.EPOCH, new Diagnostics(1_700_000_000_000_000_000L, 1_700_000_005_000_000_000L,
+                Map.of(), Map.of()).clock());
     }
 
     @Test

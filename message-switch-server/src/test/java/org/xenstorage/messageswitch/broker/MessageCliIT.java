@@ -70,6 +70,10 @@ class MessageCliIT {
             Result diag = cli("diagnostics");
             assertEquals(0, diag.status(), diag.err());
             assertTrue(diag.out().contains("Permanent queues:\n  org.xen.test.echo (0 queued"), diag.out());
+            // issue 14.5: the clock is explained (ours counts from the epoch, upstream's from its start)
+            assertTrue(diag.out().startsWith("Switch up for "), diag.out());
+            assertTrue(diag.out().contains("nanoseconds since the Unix epoch, as this project's switch reports them"),
+                    diag.out());
 
             Result json = cli("diagnostics", "--json");
             assertTrue(json.out().startsWith("{\"start_time\":"), json.out());

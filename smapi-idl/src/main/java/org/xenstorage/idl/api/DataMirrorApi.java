@@ -8,7 +8,8 @@ import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.VdiInfo;
 
 /**
- * SMAPIv2 {@code DATA.MIRROR}: the storage-migration mirror protocol.
+ * SMAPIv2 {@code DATA.MIRROR}: the storage-migration mirror protocol, with the names of both upstream
+ * versions served (xen-api HEAD and v25.11.0; see docs/smapi-idl.md, "Two interface versions").
  * Every method may throw {@link StorageException}; each one's default body answers {@code Unimplemented}
  * with its wire name, so an implementation overrides only the calls it serves.
  */
@@ -34,6 +35,75 @@ public interface DataMirrorApi {
             @Param("dest_sr") String destSr,
             @Param("verify_dest") boolean verifyDest) {
         throw StorageException.unimplemented("DATA.MIRROR.send_start");
+    }
+
+    /**
+     * {@code DATA.MIRROR.start} (xen-api v25.11.0; HEAD replaced it with {@code send_start}, driven by xapi
+     * itself): source side of a storage migration: mirror {@code vdi} into SR {@code dest} at remote
+     * {@code url}, as a task whose id it returns.
+     *
+     * @deprecated served for v25.11.0 callers only; HEAD has no such method
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.start")
+    default String start(
+            @Param("dbg") String dbg,
+            @Param("sr") String sr,
+            @Param("vdi") String vdi,
+            @Param("dp") String dp,
+            @Param("mirror_vm") String mirrorVm,
+            @Param("copy_vm") String copyVm,
+            @Param("url") String url,
+            @Param("dest") String dest,
+            @Param("verify_dest") boolean verifyDest) {
+        throw StorageException.unimplemented("DATA.MIRROR.start");
+    }
+
+    /**
+     * {@code DATA.MIRROR.stop} (xen-api v25.11.0; HEAD stops a mirror inside xapi): stop the local mirror
+     * {@code id} and cancel its remote receive.
+     *
+     * @deprecated served for v25.11.0 callers only; HEAD has no such method
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.stop")
+    default void stop(@Param("dbg") String dbg, @Param("id") String id) {
+        throw StorageException.unimplemented("DATA.MIRROR.stop");
+    }
+
+    /**
+     * {@code DATA.MIRROR.import_activate} (xen-api v25.11.0): HEAD's {@code DATA.import_activate} under its
+     * old name, same parameters and result. The Java name differs from the wire name so that a class
+     * serving both {@code DATA} and {@code DATA.MIRROR} keeps the two apart.
+     *
+     * @deprecated served for v25.11.0 callers only; HEAD calls {@code DATA.import_activate}
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.import_activate")
+    default String mirrorImportActivate(
+            @Param("dbg") String dbg,
+            @Param("dp") String dp,
+            @Param("sr") String sr,
+            @Param("vdi") String vdi,
+            @Param("vm") String vm) {
+        throw StorageException.unimplemented("DATA.MIRROR.import_activate");
+    }
+
+    /**
+     * {@code DATA.MIRROR.get_nbd_server} (xen-api v25.11.0): HEAD's {@code DATA.get_nbd_server} under its
+     * old name, same parameters and result (Java name: see {@link #mirrorImportActivate}).
+     *
+     * @deprecated served for v25.11.0 callers only; HEAD calls {@code DATA.get_nbd_server}
+     */
+    @Deprecated
+    @RpcMethod("DATA.MIRROR.get_nbd_server")
+    default String mirrorGetNbdServer(
+            @Param("dbg") String dbg,
+            @Param("dp") String dp,
+            @Param("sr") String sr,
+            @Param("vdi") String vdi,
+            @Param("vm") String vm) {
+        throw StorageException.unimplemented("DATA.MIRROR.get_nbd_server");
     }
 
     /**

@@ -75,6 +75,10 @@ public record StorageService(QueryApi query, DpApi dp, SrApi sr, VdiApi vdi, Get
         throw new IllegalArgumentException("not a SMAPIv2 module: " + module);
     }
 
+    public StorageService withDataMirror(DataMirrorApi m) {
+        return new StorageService(query, dp, sr, vdi, getByName, data, m, policy, task, updates);
+    }
+
     public StorageService withTask(TaskApi t) {
         return new StorageService(query, dp, sr, vdi, getByName, data, dataMirror, policy, t, updates);
     }

@@ -41,7 +41,7 @@ class DefaultUnimplementedTest {
             assertTrue(module.isInstance(bare), module.getSimpleName());
             assertEquals(0, bare.getClass().getDeclaredMethods().length, module.getSimpleName() + " overrides nothing");
         }
-        assertEquals(81, MethodTable.all().size());
+        assertEquals(85, MethodTable.all().size()); // HEAD's 81 and v25.11.0's 4 old DATA.MIRROR names
         for (MethodDescriptor d : MethodTable.all()) {
             assertTrue(d.method().isDefault(), d.wireName() + " has no default body");
         }
@@ -67,7 +67,8 @@ class DefaultUnimplementedTest {
     @TestFactory
     Stream<DynamicTest> everyDefaultAnswersUnimplementedWithItsWireName() throws IOException {
         List<JsonNode> lines = GoldenMethodsTest.goldenLines();
-        assertEquals(MethodTable.all().size(), lines.size(), "one golden request per method");
+        assertEquals(MethodTable.all().size(), lines.stream().map(l -> l.get("method").textValue()).distinct().count(),
+                "a golden request for every method");
         return lines.stream().map(line -> DynamicTest.dynamicTest(line.get("method").textValue(), () -> {
             String name = line.get("method").textValue();
             MethodDescriptor method = MethodTable.byWireName(name).orElseThrow();

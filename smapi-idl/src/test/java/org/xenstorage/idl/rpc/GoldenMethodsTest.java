@@ -37,8 +37,8 @@ import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.wire.Json;
 
 /**
- * One golden request/response pair per SMAPIv2 method (generated independently by
- * {@code golden/generate_golden.py}): the server decodes the request into the right Java values and
+ * One golden request/response pair per SMAPIv2 method of each upstream version served (xen-api HEAD and
+ * v25.11.0, generated independently by {@code golden/generate_golden.py}): the server decodes the request into the right Java values and
  * encodes the result to the golden JSON; the client encodes the same Java values into the golden request
  * and decodes the golden response into the right result.
  */
@@ -51,9 +51,19 @@ class GoldenMethodsTest {
         }
     }
 
+    /** The method tables of the upstream interface versions served: HEAD first, then v25.11.0. */
+    static final List<String> METHOD_FILES = List.of("smapiv2-methods.json", "smapiv2-methods-v25.11.0.json");
+
+    /** The golden pairs of every version served (HEAD's 81, then v25.11.0's 72), as the generator wrote them. */
     static List<JsonNode> goldenLines() throws IOException {
-        try (InputStream in = GoldenMethodsTest.class.getResourceAsStream("/golden/methods.golden.jsonl")) {
-            assertNotNull(in);
+        List<JsonNode> out = new ArrayList<>(goldenLines("methods.golden.jsonl"));
+        out.addAll(goldenLines("methods-v25.11.0.golden.jsonl"));
+        return out;
+    }
+
+    static List<JsonNode> goldenLines(String file) throws IOException {
+        try (InputStream in = GoldenMethodsTest.class.getResourceAsStream("/golden/" + file)) {
+            assertNotNull(in, file);
             List<JsonNode> out = new ArrayList<>();
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
                 if (!line.isBlank()) {
@@ -69,10 +79,13 @@ class GoldenMethodsTest {
         return Json.parse(Json.write(n));
     }
 
+    /** The method's declaration: HEAD's, or v25.11.0's for a method HEAD no longer has. */
     static JsonNode spec(String method) throws IOException {
-        for (JsonNode m : resource("smapiv2-methods.json")) {
-            if (m.get("method").textValue().equals(method)) {
-                return m;
+        for (String file : METHOD_FILES) {
+            for (JsonNode m : resource(file)) {
+                if (m.get("method").textValue().equals(method)) {
+                    return m;
+                }
             }
         }
         throw new AssertionError("not in the spec: " + method);
@@ -91,24 +104,38 @@ class GoldenMethodsTest {
 
     @Test
     void methodTableMatchesUpstreamDeclarationsExactly() throws IOException {
-        JsonNode methods = resource("smapiv2-methods.json");
-        assertEquals(81, methods.size());
-        List<String> declared = new ArrayList<>();
-        for (JsonNode m : methods) {
-            String name = m.get("method").textValue();
-            declared.add(name);
-            MethodDescriptor d = MethodTable.byWireName(name).orElseThrow(() -> new AssertionError("missing " + name));
-            List<String> expected = new ArrayList<>();
-            for (JsonNode p : m.get("params")) {
-                expected.add(p.get("name").textValue() + (p.path("optional").asBoolean() ? "?" : ""));
+        JsonNode head = resource("smapiv2-methods.json");
+        JsonNode v25 = resource("smapiv2-methods-v25.11.0.json");
+        assertEquals(81, head.size());
+        assertEquals(72, v25.size());
+        java.util.Set<String> declared = new java.util.TreeSet<>();
+        java.util.Set<String> inHead = new java.util.HashSet<>();
+        for (JsonNode methods : List.of(head, v25)) {
+            for (JsonNode m : methods) {
+                String name = m.get("method").textValue();
+                declared.add(name);
+                if (methods == head) {
+                    inHead.add(name);
+                }
+                MethodDescriptor d = MethodTable.byWireName(name).orElseThrow(() -> new AssertionError("missing " + name));
+                List<String> expected = new ArrayList<>();
+                for (JsonNode p : m.get("params")) {
+                    expected.add(p.get("name").textValue() + (p.path("optional").asBoolean() ? "?" : ""));
+                }
+                List<String> actual = d.params().stream().map(p -> p.name() + (p.optional() ? "?" : ""))
+                        .collect(Collectors.toCollection(ArrayList::new));
+                d.unitParam().ifPresent(actual::add);
+                // a name both versions declare has the same parameters in both, so one Java method serves both
+                assertEquals(expected, actual, name + (methods == head ? "" : " (v25.11.0)"));
+                if (methods == head) {
+                    assertEquals(m.path("deprecated").asBoolean(), d.deprecated(), name + " deprecated flag");
+                } else if (!inHead.contains(name)) {
+                    assertTrue(d.deprecated(), name + ": a v25.11.0 name HEAD dropped is deprecated here");
+                }
             }
-            List<String> actual = d.params().stream().map(p -> p.name() + (p.optional() ? "?" : ""))
-                    .collect(Collectors.toCollection(ArrayList::new));
-            d.unitParam().ifPresent(actual::add);
-            assertEquals(expected, actual, name);
-            assertEquals(m.path("deprecated").asBoolean(), d.deprecated(), name + " deprecated flag");
         }
-        assertEquals(declared.stream().sorted().toList(),
+        assertEquals(85, declared.size(), "HEAD's 81 and the 4 names only v25.11.0 has");
+        assertEquals(List.copyOf(declared),
                 MethodTable.all().stream().map(MethodDescriptor::wireName).sorted().toList());
     }
 

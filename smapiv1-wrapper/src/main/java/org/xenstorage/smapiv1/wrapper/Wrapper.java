@@ -614,8 +614,9 @@ public final class Wrapper implements DpApi, VdiApi, DataApi {
     }
 
     /**
-     * DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through, every other
-     * call answers {@code Unimplemented} (the interface's defaults).
+     * DATA.MIRROR: SMAPIv1 has no mirroring here; the legacy receiving side passes through, v25.11.0's
+     * {@code DATA.MIRROR.import_activate/get_nbd_server} are this wrapper's {@code DATA} calls of the same
+     * shape, every other call answers {@code Unimplemented} (the interface's defaults).
      */
     private final class MirrorModule implements DataMirrorApi {
         private DataMirrorApi mirrorApi(String what) {
@@ -651,5 +652,19 @@ public final class Wrapper implements DpApi, VdiApi, DataApi {
         @Deprecated
         public void receiveCancel(String dbg, String id) {
             mirrorApi("DATA.MIRROR.receive_cancel").receiveCancel(dbg, id);
+        }
+
+        /** v25.11.0's name for {@code DATA.import_activate}: the same call (upstream's wrapper served it so). */
+        @Override
+        @Deprecated
+        public String mirrorImportActivate(String dbg, String dp, String sr, String vdi, String vm) {
+            return importActivate(dbg, dp, sr, vdi, vm);
+        }
+
+        /** v25.11.0's name for {@code DATA.get_nbd_server}: the same call. */
+        @Override
+        @Deprecated
+        public String mirrorGetNbdServer(String dbg, String dp, String sr, String vdi, String vm) {
+            return getNbdServer(dbg, dp, sr, vdi, vm);
         }
     }}

@@ -494,4 +494,27 @@ class WrapperBehaviourTest {
         s.sr().detach("dbg", "sr");
         assertEquals(List.of(ATTACH_RW, DETACH, "SR.detach sr"), sm.calls());
     }
+
+    /**
+     * Issue 14.4: xen-api v25.11.0 names these two calls DATA.MIRROR.import_activate/get_nbd_server (its
+     * wrapper served them); over the wire they answer exactly what the HEAD names answer, from the same checks.
+     */
+    @Test
+    void v25MirrorNamesAnswerAsTheHeadDataCalls() {
+        org.xenstorage.idl.rpc.StorageDispatcher wire = new org.xenstorage.idl.rpc.StorageDispatcher(s);
+        attach("A", true);
+        activate("A");
+        for (String dp : List.of("A", "B")) { // activated (no tapdisk behind it) and unknown
+            for (String[] names : List.of(new String[] {"DATA.import_activate", "DATA.MIRROR.import_activate"},
+                    new String[] {"DATA.get_nbd_server", "DATA.MIRROR.get_nbd_server"})) {
+                // v25.11.0's client emits the named members in reverse declaration order
+                String params = "[{\"vm\":\"vm-A\",\"vdi\":\"v\",\"sr\":\"sr\",\"dp\":\"" + dp
+                        + "\",\"dbg\":\"d\"}]";
+                String head = wire.dispatch("{\"method\":\"" + names[0] + "\",\"params\":" + params + ",\"id\":1}").join();
+                String v25 = wire.dispatch("{\"method\":\"" + names[1] + "\",\"params\":" + params + ",\"id\":1}").join();
+                assertEquals(head, v25, names[1] + " on dp " + dp);
+                assertTrue(head.contains(dp.equals("A") ? "No tapdisk attach info found" : "Datapath B not attached"), head);
+            }
+        }
+    }
 }

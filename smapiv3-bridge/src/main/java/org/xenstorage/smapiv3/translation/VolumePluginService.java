@@ -16,11 +16,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.DataApi;
+import org.xenstorage.idl.api.DataMirrorApi;
 import org.xenstorage.idl.automaton.Op;
 import org.xenstorage.idl.automaton.VdiAutomaton;
 import org.xenstorage.idl.api.DpApi;
 import org.xenstorage.idl.api.QueryApi;
 import org.xenstorage.idl.api.SrApi;
+import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
@@ -814,5 +816,27 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
             Thread.currentThread().interrupt();
             throw StorageException.internal("interrupted");
         }
+    }
+
+    /**
+     * What this plugin's queue serves: the modules this class implements, and {@code DATA.MIRROR} with
+     * xen-api v25.11.0's names of {@code DATA.import_activate/get_nbd_server} (its xapi-storage-script
+     * served those names; a v25.11.0 xapi still calls them). Every other {@code DATA.MIRROR} call answers
+     * {@code Unimplemented}, as before and as upstream's script.
+     */
+    public StorageService served() {
+        return StorageService.of(this).withDataMirror(new DataMirrorApi() {
+            @Override
+            @SuppressWarnings("deprecation")
+            public String mirrorImportActivate(String dbg, String dp, String sr, String vdi, String vm) {
+                return importActivate(dbg, dp, sr, vdi, vm);
+            }
+
+            @Override
+            @SuppressWarnings("deprecation")
+            public String mirrorGetNbdServer(String dbg, String dp, String sr, String vdi, String vm) {
+                return getNbdServer(dbg, dp, sr, vdi, vm);
+            }
+        });
     }
 }

@@ -874,5 +874,12 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         public MirrorInfo stat(String dbg, String id) {
             throw new StorageException(new StorageError.DoesNotExist("mirror", id));
         }
+
+        /** xen-api v25.11.0's call: no mirror exists here, so none can be stopped (upstream's answer). */
+        @Override
+        @SuppressWarnings("deprecation")
+        public void stop(String dbg, String id) {
+            throw new StorageException(new StorageError.DoesNotExist("mirror", id));
+        }
     }
 }

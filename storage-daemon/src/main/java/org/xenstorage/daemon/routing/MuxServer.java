@@ -46,7 +46,10 @@ public final class MuxServer {
             "VDI.remove_from_sm_config", "VDI.add_tags", "VDI.remove_tags", "VDI.enable_cbt", "VDI.disable_cbt",
             "VDI.data_destroy", "VDI.list_changed_blocks", "VDI.revert",
             "DP.attach_info", "DP.stat_vdi",
-            "DATA.mirror", "DATA.stat", "DATA.import_activate", "DATA.get_nbd_server");
+            "DATA.mirror", "DATA.stat", "DATA.import_activate", "DATA.get_nbd_server",
+            // xen-api v25.11.0's names of the two calls above: its mux forwarded them, under these names, to
+            // the SR's backend (our backends serve both names; a v25.11.0 backend only these)
+            "DATA.MIRROR.import_activate", "DATA.MIRROR.get_nbd_server");
 
     /** Calls that never block, answered on the receiving thread. */
     private static final Set<String> INLINE = Set.of("UPDATES.get", "TASK.stat", "TASK.cancel", "TASK.destroy",

@@ -134,6 +134,30 @@ class MuxOverSwitchIT {
         assertEquals(new StorageError.NoStoragePluginForSr("nope"), e2.error());
     }
 
+    /**
+     * Issue 14.4: a xen-api v25.11.0 xapi's DATA.MIRROR requests (its bytes) reach the real daemon over the switch:
+     * import_activate/get_nbd_server are forwarded under their own name to the SR's backend, start and stop are
+     * answered by the daemon's storage-migrate service with storage errors, never UnknownMethod.
+     */
+    @Test
+    void v25MirrorCallsOverTheSwitch() throws Exception {
+        p1.on("DATA.MIRROR.import_activate", a -> "/run/import-" + a[2]);
+        p1.on("DATA.MIRROR.get_nbd_server", a -> "/run/nbd-" + a[2]);
+        for (String m : List.of("import_activate", "get_nbd_server")) {
+            JsonNode r = ext("DATA.MIRROR." + m, "{\"vm\":\"vm1\",\"vdi\":\"v1\",\"sr\":\"s1\",\"dp\":\"dp1\",\"dbg\":\"it\"}");
+            assertEquals(Json.parse("\"/run/" + (m.equals("import_activate") ? "import" : "nbd") + "-s1\""), r.get("result"),
+                    r::toString);
+            assertTrue(p1.calls.contains("DATA.MIRROR." + m + " dp1 s1 v1 vm1"), p1.calls::toString);
+        }
+        JsonNode start = ext("DATA.MIRROR.start", "{\"verify_dest\":false,\"dest\":\"s2\",\"url\":\"http://h/services/SM\","
+                + "\"copy_vm\":\"c\",\"mirror_vm\":\"m\",\"dp\":\"dp1\",\"vdi\":\"v1\",\"sr\":\"s1\",\"dbg\":\"it\"}")
+                .get("error");
+        assertEquals("Unimplemented", start.get(0).asText(), start::toString);
+        assertTrue(start.get(1).asText().startsWith("DATA.MIRROR.start: "), start::toString);
+        assertEquals(Json.parse("[\"Does_not_exist\",[\"mirror\",\"s1/v1\"]]"),
+                ext("DATA.MIRROR.stop", "{\"id\":\"s1/v1\",\"dbg\":\"it\"}").get("error"));
+    }
+
     @Test
     void badExtensionInputGetsClearErrorsAndTheServiceStaysUp() throws Exception {
         assertEquals(Json.parse("[\"Backend_error\",[\"SR_UNKNOWN_DRIVER\",[\"../../etc\"]]]"),

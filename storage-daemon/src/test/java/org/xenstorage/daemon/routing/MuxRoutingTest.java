@@ -387,6 +387,39 @@ class MuxRoutingTest {
         assertEquals("dp9", client.dp().create("t", "dp9"));
     }
 
+    /**
+     * Issue 14.4: the four DATA.MIRROR calls of a xen-api v25.11.0 xapi (its requests byte for byte, members in
+     * its client's reverse declaration order) are answered as its mux answered them: import_activate and
+     * get_nbd_server forwarded under their own name to the SR's backend, start and stop by the mux itself.
+     */
+    @Test
+    void v25MirrorCallsAreRoutedAsV25sMuxDid() throws Exception {
+        register("s1", "p1");
+        p1.on("DATA.MIRROR.import_activate", a -> "/run/import-" + a[4]);
+        p1.on("DATA.MIRROR.get_nbd_server", a -> "/run/nbd-" + a[4]);
+        for (String m : List.of("import_activate", "get_nbd_server")) {
+            JsonNode r = Json.parse(Soon.get(server.handle("{\"method\":\"DATA.MIRROR." + m + "\",\"params\":[{"
+                    + "\"vm\":\"vm1\",\"vdi\":\"v1\",\"sr\":\"s1\",\"dp\":\"dp1\",\"dbg\":\"t\"}],\"id\":12}")));
+            assertEquals(Json.parse("{\"result\":\"/run/" + (m.equals("import_activate") ? "import" : "nbd")
+                    + "-vm1\",\"error\":null,\"id\":12}"), r, m);
+        }
+        assertEquals(List.of("DATA.MIRROR.import_activate dp1 s1 v1 vm1", "DATA.MIRROR.get_nbd_server dp1 s1 v1 vm1"),
+                p1.calls.stream().filter(c -> c.startsWith("DATA")).toList());
+        // an SR nobody registered: upstream's No_storage_plugin_for_sr, not UnknownMethod
+        assertEquals(Json.parse("[\"No_storage_plugin_for_sr\",\"s9\"]"), Json.parse(Soon.get(server.handle(
+                "{\"method\":\"DATA.MIRROR.import_activate\",\"params\":[{\"vm\":\"vm1\",\"vdi\":\"v1\","
+                        + "\"sr\":\"s9\",\"dp\":\"dp1\",\"dbg\":\"t\"}],\"id\":13}"))).get("error"));
+        // start is storage motion (not built): a storage error naming it; stop finds no mirror, as upstream's
+        JsonNode start = Json.parse(Soon.get(server.handle("{\"method\":\"DATA.MIRROR.start\",\"params\":[{"
+                + "\"verify_dest\":false,\"dest\":\"s2\",\"url\":\"http://h/services/SM\",\"copy_vm\":\"c\","
+                + "\"mirror_vm\":\"m\",\"dp\":\"dp1\",\"vdi\":\"v1\",\"sr\":\"s1\",\"dbg\":\"t\"}],\"id\":14}")));
+        assertEquals(Json.parse("[\"Unimplemented\",\"DATA.MIRROR.start\"]"), start.get("error"));
+        JsonNode stop = Json.parse(Soon.get(server.handle("{\"method\":\"DATA.MIRROR.stop\",\"params\":[{"
+                + "\"id\":\"s1/v1\",\"dbg\":\"t\"}],\"id\":15}")));
+        assertEquals(Json.parse("[\"Does_not_exist\",[\"mirror\",\"s1/v1\"]]"), stop.get("error"));
+        assertEquals(List.of(), p1.calls.stream().filter(c -> c.contains("start") || c.contains("stop")).toList());
+    }
+
     // ---- extension calls
 
     @Test

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.xenstorage.idl.api.DataApi;
+import org.xenstorage.idl.api.DataMirrorApi;
 import org.xenstorage.idl.api.DpApi;
 import org.xenstorage.idl.api.QueryApi;
 import org.xenstorage.idl.api.RpcMethod;
@@ -64,31 +65,34 @@ public final class RecordingBackend {
     }
 
     public StorageService service() {
+        java.lang.reflect.InvocationHandler handler = (self, method, args) -> {
+            if (method.getDeclaringClass() == Object.class) {
+                return method.getName().equals("toString") ? "RecordingBackend(" + name + ")"
+                        : method.getName().equals("hashCode") ? System.identityHashCode(self) : self == args[0];
+            }
+            String wire = method.getAnnotation(RpcMethod.class).value();
+            Object[] a = args == null ? new Object[0] : args;
+            StringBuilder rec = new StringBuilder(wire);
+            for (int i = 1; i < a.length; i++) { // skip dbg
+                if (a[i] instanceof String s) {
+                    rec.append(' ').append(s);
+                } else if (a[i] instanceof Boolean b) {
+                    rec.append(' ').append(b ? "rw" : "ro");
+                }
+            }
+            calls.add(rec.toString());
+            Function<Object[], Object> o = overrides.get(wire);
+            if (o != null) {
+                return o.apply(a);
+            }
+            return standard(wire, a);
+        };
         Object proxy = Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {QueryApi.class, SrApi.class, VdiApi.class, DpApi.class, DataApi.class},
-                (self, method, args) -> {
-                    if (method.getDeclaringClass() == Object.class) {
-                        return method.getName().equals("toString") ? "RecordingBackend(" + name + ")"
-                                : method.getName().equals("hashCode") ? System.identityHashCode(self) : self == args[0];
-                    }
-                    String wire = method.getAnnotation(RpcMethod.class).value();
-                    Object[] a = args == null ? new Object[0] : args;
-                    StringBuilder rec = new StringBuilder(wire);
-                    for (int i = 1; i < a.length; i++) { // skip dbg
-                        if (a[i] instanceof String s) {
-                            rec.append(' ').append(s);
-                        } else if (a[i] instanceof Boolean b) {
-                            rec.append(' ').append(b ? "rw" : "ro");
-                        }
-                    }
-                    calls.add(rec.toString());
-                    Function<Object[], Object> o = overrides.get(wire);
-                    if (o != null) {
-                        return o.apply(a);
-                    }
-                    return standard(wire, a);
-                });
-        return StorageService.of(proxy);
+                new Class<?>[] {QueryApi.class, SrApi.class, VdiApi.class, DpApi.class, DataApi.class}, handler);
+        // a proxy of its own: DATA.MIRROR.stat/list share Java signatures with SR.stat/list
+        DataMirrorApi mirror = (DataMirrorApi) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {DataMirrorApi.class}, handler);
+        return StorageService.of(proxy).withDataMirror(mirror);
     }
 
     private Object standard(String wire, Object[] a) {
