@@ -35,6 +35,7 @@ import org.xenstorage.smapiv1.exec.DriverExec;
 import org.xenstorage.smapiv1.translation.DriverSessions;
 import org.xenstorage.smapiv1.translation.Smapiv1Translation;
 import org.xenstorage.smapiv1.wrapper.Wrapper;
+import org.xenstorage.statefile.BootScope;
 import org.xenstorage.idl.types.RoRw;
 
 /**
@@ -100,6 +101,7 @@ public final class Smapiv1Backend implements AutoCloseable {
     private final String hostUuid;
     private final DriverExec exec;
     private final DriverDiscovery discovery;
+    private final String bootId;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
     private volatile boolean stopped;
 
@@ -151,6 +153,7 @@ public final class Smapiv1Backend implements AutoCloseable {
         env.putAll(options.driverEnvironment());
         this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout(),
                 Math.max(1, config.maxConcurrent()));
+        this.bootId = BootScope.read(config.bootIdFile());
         this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
     }
 
@@ -251,8 +254,14 @@ public final class Smapiv1Backend implements AutoCloseable {
         Smapiv1Translation translation = new Smapiv1Translation(driver, exec, api, internalSession, sessions,
                 catalogue, hostRef, hostUuid, true);
         // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
-        Wrapper wrapper = new Wrapper(StorageService.of(translation),
-                config.stateDir().resolve("datapaths-" + driver.type() + ".db"));
+        Path stateFile = config.runDir().resolve("datapaths-" + driver.type() + ".db");
+        try {
+            // what another boot attached is not attached any more: SR.attach must run sr_attach again
+            BootScope.adopt(stateFile, bootId);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot check the boot of " + stateFile, e);
+        }
+        Wrapper wrapper = new Wrapper(StorageService.of(translation), stateFile);
         translation.useModeSource((sr, vdi) -> wrapper.attachedMode(sr, vdi).map(m -> m == RoRw.RW));
         StorageService service = wrapper.service();
         StorageDispatcher dispatcher = new StorageDispatcher(service);

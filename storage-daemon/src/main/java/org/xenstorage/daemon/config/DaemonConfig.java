@@ -9,6 +9,9 @@ import java.util.Optional;
  * Everything the daemon is configured with, after file, drop-ins and flags were merged (see
  * {@link ConfigLoader} for the keys, defaults and precedence).
  *
+ * @param runDir       attach state, which no longer holds after a reboot (host mode: a tmpfs, as upstream)
+ * @param bootIdFile   the current boot's id; attach state recorded in another boot is set aside at start
+ * @param smapiv3State the SMAPIv3 bridge's {@code state.db} ({@code datapaths.json} lives beside it)
  * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
  */
 public record DaemonConfig(
@@ -35,6 +38,9 @@ public record DaemonConfig(
         String backendDomain,
         Optional<Path> logFile,
         String logLevel,
+        Path runDir,
+        Path bootIdFile,
+        Path smapiv3State,
         Map<String, String> sources) {
 
     public DaemonConfig {
