@@ -36,6 +36,7 @@ import org.xenstorage.smapiv1.exec.DriverExec;
 import org.xenstorage.smapiv1.translation.DriverSessions;
 import org.xenstorage.smapiv1.translation.Smapiv1Translation;
 import org.xenstorage.smapiv1.wrapper.Wrapper;
+import org.xenstorage.statefile.BootScope;
 import org.xenstorage.idl.types.RoRw;
 
 /**
@@ -127,6 +128,7 @@ public final class Smapiv1Backend implements AutoCloseable {
     private final DriverDiscovery discovery;
     private final boolean preferNbdAttach;
     private final Optional<Path> inventory;
+    private final String bootId;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
     private volatile boolean stopped;
 
@@ -185,6 +187,7 @@ public final class Smapiv1Backend implements AutoCloseable {
         this.preferNbdAttach = options.preferNbdAttach();
         this.exec = new DriverExec(runner, config.driverTimeout(), env, options.maxStdoutBytes(), options.killOnTimeout(),
                 Math.max(1, config.maxConcurrent()));
+        this.bootId = BootScope.read(config.bootIdFile());
         this.discovery = new DriverDiscovery(config.smDir(), options.allowedTypes(), exec, hostRef);
     }
 
@@ -306,8 +309,14 @@ public final class Smapiv1Backend implements AutoCloseable {
                 catalogue, hostRef, hostUuid);
         translation.preferNbdAttach(preferNbdAttach);
         // the state layer above the stateless translation: automaton, datapaths, locks, write-ahead state
-        Wrapper wrapper = new Wrapper(StorageService.of(translation),
-                config.stateDir().resolve("datapaths-" + driver.type() + ".db"));
+        Path stateFile = config.runDir().resolve("datapaths-" + driver.type() + ".db");
+        try {
+            // what another boot attached is not attached any more: SR.attach must run sr_attach again
+            BootScope.adopt(stateFile, bootId);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot check the boot of " + stateFile, e);
+        }
+        Wrapper wrapper = new Wrapper(StorageService.of(translation), stateFile);
         translation.useModeSource((sr, vdi) -> wrapper.attachedMode(sr, vdi).map(m -> m == RoRw.RW));
         StorageService ws = wrapper.service();
         StorageService service = new StorageService(ws.query(), new SharedDp(driver.type(), wrapper), ws.sr(),

@@ -36,12 +36,14 @@ import org.xenstorage.smapiv3.script.ScriptExec;
 import org.xenstorage.smapiv3.state.AttachedSrTable;
 import org.xenstorage.smapiv3.state.HolderTable;
 import org.xenstorage.smapiv3.translation.VolumePluginService;
+import org.xenstorage.statefile.BootScope;
 
 /**
  * The SMAPIv3 bridge (xapi-storage-script's job): watches the plugin root and serves
  * {@code <prefix>.<plugin>} for every volume plugin, translating each SMAPIv2 call into SMAPIv3
  * script runs. Requests run on one bounded pool ({@code maxConcurrent} threads), so at most that
- * many scripts run at once; the attached-SR table is reloaded from {@code <stateDir>/state.db}.
+ * many scripts run at once; the attached-SR table is reloaded from {@code <stateDir>/state.db} unless it
+ * was written in another boot ({@link BootScope}).
  */
 public final class Smapiv3Bridge implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Smapiv3Bridge.class);
@@ -72,6 +74,10 @@ public final class Smapiv3Bridge implements AutoCloseable {
         this.switchAddress = switchAddress;
         this.exec = new ScriptExec(runner, environment, config.scriptTimeout(), MAX_STDOUT, config.pluginRoot(),
                 config.killOnTimeout());
+        // what another boot attached is not attached any more: the next SR.attach and VDI.attach3 run the plugins
+        String bootId = BootScope.read(config.bootIdFile());
+        BootScope.adopt(config.stateDir().resolve(STATE_FILE), bootId);
+        BootScope.adopt(config.stateDir().resolve(HolderTable.FILE), bootId);
         this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
         this.holders = HolderTable.load(config.stateDir().resolve(HolderTable.FILE));
         this.datapaths = new DatapathRegistry(exec);

@@ -3,6 +3,7 @@ package org.xenstorage.smapiv3;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import org.xenstorage.statefile.BootScope;
 
 /**
  * What the SMAPIv3 bridge needs to run.
@@ -13,12 +14,20 @@ import java.util.Objects;
  * @param scriptTimeout a script running longer is killed
  * @param maxConcurrent script execs in flight at once
  * @param killOnTimeout whether a script past {@code scriptTimeout} is killed (else reported every few minutes)
+ * @param bootIdFile    the current boot's id ({@link BootScope#KERNEL_BOOT_ID}): attach state recorded in another
+ *                      boot is not loaded (nothing is attached after a reboot)
  */
 public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout,
-                            int maxConcurrent, boolean killOnTimeout) {
+                            int maxConcurrent, boolean killOnTimeout, Path bootIdFile) {
     /** A configuration whose script timeout kills. */
     public Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout, int maxConcurrent) {
         this(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, true);
+    }
+
+    /** A configuration tied to the kernel's boot id. */
+    public Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, Duration scriptTimeout, int maxConcurrent,
+                         boolean killOnTimeout) {
+        this(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, killOnTimeout, BootScope.KERNEL_BOOT_ID);
     }
 
     /** xapi finds SMAPIv3 SR types by listing queues under this prefix. */
@@ -32,6 +41,7 @@ public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, 
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(queuePrefix, "queuePrefix");
         Objects.requireNonNull(scriptTimeout, "scriptTimeout");
+        Objects.requireNonNull(bootIdFile, "bootIdFile");
         if (queuePrefix.isEmpty() || queuePrefix.endsWith(".")) {
             throw new IllegalArgumentException("queue prefix must be non-empty without a trailing dot: " + queuePrefix);
         }
@@ -50,18 +60,22 @@ public record Smapiv3Config(Path pluginRoot, Path stateDir, String queuePrefix, 
     }
 
     public Smapiv3Config withQueuePrefix(String prefix) {
-        return new Smapiv3Config(pluginRoot, stateDir, prefix, scriptTimeout, maxConcurrent, killOnTimeout);
+        return new Smapiv3Config(pluginRoot, stateDir, prefix, scriptTimeout, maxConcurrent, killOnTimeout, bootIdFile);
     }
 
     public Smapiv3Config withScriptTimeout(Duration timeout) {
-        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, timeout, maxConcurrent, killOnTimeout);
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, timeout, maxConcurrent, killOnTimeout, bootIdFile);
     }
 
     public Smapiv3Config withMaxConcurrent(int max) {
-        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, max, killOnTimeout);
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, max, killOnTimeout, bootIdFile);
+    }
+
+    public Smapiv3Config withBootIdFile(Path file) {
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, killOnTimeout, file);
     }
 
     public Smapiv3Config withKillOnTimeout(boolean kill) {
-        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, kill);
+        return new Smapiv3Config(pluginRoot, stateDir, queuePrefix, scriptTimeout, maxConcurrent, kill, bootIdFile);
     }
 }

@@ -175,4 +175,41 @@ class DatapathHoldersTest {
         assertFalse(Files.exists(Path.of(srPath, vdi + ".raw")));
         assertTrue(Json.parse(Files.readString(root.state.resolve(HolderTable.FILE))).get("volumes").isEmpty());
     }
+
+    /** Issue 14.1: DP.stat_vdi answers from the holders; a bridge started in another boot holds nothing. */
+    @Test
+    void dpStatVdiShowsTheHoldersAndAfterARebootNothingIsAttached() throws Exception {
+        String vdi = newVdi();
+        v2.ok("VDI.attach3", "dbg", "t", "dp", "a", "sr", "sr", "vdi", vdi, "vm", "0", "read_write", true);
+        v2.ok("VDI.activate3", "dbg", "t", "dp", "a", "sr", "sr", "vdi", vdi, "vm", "0");
+        JsonNode stat = statVdi(vdi);
+        assertEquals(List.of("a"), fieldNames(stat.get("dps")), stat.toString());
+        assertEquals(stat.get("dps").get("a"), stat.get("superstate"), stat.toString());
+        bridge.close();
+
+        Path bootId = tmp.resolve("boot_id");
+        Files.writeString(bootId, "another-boot\n");
+        bridge = Smapiv3Bridge.start(root.config().withBootIdFile(bootId), null, root.environment());
+        v2 = new V2(bridge, "simplefile");
+        assertEquals("Sr_not_attached", v2.error("DP.stat_vdi", "dbg", "t", "sr", "sr", "vdi", vdi, "unit",
+                V2.json("null")).get(0).asText());
+        root.newRequests();
+        v2.ok("SR.attach", "dbg", "t", "sr", "sr", "device_config", V2.map("path", srPath));
+        assertTrue(root.newRequests().stream().anyMatch(r -> r.script().equals("SR.attach")),
+                "SR.attach runs the plugin's SR.attach again");
+        assertEquals(List.of(), fieldNames(statVdi(vdi).get("dps")));
+        v2.ok("VDI.attach3", "dbg", "t", "dp", "a", "sr", "sr", "vdi", vdi, "vm", "0", "read_write", true);
+        assertTrue(Files.exists(root.state.resolve("state.db.previous-boot")));
+        assertTrue(Files.exists(root.state.resolve(HolderTable.FILE + ".previous-boot")));
+    }
+
+    private JsonNode statVdi(String vdi) {
+        return v2.ok("DP.stat_vdi", "dbg", "t", "sr", "sr", "vdi", vdi, "unit", V2.json("null"));
+    }
+
+    private static List<String> fieldNames(JsonNode o) {
+        List<String> out = new ArrayList<>();
+        o.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
 }

@@ -34,8 +34,9 @@ public final class StorageDaemon {
             return;
         }
         LogSetup.apply(config);
-        LOG.info("starting: mode={} role={} state-dir={} switch-path={} queue-prefix={} (sources: {})",
+        LOG.info("starting: mode={} role={} state-dir={} run-dir={} switch-path={} queue-prefix={} (sources: {})",
                 config.mode(), config.role(), config.stateDir().toAbsolutePath().normalize(),
+                config.runDir().toAbsolutePath().normalize(),
                 config.switchPath().toAbsolutePath().normalize(),
                 config.queuePrefix(), config.sources());
         DaemonRuntime runtime;

@@ -70,7 +70,8 @@ public final class MuxOverheadBench {
             SwitchQueueServer slowServer = SwitchQueueServer.start(address, PREFIX + ".slow", 256,
                     r -> java.util.concurrent.CompletableFuture.supplyAsync(() -> slow.dispatch(r).join()));
             DaemonConfig config = ConfigLoader.load(new String[] {"--mode=host", "--switch-path=" + sock,
-                    "--state-dir=" + dir.resolve("state"), "--smapiv1=false", "--smapiv3=false",
+                    "--state-dir=" + dir.resolve("state"), "--run-dir=" + dir.resolve("run"), "--smapiv1=false",
+                    "--smapiv3=false",
                     "--queue-prefix=" + PREFIX, "--log-level=WARN"});
             LogSetup.apply(config);
             DaemonRuntime mux = DaemonRuntime.start(config, SdNotify.fromEnvironment(Map.<String, String>of()));

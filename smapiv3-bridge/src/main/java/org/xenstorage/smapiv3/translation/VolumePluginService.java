@@ -27,6 +27,7 @@ import org.xenstorage.idl.api.VdiApi;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.DpStat;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.types.RoRw;
 import org.xenstorage.idl.types.Implementation;
@@ -563,6 +564,20 @@ public final class VolumePluginService implements QueryApi, SrApi, VdiApi, DpApi
         String domain = DatapathChoice.domain(vm, dp);
         holding.move(dp, sr, vdi, vm, domain, Op.DEACTIVATE, steps);
         holding.move(dp, sr, vdi, vm, domain, Op.DETACH, steps);
+    }
+
+    /**
+     * DP.stat_vdi -> the volume's holders, no script (upstream answers Unimplemented): each datapath's state
+     * and the superstate, as the SMAPIv1 wrapper answers from its state. An SR that is not attached (after a
+     * reboot, before SR.attach) answers {@code Sr_not_attached}.
+     */
+    @Override
+    public DpStat statVdi(String dbg, String sr, String vdi) {
+        attached(sr);
+        Optional<HeldVolume> held = holding.find(sr, vdi);
+        Map<String, DpState> dps = new java.util.LinkedHashMap<>();
+        held.ifPresent(h -> h.holders().forEach((dp, holder) -> dps.put(dp, holder.state())));
+        return new DpStat(held.map(HeldVolume::superstate).orElse(DpState.DETACHED), dps);
     }
 
     /**

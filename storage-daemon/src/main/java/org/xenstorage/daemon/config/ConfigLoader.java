@@ -42,11 +42,20 @@ public final class ConfigLoader {
         Map<String, String> k = new LinkedHashMap<>();
         k.put("mode", "embedded | host (default: embedded when no config file exists, else host)");
         k.put("role", "all | smapiv3-bridge (default all)");
-        k.put("state-dir", "state directory (embedded: ./var, host: /var/lib/xapi-storage-daemon)");
+        k.put("state-dir", "state that outlives a reboot: SR registry, catalogue, copies "
+                + "(embedded: ./var, host: /var/lib/xapi-storage-daemon)");
+        k.put("run-dir", "attach state (datapaths, DP_info, attached SRs), meaningless after a reboot "
+                + "(embedded: <state-dir>, host: /var/run/nonpersistent/xapi-storage-daemon)");
+        k.put("boot-id-file", "the current boot's id; attach state of another boot is set aside "
+                + "(default /proc/sys/kernel/random/boot_id)");
         k.put("switch-path", "message-switch Unix socket (embedded: <state-dir>/message-switch.sock, served; "
                 + "host: /var/run/message-switch/sock, connected to)");
         k.put("sm-dir", "SMAPIv1 driver directory (embedded: examples/sm, host: /usr/libexec/sm/drivers)");
-        k.put("plugin-root", "SMAPIv3 plugin root (embedded: examples/smapiv3, host: /usr/libexec/xapi-storage-script)");
+        k.put("plugin-root", "SMAPIv3 plugin root (embedded: examples/smapiv3, host: /usr/libexec/xapi-storage-script); "
+                + "--root is the same key (xapi-storage-script's name)");
+        k.put("state", "the SMAPIv3 bridge's state.db, datapaths.json beside it (default <run-dir>/smapiv3/state.db; "
+                + "role smapiv3-bridge in host mode: /var/run/nonpersistent/xapi-storage-script/state.db, as "
+                + "xapi-storage-script)");
         k.put("queue-prefix", "queue name prefix (default org.xen.xapi.storage)");
         k.put("smapiv1", "serve SMAPIv1 drivers: true | false (default true)");
         k.put("smapiv3", "serve SMAPIv3 plugins: true | false (default true)");
@@ -122,6 +131,7 @@ public final class ConfigLoader {
                 }
                 value = args[++i];
             }
+            key = canonical(key);
             if (key.equals("config")) {
                 config = Optional.of(Path.of(value));
             } else if (known(key)) {
@@ -131,6 +141,11 @@ public final class ConfigLoader {
             }
         }
         return new Parsed(config, flags, help);
+    }
+
+    /** {@code root} is xapi-storage-script's name for {@code plugin-root}, so its command lines work unchanged. */
+    private static String canonical(String key) {
+        return key.equals("root") ? "plugin-root" : key;
     }
 
     /** Loads and validates the configuration for these arguments. */
@@ -192,7 +207,7 @@ public final class ConfigLoader {
             if (eq <= 0) {
                 throw new ConfigException(file + ":" + n + ": expected key=value");
             }
-            String key = line.substring(0, eq).strip();
+            String key = canonical(line.substring(0, eq).strip());
             String value = line.substring(eq + 1).strip();
             if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"")
                     || value.startsWith("'") && value.endsWith("'"))) {
@@ -225,6 +240,18 @@ public final class ConfigLoader {
             default -> throw new ConfigException("role must be all or smapiv3-bridge, not '" + v.get("role") + "'");
         };
         Path stateDir = path(v, "state-dir", embedded ? "./var" : "/var/lib/xapi-storage-daemon");
+        // upstream keeps attach state on a tmpfs; embedded mode keeps it with the rest (the boot id guards it)
+        Path runDir = v.containsKey("run-dir") ? path(v, "run-dir", "")
+                : embedded ? stateDir : Path.of("/var/run/nonpersistent/xapi-storage-daemon");
+        Path bootIdFile = path(v, "boot-id-file", "/proc/sys/kernel/random/boot_id");
+        Path smapiv3State = v.containsKey("state") ? path(v, "state", "")
+                : role == Role.SMAPIV3_BRIDGE && !embedded
+                ? Path.of("/var/run/nonpersistent/xapi-storage-script/state.db")
+                : runDir.resolve("smapiv3").resolve("state.db");
+        if (!smapiv3State.getFileName().toString().equals("state.db") || smapiv3State.getParent() == null) {
+            throw new ConfigException("state must name a file called state.db in a directory (datapaths.json is "
+                    + "kept beside it), not '" + smapiv3State + "'");
+        }
         Path switchPath = v.containsKey("switch-path") ? path(v, "switch-path", "")
                 : embedded ? stateDir.resolve("message-switch.sock") : Path.of("/var/run/message-switch/sock");
         Path smDir = path(v, "sm-dir", embedded ? "examples/sm" : "/usr/libexec/sm/drivers");
@@ -280,7 +307,8 @@ public final class ConfigLoader {
                 duration(v, "discovery-interval", "5s"), duration(v, "shutdown-grace", "30s"),
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
                 smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile, poolMaster, sharedTypes,
-                Optional.ofNullable(v.get("log-file")).map(Path::of), level, sources);
+                Optional.ofNullable(v.get("log-file")).map(Path::of), level, runDir, bootIdFile, smapiv3State,
+                sources);
     }
 
     private static Path path(Map<String, String> v, String key, String dflt) throws ConfigException {

@@ -12,6 +12,9 @@ import java.util.Set;
  *
  * @param poolMaster    embedded mode: the pool master's address when this daemon is a pool member
  * @param sharedSrTypes embedded mode: SR types whose SRs are shared in the pool
+ * @param runDir       attach state, which no longer holds after a reboot (host mode: a tmpfs, as upstream)
+ * @param bootIdFile   the current boot's id; attach state recorded in another boot is set aside at start
+ * @param smapiv3State the SMAPIv3 bridge's {@code state.db} ({@code datapaths.json} lives beside it)
  * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
  */
 public record DaemonConfig(
@@ -43,6 +46,9 @@ public record DaemonConfig(
         Set<String> sharedSrTypes,
         Optional<Path> logFile,
         String logLevel,
+        Path runDir,
+        Path bootIdFile,
+        Path smapiv3State,
         Map<String, String> sources) {
 
     public DaemonConfig {

@@ -52,6 +52,7 @@ import org.xenstorage.smapiv1.catalogue.Catalogue;
 import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 import org.xenstorage.statefile.AtomicFile;
+import org.xenstorage.statefile.BootScope;
 
 /**
  * The running daemon: starts the parts in dependency order (embedded broker, backends, then the mux, which
@@ -77,6 +78,7 @@ public final class DaemonRuntime {
     private ScheduledExecutorService discovery;
     private Mux mux;
     private ChildProcessRunner runner;
+    private String bootId;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
 
@@ -102,7 +104,16 @@ public final class DaemonRuntime {
     }
 
     private void startAll() throws Exception {
-        AtomicFile.createPrivateDirectories(config.stateDir());
+        // the bridge on a host keeps nothing but its state.db (and datapaths.json) beside it
+        if (config.role() == Role.ALL || config.mode() == Mode.EMBEDDED) {
+            AtomicFile.createPrivateDirectories(config.stateDir());
+            AtomicFile.createPrivateDirectories(config.runDir());
+        }
+        try {
+            bootId = BootScope.read(config.bootIdFile());
+        } catch (IOException e) {
+            throw new IOException("cannot read the boot id from boot-id-file " + config.bootIdFile() + ": " + e, e);
+        }
         scheduler = Executors.newSingleThreadScheduledExecutor(new NamedThreads("daemon-timer"));
         if (config.mode() == Mode.EMBEDDED) {
             Path sock = config.switchPath().toAbsolutePath();
@@ -139,7 +150,8 @@ public final class DaemonRuntime {
         }
         try {
             smapiv1 = Smapiv1Backend.start(new Smapiv1Config(config.smDir(), config.stateDir().resolve("smapiv1"),
-                    config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket()),
+                    config.queuePrefix(), config.driverTimeout(), config.backendConcurrency(), config.xapiSocket(),
+                    config.runDir().resolve("smapiv1"), config.bootIdFile()),
                     address, smapiv1Options(config));
             LOG.info("SMAPIv1 backend serving types {}", smapiv1.types());
         } catch (UnsupportedOperationException e) {
@@ -154,15 +166,19 @@ public final class DaemonRuntime {
         return config.inventoryFile().map(o::withInventoryFile).orElse(o);
     }
 
-    private void startSmapiv3(SwitchAddress address) throws InterruptedException {
+    private void startSmapiv3(SwitchAddress address) throws InterruptedException, IOException {
         if (!Files.isDirectory(config.pluginRoot())) {
+            if (config.role() == Role.SMAPIV3_BRIDGE) {
+                // the bridge is all this process is for: fail as xapi-storage-script does, not serve nothing
+                throw new IOException("plugin-root (--root) " + config.pluginRoot() + " is not a directory");
+            }
             LOG.warn("plugin-root {} does not exist: the SMAPIv3 bridge is not started", config.pluginRoot());
             return;
         }
         try {
-            smapiv3 = Smapiv3Bridge.start(new Smapiv3Config(config.pluginRoot(), config.stateDir().resolve("smapiv3"),
+            smapiv3 = Smapiv3Bridge.start(new Smapiv3Config(config.pluginRoot(), config.smapiv3State().getParent(),
                     config.queuePrefix(), config.scriptTimeout(), config.backendConcurrency(),
-                    config.killOnTimeout()), address);
+                    config.killOnTimeout(), config.bootIdFile()), address);
             // ready means every plugin's queue is served: a first queue start that timed out (a switch slow to
             // answer on a loaded machine) is retried now, not seconds after the mux already routes to it
             Set<String> unserved = smapiv3.awaitServed(SERVE_AT_START);
@@ -179,7 +195,11 @@ public final class DaemonRuntime {
     private void startMux(SwitchAddress address) throws IOException {
         Path muxDir = config.stateDir().resolve("mux");
         SrRegistry registry = SrRegistry.load(muxDir.resolve("registry.json"));
-        DpInfoStore dps = DpInfoStore.open(muxDir.resolve("dps"));
+        // DP_info is attach state: datapaths of another boot are gone, the registry and copies are not
+        Path dpsDir = config.runDir().resolve("mux").resolve("dps");
+        AtomicFile.createPrivateDirectories(dpsDir.getParent());
+        BootScope.adopt(dpsDir, bootId);
+        DpInfoStore dps = DpInfoStore.open(dpsDir);
         client = SwitchRpcClient.connect(address, "xapi-storage-daemon");
         SwitchRpcLink link = new SwitchRpcLink(client);
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());

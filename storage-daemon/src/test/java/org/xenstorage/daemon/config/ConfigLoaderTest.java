@@ -51,6 +51,40 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void attachStateLivesOnTheHostsTmpfsAndWithTheRestWhenEmbedded() throws Exception {
+        DaemonConfig embedded = load(dir.resolve("absent.conf"), "--state-dir=/tmp/x");
+        assertEquals(Path.of("/tmp/x"), embedded.runDir());
+        assertEquals(Path.of("/tmp/x/smapiv3/state.db"), embedded.smapiv3State());
+        assertEquals(Path.of("/proc/sys/kernel/random/boot_id"), embedded.bootIdFile());
+        DaemonConfig host = load(dir.resolve("absent.conf"), "--mode=host");
+        assertEquals(Path.of("/var/lib/xapi-storage-daemon"), host.stateDir());
+        assertEquals(Path.of("/var/run/nonpersistent/xapi-storage-daemon"), host.runDir());
+        assertEquals(Path.of("/var/run/nonpersistent/xapi-storage-daemon/smapiv3/state.db"), host.smapiv3State());
+        DaemonConfig moved = load(dir.resolve("absent.conf"), "--mode=host", "--run-dir=/r", "--boot-id-file=/b");
+        assertEquals(Path.of("/r/smapiv3/state.db"), moved.smapiv3State());
+        assertEquals(Path.of("/b"), moved.bootIdFile());
+    }
+
+    @Test
+    void theBridgeRoleTakesXapiStorageScriptsFlagsAndDefaults() throws Exception {
+        DaemonConfig c = load(dir.resolve("absent.conf"), "--role=smapiv3-bridge", "--mode=host");
+        assertEquals(Path.of("/usr/libexec/xapi-storage-script"), c.pluginRoot());
+        assertEquals(Path.of("/var/run/nonpersistent/xapi-storage-script/state.db"), c.smapiv3State());
+        assertEquals(Path.of("/var/run/message-switch/sock"), c.switchPath());
+        DaemonConfig flags = load(dir.resolve("absent.conf"), "--role=smapiv3-bridge", "--mode=host", "--root=/p",
+                "--state=/s/state.db", "--switch-path=/sock");
+        assertEquals(Path.of("/p"), flags.pluginRoot());
+        assertEquals(Path.of("/s/state.db"), flags.smapiv3State());
+        assertEquals(Path.of("/sock"), flags.switchPath());
+        Path f = dir.resolve("b.conf");
+        Files.writeString(f, "root=/from-file\n");
+        assertEquals(Path.of("/from-file"), load(f).pluginRoot(), "root= in a file too");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> load(dir.resolve("absent.conf"), "--state=/s/other.db"));
+        assertTrue(e.getMessage().contains("state.db"), e.getMessage());
+    }
+
+    @Test
     void flagsWinOverDropInsWhichWinOverTheFileInNameOrder() throws Exception {
         Path f = dir.resolve("d.conf");
         Files.writeString(f, "mode=embedded\nworkers=3\ncall-timeout=10\nsm-dir=/file\nplugin-root=/file\n");

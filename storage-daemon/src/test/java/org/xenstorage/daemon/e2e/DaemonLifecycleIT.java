@@ -52,7 +52,7 @@ class DaemonLifecycleIT {
     Path config(String prefix, String... extra) throws Exception {
         Path conf = dir.resolve("daemon.conf");
         StringBuilder b = new StringBuilder(String.join("\n", "mode=host", "switch-path=" + sw.socket,
-                "state-dir=" + dir.resolve("state"), "queue-prefix=" + prefix, "smapiv1=false", "smapiv3=false",
+                "state-dir=" + dir.resolve("state"), "run-dir=" + dir.resolve("run"), "queue-prefix=" + prefix, "smapiv1=false", "smapiv3=false",
                 "discovery-interval=300ms", "shutdown-grace=" + Soon.seconds() + "s", ""));
         for (String e : extra) {
             b.append(e).append('\n');
@@ -147,7 +147,7 @@ class DaemonLifecycleIT {
     @Test
     void roleSmapiv3BridgeServesOnlyThePluginQueues() throws Exception {
         String q = "bridge.storage";
-        Path conf = config(q, "role=smapiv3-bridge", "smapiv3=true",
+        Path conf = config(q, "role=smapiv3-bridge", "smapiv3=true", "state=" + dir.resolve("v3/state.db"),
                 "plugin-root=" + EmbeddedModeIT.repoRoot().resolve("examples/smapiv3"));
         DaemonProcess d = DaemonProcess.start(dir.resolve("bridge.log"), Map.of(), "--config=" + conf);
         daemon = d;

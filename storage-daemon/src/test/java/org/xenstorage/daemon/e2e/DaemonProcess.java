@@ -37,6 +37,11 @@ final class DaemonProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath(), "org.xenstorage.daemon.StorageDaemon"));
         cmd.addAll(List.of(args));
+        return exec(log, env, cmd);
+    }
+
+    /** Runs {@code cmd} (e.g. one of the repository's scripts, which start the daemon) as the daemon process. */
+    static DaemonProcess exec(Path log, Map<String, String> env, List<String> cmd) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().remove("NOTIFY_SOCKET");

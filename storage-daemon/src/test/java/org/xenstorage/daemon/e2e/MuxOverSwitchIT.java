@@ -70,7 +70,7 @@ class MuxOverSwitchIT {
         sw.serve(PREFIX + ".p2", p2);
         Path conf = dir.resolve("daemon.conf");
         Files.writeString(conf, String.join("\n", "mode=host", "switch-path=" + sw.socket,
-                "state-dir=" + dir.resolve("state"), "queue-prefix=" + PREFIX, "smapiv1=false", "smapiv3=false",
+                "state-dir=" + dir.resolve("state"), "run-dir=" + dir.resolve("run"), "queue-prefix=" + PREFIX, "smapiv1=false", "smapiv3=false",
                 "discovery-interval=300ms", "call-timeout=" + Soon.seconds() + "s", "workers=" + WORKERS, ""));
         daemon = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), "--config=" + conf);
         daemon.awaitServing(sw.client, PREFIX);
