@@ -911,6 +911,11 @@ class FaultIsolationIT {
         return sorted[i] / 1e6;
     }
 
+    /** How many {@code Query.query} calls took {@link #MAX_QUERY_MS} or more. */
+    static long slow(long[] q) {
+        return Arrays.stream(q).filter(n -> n >= MAX_QUERY_MS * 1e6).count();
+    }
+
     static double max(long[] sorted) {
         return sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1] / 1e6;
     }
@@ -927,9 +932,9 @@ class FaultIsolationIT {
         long[] h = p.healthy.all();
         long[] q = p.query.all();
         System.out.printf(Locale.ROOT, "fault-isolation phase %s: %d healthy calls in %.1f s (%.1f/s), p50/p90/p99/max "
-                + "%s/%s ms; Query.query n=%d p99/max %s/%s ms; daemon CPU %.2f cores; load %s%n", p.name, h.length,
-                p.seconds(), h.length / p.seconds(), p50p90p99(h), ms(max(h)), q.length, ms(pct(q, 99)), ms(max(q)),
-                p.cores(), loadAverage());
+                + "%s/%s ms; Query.query n=%d p99/p99.9/max %s/%s/%s ms, %d >= %.0f ms; daemon CPU %.2f cores; load "
+                + "%s%n", p.name, h.length, p.seconds(), h.length / p.seconds(), p50p90p99(h), ms(max(h)), q.length,
+                ms(pct(q, 99)), ms(pct(q, 99.9)), ms(max(q)), slow(q), MAX_QUERY_MS, p.cores(), loadAverage());
         return p;
     }
 
@@ -949,11 +954,11 @@ class FaultIsolationIT {
         System.out.println("fault-isolation p99 by call (baseline/faulty ms): " + perCall);
         System.out.printf(Locale.ROOT, "fault-isolation: rounds=%d calls/phase=%d clients=%d think=%d ms; healthy "
                         + "p50/p90/p99 baseline=%s faulty=%s ms ratio(p99)=%.2f; Query.query p99/max baseline=%s/%s "
-                        + "faulty=%s/%s ms; dead-backend calls=%d (%s, max %s ms); hung driver: %d running + %d queued; "
+                        + "faulty=%s/%s ms (>= %.0f ms: %d of %d, %d of %d); dead-backend calls=%d (%s, max %s ms); hung driver: %d running + %d queued; "
                         + "sick plugin: %d SR.stat hung (%d in scripts), calls=%d (%s, max %s ms); daemon CPU "
                         + "baseline=%.2f faulty=%.2f cores; load %s -> %s; timing asserts %s%n",
                 ROUNDS, CALLS, CLIENTS, thinkMs, p50p90p99(hb), p50p90p99(hf), ratio, ms(pct(qb, 99)), ms(max(qb)),
-                ms(pct(qf, 99)), ms(max(qf)), c.deadCalls.get(), new TreeMap<>(c.deadErrors),
+                ms(pct(qf, 99)), ms(max(qf)), MAX_QUERY_MS, slow(qb), qb.length, slow(qf), qf.length, c.deadCalls.get(), new TreeMap<>(c.deadErrors),
                 ms(c.deadMaxNanos.get() / 1e6), c.hungRunning, c.hungQueued, c.sickPending, c.sickRunning,
                 c.sickCalls.get(), new TreeMap<>(c.sickErrors), ms(c.sickMaxNanos.get() / 1e6), cpuB, cpuF,
                 loadBefore, loadAverage(), TIMING ? "on" : "off");
