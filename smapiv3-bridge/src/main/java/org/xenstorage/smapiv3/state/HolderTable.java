@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.xenstorage.idl.types.Backend;
 import org.xenstorage.idl.types.DpState;
 import org.xenstorage.idl.wire.Json;
@@ -29,6 +30,7 @@ public final class HolderTable {
 
     private final Path file;
     private final Map<String, HeldVolume> table = new TreeMap<>();
+    private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
 
     private HolderTable(Path file) {
         this.file = file;
@@ -95,6 +97,14 @@ public final class HolderTable {
             }
             throw new UncheckedIOException("cannot write " + file, e);
         }
+    }
+
+    /**
+     * The lock a change of volume {@code (sr, vdi)} holds across its plugin calls: one per volume for the whole
+     * process, so a plugin's service re-created while calls of the old one still run cannot race it.
+     */
+    public Object lockOf(String sr, String vdi) {
+        return locks.computeIfAbsent(key(sr, vdi), k -> new Object());
     }
 
     public Path file() {

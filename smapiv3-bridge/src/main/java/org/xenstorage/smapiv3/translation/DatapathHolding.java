@@ -3,7 +3,6 @@ package org.xenstorage.smapiv3.translation;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.automaton.BadTransition;
@@ -45,7 +44,6 @@ final class DatapathHolding {
     }
 
     private final HolderTable table;
-    private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
 
     DatapathHolding(HolderTable table) {
         this.table = Objects.requireNonNull(table);
@@ -57,7 +55,7 @@ final class DatapathHolding {
      * {@code domain} is the Datapath domain of this caller, used only when it makes the first attachment.
      */
     HeldVolume move(String dp, String sr, String vdi, String vm, String domain, Op op, PluginSteps plugin) {
-        synchronized (locks.computeIfAbsent(sr + "\u0000" + vdi, k -> new Object())) {
+        synchronized (table.lockOf(sr, vdi)) {
             HeldVolume old = table.get(sr, vdi, domain);
             DpState mine;
             try {
