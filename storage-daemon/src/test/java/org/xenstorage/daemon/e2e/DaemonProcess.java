@@ -34,8 +34,26 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     static DaemonProcess start(Path log, Map<String, String> env, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath(), "org.xenstorage.daemon.StorageDaemon"));
+        return start(jvmOptions(), log, env, args);
+    }
+
+    /**
+     * The daemon JVM's options: {@code -Dit.daemon.jvm="..."} (space-separated) when given, else a small heap and
+     * the C1 compiler only, which starts fastest for the short-lived daemons most tests run.
+     */
+    static List<String> jvmOptions() {
+        String given = System.getProperty("it.daemon.jvm");
+        return given != null && !given.isBlank() ? List.of(given.trim().split("\\s+"))
+                : List.of("-Xmx256m", "-XX:TieredStopAtLevel=1");
+    }
+
+    /** Starts a daemon with the JVM options {@code jvm} (e.g. the systemd unit's, for a measurement). */
+    static DaemonProcess start(List<String> jvm, Path log, Map<String, String> env, String... args)
+            throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", classpath(), "org.xenstorage.daemon.StorageDaemon"));
         cmd.addAll(List.of(args));
         return exec(log, env, cmd);
     }

@@ -10,8 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.time.LocalTime;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -74,7 +76,7 @@ import org.xenstorage.testing.Soon;
  * the healthy p99 of the faulty phases is at most 1.2 times the baselines' (same run), and every
  * {@code Query.query} of the faulty phases took under 50 ms. CI (under stress-ng) prints them only.
  *
- * <p>Sizes: CI 1 round of 200 calls per phase; {@code -Dreliability.full=true} 4 rounds of 1,500.
+ * <p>Sizes: CI 1 round of 80 calls per phase (warm-up 48); {@code -Dreliability.full=true} 4 rounds of 1,500 (400).
  * {@code -Dreliability.isolation.rounds=R}, {@code .calls=N}, {@code .warmup=W}; the careless caller's pauses
  * {@code .dead-pause=MS} (20) and {@code .sick-pause=MS} (500). The think time is calibrated
  * after the warm-up so that the daemon and its scripts use about half the machine's cores
@@ -85,8 +87,8 @@ class FaultIsolationIT {
     static final String DBG = "fault-isolation";
     static final boolean FULL = Boolean.getBoolean("reliability.full");
     static final int ROUNDS = Integer.getInteger("reliability.isolation.rounds", FULL ? 4 : 1);
-    static final int CALLS = Integer.getInteger("reliability.isolation.calls", FULL ? 1500 : 200);
-    static final int WARMUP = Integer.getInteger("reliability.isolation.warmup", FULL ? 400 : 96);
+    static final int CALLS = Integer.getInteger("reliability.isolation.calls", FULL ? 1500 : 80);
+    static final int WARMUP = Integer.getInteger("reliability.isolation.warmup", FULL ? 400 : 48);
     static final boolean TIMING = Boolean.parseBoolean(
             System.getProperty("reliability.isolation.timing", Boolean.toString(FULL)));
     static final double CPU_SHARE = Double.parseDouble(System.getProperty("reliability.isolation.cpu", "0.5"));
@@ -94,6 +96,13 @@ class FaultIsolationIT {
     /** The careless caller's pause between two calls on the dead backend's SR, and on the sick plugin's. */
     static final long DEAD_PAUSE_MS = Long.getLong("reliability.isolation.dead-pause", 20);
     static final long SICK_PAUSE_MS = Long.getLong("reliability.isolation.sick-pause", 500);
+    /**
+     * The daemon's JVM options when timing is asserted: the systemd unit's ({@code scripts/xapi-storage-daemon.service}),
+     * so that the figures are the product's; otherwise the tests' quick-start options ({@link DaemonProcess#jvmOptions}).
+     * {@code -Dit.daemon.jvm=...} overrides both (e.g. to add a GC log).
+     */
+    static final List<String> DAEMON_JVM = TIMING && System.getProperty("it.daemon.jvm") == null
+            ? List.of("-Xmx512m") : DaemonProcess.jvmOptions();
     static final double MAX_P99_RATIO = 1.2;
     static final double MAX_QUERY_MS = 50;
 
@@ -165,6 +174,8 @@ class FaultIsolationIT {
         final boolean faulty;
         final Latencies healthy = new Latencies();
         final Latencies query = new Latencies();
+        /** When the slow {@code Query.query} calls started (wall clock, to set beside a GC log) and how long. */
+        final List<String> slowQueries = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger done = new AtomicInteger();
         final AtomicInteger inFlight = new AtomicInteger();
         long startNanos;
@@ -268,7 +279,7 @@ class FaultIsolationIT {
         SickPlugin.write(pluginRoot.resolve("volume/org.xen.xapi.storage.sickfile"));
         Path state = dir.resolve("var");
         String forever = HOURS.toSeconds() + "s";
-        daemon = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), "--state-dir=" + state,
+        daemon = DaemonProcess.start(DAEMON_JVM, dir.resolve("daemon.log"), Map.of(), "--state-dir=" + state,
                 "--plugin-root=" + pluginRoot, "--sm-dir=" + smDir, "--log-level=WARN", "--call-timeout=" + forever,
                 "--driver-timeout=" + forever, "--script-timeout=" + forever);
         Path sock = state.resolve("message-switch.sock");
@@ -432,13 +443,18 @@ class FaultIsolationIT {
             while (running) {
                 Phase p = enter();
                 long t0 = System.nanoTime();
+                LocalTime started = LocalTime.now();
                 try {
                     String driver = mux.query().query(DBG).driver();
                     if (!driver.equals("mux")) {
                         fail("Query.query answered driver " + driver, null);
                     }
+                    long took = System.nanoTime() - t0;
                     if (p != null) {
-                        p.query.add("Query.query", System.nanoTime() - t0);
+                        p.query.add("Query.query", took);
+                        if (took >= MAX_QUERY_MS * 1e6) {
+                            p.slowQueries.add(started + " " + ms(took / 1e6) + " ms");
+                        }
                     }
                 } catch (RuntimeException e) {
                     fail("Query.query failed: " + describe(e), e);
@@ -935,6 +951,13 @@ class FaultIsolationIT {
                 + "%s/%s ms; Query.query n=%d p99/p99.9/max %s/%s/%s ms, %d >= %.0f ms; daemon CPU %.2f cores; load "
                 + "%s%n", p.name, h.length, p.seconds(), h.length / p.seconds(), p50p90p99(h), ms(max(h)), q.length,
                 ms(pct(q, 99)), ms(pct(q, 99.9)), ms(max(q)), slow(q), MAX_QUERY_MS, p.cores(), loadAverage());
+        synchronized (p.slowQueries) {
+            if (!p.slowQueries.isEmpty()) {
+                System.out.println("fault-isolation phase " + p.name + ": Query.query >= " + ms(MAX_QUERY_MS)
+                        + " ms started at " + String.join(", ", p.slowQueries.subList(0, Math.min(20, p.slowQueries.size())))
+                        + (p.slowQueries.size() > 20 ? ", ..." : ""));
+            }
+        }
         return p;
     }
 
