@@ -63,8 +63,22 @@ final class DaemonProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().remove("NOTIFY_SOCKET");
+        pb.environment().put("PATH", hostPath(pb.environment().get("PATH")));
         pb.environment().putAll(env);
         return new DaemonProcess(pb.start(), log);
+    }
+
+    /**
+     * The daemon's {@code PATH} (its plugin scripts find {@code python3} through it, as upstream scripts do): the
+     * test's own without version-manager shims (pyenv, asdf), which are shell scripts that cost about ten times
+     * the interpreter's own start on every script call; a host's daemon, started by systemd, has none.
+     */
+    static String hostPath(String inherited) {
+        String path = inherited == null ? "" : inherited;
+        String kept = java.util.Arrays.stream(path.split(":"))
+                .filter(dir -> !dir.isEmpty() && !dir.contains("/shims") && !dir.contains("/.pyenv/"))
+                .collect(java.util.stream.Collectors.joining(":"));
+        return kept.isEmpty() ? "/usr/bin:/bin" : kept + ":/usr/bin:/bin";
     }
 
     /** Fails at once, with the log, when the daemon has exited. */
