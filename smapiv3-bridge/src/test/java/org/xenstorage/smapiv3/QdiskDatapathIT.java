@@ -388,6 +388,34 @@ class QdiskDatapathIT {
     }
 
     @Test
+    void aDestinationKilledMidMirrorIsReportedFailedAndTheSourceStillTearsDown() throws Exception {
+        String src = newVdi();
+        String dst = newVdi();
+        String srcUri = nbdUri(attach("src", src));
+        call("VDI.activate3", "src", src);
+        String dstUri = nbdUri(attach("dst", dst));
+        call("VDI.activate3", "dst", dst);
+        JsonNode op = v2.ok("DATA.mirror", "dbg", "t", "sr", "sr", "vdi", src, "image_format", "raw", "vm", "0",
+                "url", dstUri);
+        Soon.await("complete", () -> v2.ok("DATA.stat", "dbg", "t", "sr", "sr", "vdi", src, "vm", "0", "operation", op)
+                .get("complete").asBoolean());
+        long dstPid = Long.parseLong(Files.readString(
+                Path.of(dstUri.substring(dstUri.indexOf("socket=") + 7)).resolveSibling("qsd.pid")).trim());
+        ProcessHandle.of(dstPid).orElseThrow().destroyForcibly(); // kill -9 of the destination's daemon
+        // a ready mirror of an idle guest has no I/O to fail: the next guest write reaches the dead target
+        ok("qemu-io", "-f", "raw", "-c", "write -P 7 0 64k", srcUri);
+        JsonNode st = v2.ok("DATA.stat", "dbg", "t", "sr", "sr", "vdi", src, "vm", "0", "operation", op);
+        assertTrue(st.get("failed").asBoolean() && !st.get("complete").asBoolean(), st.toString());
+        assertEquals(SIZE, nbdSize(srcUri), "the source keeps serving its guest");
+        assertArrayEquals(filled(4096, 7), read(fileOf(src), 0, 4096), "the guest's write was not lost");
+        for (String[] dv : new String[][] {{"src", src}, {"dst", dst}}) {
+            call("VDI.deactivate", dv[0], dv[1]);
+            call("VDI.detach", dv[0], dv[1]);
+        }
+        assertNothingRuns();
+    }
+
+    @Test
     void aQmpFailureIsAClearErrorAndTheVolumeKeepsWorking() throws Exception {
         String vdi = newVdi();
         String uri = nbdUri(attach("d", vdi));
