@@ -2,10 +2,15 @@
 """simplefile: an example SMAPIv3 volume plugin keeping each volume as a sparse file.
 
 Layout of an SR directory (given as device-config ``path`` or ``uri=file:///dir``):
-  sr.json              the SR's uuid, name and description
+  sr.json              the SR's uuid, name and description, and its datapath if not ``file``
   <key>.raw            the volume's data (sparse)
   <key>.json           the volume's metadata (name, description, flags, keys)
   .lock                flock()ed while metadata is changed
+
+Volume URIs are ``file://<path>.raw``, which the ``file`` datapath plugin serves. The optional
+device-config key ``datapath=<plugin>`` at SR.create (e.g. ``datapath=qdisk``) names another datapath
+plugin: the SR's volumes then have URIs ``<plugin>://<path>.raw`` and are served by it. It is recorded
+in sr.json; SR.attach accepts the key only with the same value.
 
 Every script in this directory is a symlink to this file; the method is the link name.
 Protocol: ``<Iface.method> --json``, one JSON object on stdin, one JSON value on stdout; on
@@ -16,6 +21,7 @@ Python 3 standard library only.
 import fcntl
 import json
 import os
+import re
 import sys
 import traceback
 import uuid as uuidlib
@@ -23,6 +29,9 @@ from urllib.parse import urlparse, unquote
 
 PLUGIN = "simplefile"
 KEY_CHARS = set("0123456789abcdef-")
+DEFAULT_DATAPATH = "file"
+# a datapath plugin's name is its directory under datapath/ and the scheme of the volumes' URIs
+DATAPATH_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,63}")
 
 
 class PluginError(Exception):
@@ -61,6 +70,20 @@ def sr_dir_of_config(configuration):
     if not path or not os.path.isabs(path):
         raise PluginError("SR_BACKEND_FAILURE", ["InvalidConfiguration", "device-config needs an absolute path"])
     return os.path.normpath(path)
+
+
+def datapath_of_config(configuration):
+    """The datapath plugin named by device-config ``datapath``, checked to be a plain plugin name."""
+    name = configuration.get("datapath", DEFAULT_DATAPATH)
+    if not isinstance(name, str) or not DATAPATH_NAME.fullmatch(name):
+        raise PluginError("SR_BACKEND_FAILURE", ["InvalidConfiguration",
+                                                 "datapath must be a datapath plugin name (a URI scheme: a letter, "
+                                                 "then letters, digits, '+', '-' or '.'), not " + repr(name)])
+    return name
+
+
+def sr_datapath(sr_dir):
+    return read_json(os.path.join(sr_dir, "sr.json")).get("datapath", DEFAULT_DATAPATH)
 
 
 def sr_dir_of_handle(sr):
@@ -121,10 +144,10 @@ def load_meta(sr_dir, key):
     return read_json(path)
 
 
-def volume_of(sr_dir, meta):
+def volume_of(sr_dir, meta, datapath=None):
     data = data_path(sr_dir, meta["key"])
     st = os.stat(data)
-    return {
+    volume = {
         "key": meta["key"],
         "uuid": meta["uuid"],
         "name": meta["name"],
@@ -136,6 +159,11 @@ def volume_of(sr_dir, meta):
         "uri": ["file://" + data],
         "keys": meta["keys"],
     }
+    datapath = datapath or sr_datapath(sr_dir)
+    if datapath != DEFAULT_DATAPATH:
+        # the SR's own datapath plugin serves the same file under its scheme
+        volume["uri"] = [datapath + "://" + data]
+    return volume
 
 
 def new_volume(sr_dir, name, description, size, sharable, read_write, keys):
@@ -177,9 +205,10 @@ def copy_volume(sr_dir, key, read_write, name_suffix):
 
 def all_volumes(sr_dir):
     out = []
+    datapath = sr_datapath(sr_dir)
     for entry in sorted(os.listdir(sr_dir)):
         if entry.endswith(".json") and entry != "sr.json" and set(entry[:-5]) <= KEY_CHARS:
-            out.append(volume_of(sr_dir, read_json(os.path.join(sr_dir, entry))))
+            out.append(volume_of(sr_dir, read_json(os.path.join(sr_dir, entry)), datapath))
     return out
 
 
@@ -206,7 +235,9 @@ def plugin_query(args):
         "features": ["SR_ATTACH", "SR_DETACH", "SR_CREATE", "SR_PROBE", "VDI_CREATE", "VDI_DESTROY",
                      "VDI_SNAPSHOT", "VDI_CLONE", "VDI_RESIZE", "THIN_PROVISIONING",
                      "VDI_ACTIVATE_READONLY"],
-        "configuration": {"path": "absolute path of the SR directory (or uri=file:///<dir>)"},
+        "configuration": {"path": "absolute path of the SR directory (or uri=file:///<dir>)",
+                          "datapath": "optional, at SR.create: the datapath plugin serving the volumes "
+                                      "(default file; e.g. qdisk)"},
         "required_cluster_stack": [],
     }
 
@@ -220,19 +251,32 @@ def plugin_ls(args):
 
 
 def sr_create(args):
-    sr_dir = sr_dir_of_config(args["configuration"])
+    configuration = args["configuration"]
+    sr_dir = sr_dir_of_config(configuration)
+    datapath = datapath_of_config(configuration)
     os.makedirs(sr_dir, mode=0o700, exist_ok=True)
     if os.path.exists(os.path.join(sr_dir, "sr.json")):
         raise PluginError("SR_BACKEND_FAILURE", ["SRInUse", sr_dir])
-    write_json(os.path.join(sr_dir, "sr.json"),
-               {"uuid": args["uuid"], "name": args["name"], "description": args["description"]})
+    meta = {"uuid": args["uuid"], "name": args["name"], "description": args["description"]}
+    if datapath != DEFAULT_DATAPATH:
+        meta["datapath"] = datapath
+    write_json(os.path.join(sr_dir, "sr.json"), meta)
+    if datapath != DEFAULT_DATAPATH:
+        return {"path": sr_dir, "datapath": datapath}
     return {"path": sr_dir}
 
 
 def sr_attach(args):
-    sr_dir = sr_dir_of_config(args["configuration"])
+    configuration = args["configuration"]
+    sr_dir = sr_dir_of_config(configuration)
     handle = "file://" + sr_dir
     sr_dir_of_handle(handle)
+    if "datapath" in configuration:
+        # attached volumes are found again by their URIs: an SR keeps the datapath it was created with
+        wanted, recorded = datapath_of_config(configuration), sr_datapath(sr_dir)
+        if wanted != recorded:
+            raise PluginError("SR_BACKEND_FAILURE", ["InvalidConfiguration", "the SR at " + sr_dir +
+                                                     " was created with datapath " + recorded + ", not " + wanted])
     return handle
 
 
@@ -282,6 +326,8 @@ def sr_probe(args):
     if os.path.isfile(os.path.join(sr_dir, "sr.json")):
         stat = stat_of(sr_dir, "file://" + sr_dir)
         config = dict(configuration, sr_uuid=stat["uuid"])
+        if sr_datapath(sr_dir) != DEFAULT_DATAPATH:
+            config["datapath"] = sr_datapath(sr_dir)  # what SR.attach needs to be given back
         return [{"configuration": config, "complete": True, "sr": stat, "extra_info": {}}]
     return [{"configuration": configuration, "complete": False, "extra_info": {}}]
 

@@ -36,8 +36,9 @@ class GoldenSelfTest {
         datapathDir = root.datapath.resolve("file");
         bridge = root.start();
         v2 = new V2(bridge, "simplefile");
-        // registering the file datapath ran its Plugin.Query once
-        assertEquals(List.of("datapath/file/Plugin.Query"), scripts(root.newRequests()));
+        // registering the file and qdisk datapaths ran each one's Plugin.Query once
+        assertEquals(List.of("datapath/file/Plugin.Query", "datapath/qdisk/Plugin.Query"),
+                scripts(root.newRequests()).stream().sorted().toList());
     }
 
     @AfterEach
