@@ -151,16 +151,9 @@ final class NbdSessions implements AutoCloseable {
                 fail(status, "DP.attach_info failed: " + e.getMessage());
                 return;
             }
-            Optional<Implementation.Nbd> nbd = backend.first(Implementation.Nbd.class);
+            Optional<NbdExport> nbd = NbdExport.of(backend);
             if (nbd.isPresent()) {
-                Path socket;
-                try {
-                    socket = Path.of(NbdExport.parse(nbd.get().value().uri()).socket());
-                } catch (IllegalArgumentException e) {
-                    fail(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage());
-                    return;
-                }
-                connect(socket, 1);
+                connect(Path.of(nbd.get().socket()), 1);
                 return;
             }
             Optional<String> path = backend.first(Implementation.File.class).map(f -> f.value().path())

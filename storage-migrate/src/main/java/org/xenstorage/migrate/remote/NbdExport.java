@@ -44,12 +44,25 @@ public record NbdExport(String socket, String exportName) {
     }
 
     /**
-     * The export a backend serves itself, if it offers an {@code Nbd} implementation (the first one, as the remote
-     * endpoint chooses). Empty: the endpoint exports the {@code File}/{@code BlockDevice} with qemu-nbd under the
-     * default name.
+     * The export a backend serves itself: its first {@code Nbd} implementation whose URI names a socket. A SMAPIv1
+     * attach always lists an {@code Nbd} (upstream's tapdisk export), empty when the driver gave none; such an
+     * entry does not count. Empty: the remote endpoint exports the {@code File}/{@code BlockDevice} with qemu-nbd,
+     * under the default name. Both ends of the NBD upgrade choose with this method.
      */
     public static Optional<NbdExport> of(Backend backend) {
-        return backend.first(Implementation.Nbd.class).map(n -> parse(n.value().uri()));
+        for (Implementation i : backend.implementations()) {
+            if (i instanceof Implementation.Nbd n) {
+                try {
+                    NbdExport e = parse(n.value().uri());
+                    if (!e.socket().isEmpty()) {
+                        return Optional.of(e);
+                    }
+                } catch (IllegalArgumentException e) {
+                    // not an export we can reach: look further
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     private static String decode(String s) {

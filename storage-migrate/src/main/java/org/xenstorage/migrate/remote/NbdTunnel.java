@@ -340,7 +340,10 @@ public final class NbdTunnel implements AutoCloseable {
             String text = new String(bytes, 0, end, StandardCharsets.ISO_8859_1);
             OptionalInt status = NbdUpgrade.status(text);
             if (status.isEmpty() || status.getAsInt() != 200) {
-                fail(ctx, "the endpoint answered \"" + NbdUpgrade.firstLine(text) + "\"");
+                // the endpoint's reason, if it came with the head (a refusal's body is one short line)
+                String body = new String(bytes, end, bytes.length - end, StandardCharsets.UTF_8).strip();
+                fail(ctx, "the endpoint answered \"" + NbdUpgrade.firstLine(text) + "\""
+                        + (body.isEmpty() ? "" : ": " + NbdUpgrade.firstLine(body)));
                 return;
             }
             done = true;

@@ -69,7 +69,7 @@ public final class NbdUpgrade {
     static String firstLine(String head) {
         int eol = head.indexOf("\r\n");
         String line = eol < 0 ? head : head.substring(0, eol);
-        line = line.length() > 120 ? line.substring(0, 120) + "…" : line;
+        line = line.length() > 400 ? line.substring(0, 400) + "…" : line;
         return line.replaceAll("[^\\x20-\\x7e]", "?");
     }
 }

@@ -100,8 +100,17 @@ class RemoteUrlTest {
         assertEquals(new NbdExport("/run/q/s.sock", "vol 1"), NbdExport.parse("nbd+unix:///vol%201?socket=/run/q/s.sock"));
         assertEquals(new NbdExport("/s", ""), NbdExport.parse("nbd+unix:///?socket=/s"));
         assertEquals(new NbdExport("/s", ""), NbdExport.parse("nbd+unix://?socket=/s"));
-        for (String bad : List.of("nbd+unix:///x", "nbd:tcp:h:1", "file:///x")) {
+        for (String bad : List.of("nbd+unix:///x", "nbd:tcp:h:1", "file:///x", "")) {
             assertThrows(IllegalArgumentException.class, () -> NbdExport.parse(bad), bad);
         }
+        // a SMAPIv1 attach lists an empty Nbd when the driver has no NBD export: the File is what counts
+        org.xenstorage.idl.types.Backend v1 = new org.xenstorage.idl.types.Backend(List.of(
+                new org.xenstorage.idl.types.Implementation.File(new org.xenstorage.idl.types.FileInfo("/f")),
+                new org.xenstorage.idl.types.Implementation.Nbd(new org.xenstorage.idl.types.NbdInfo(""))));
+        assertEquals(Optional.empty(), NbdExport.of(v1));
+        org.xenstorage.idl.types.Backend v3 = new org.xenstorage.idl.types.Backend(List.of(
+                new org.xenstorage.idl.types.Implementation.Nbd(new org.xenstorage.idl.types.NbdInfo(
+                        "nbd+unix:///qd?socket=/run/q.sock"))));
+        assertEquals(Optional.of(new NbdExport("/run/q.sock", "qd")), NbdExport.of(v3));
     }
 }
