@@ -183,6 +183,22 @@ class RemoteEndpointTest {
     }
 
     @Test
+    void aClientStillSendingARefusedBodyReadsTheRefusal() {
+        // the endpoint answers 403 from the head, before it has read the body: the client must get the answer,
+        // not a reset (a close with unread bytes)
+        RemoteUrl wrong = RemoteUrl.parse("http://127.0.0.1:" + endpoint.address().getPort()
+                + "/services/SM?session_id=wrong-token-0123456789");
+        String big = "{\"method\":\"SR.list\",\"params\":[{\"dbg\":\"" + "x".repeat(4 << 20) + "\"}],\"id\":1}";
+        for (int i = 0; i < 5; i++) {
+            java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.util.concurrent.ExecutionException.class, () -> Soon.get(RemoteStorage.transport(wrong,
+                            RemoteTls.systemTrust(), RemoteStorage.Options.defaults()).call(big)));
+            assertTrue(String.valueOf(e.getCause()).contains("HTTP 403"), String.valueOf(e.getCause()));
+        }
+        assertEquals(List.of(), calls);
+    }
+
+    @Test
     void anNbdUpgradeConnectsTheDatapathsExportThroughTheTunnel() throws Exception {
         Path tunnels = Files.createDirectories(dir.resolve("t"));
         try (NbdTunnel t = NbdTunnel.open(url, RemoteTls.systemTrust(), RemoteNbdPath.nbd("vm", "sr", "vdi", "vbd/1/xvda"),
