@@ -13,6 +13,9 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.migrate.remote.NbdUpgrade;
@@ -131,9 +134,25 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
 
     private void refuse(ChannelHandlerContext ctx, HttpRequest request, HttpResponseStatus status, String reason) {
         state = State.DISCARD;
-        LOG.info("remote endpoint: {} {} from {}: {}", request == null ? "-" : request.method(), status.code(),
-                ctx.channel().remoteAddress(), reason);
+        logRefusal(request == null ? "-" : request.method().name(), status.code(), ctx.channel().remoteAddress(),
+                reason);
         HttpReplies.refuse(ctx, status, reason);
+    }
+
+    /** When the next refusal may be logged: at most one line a second, however fast bad requests come. */
+    private static final AtomicLong NEXT_LOG = new AtomicLong(System.nanoTime());
+    private static final AtomicInteger UNLOGGED = new AtomicInteger();
+
+    private static void logRefusal(String method, int status, Object peer, String reason) {
+        long now = System.nanoTime();
+        long next = NEXT_LOG.get();
+        if (now - next >= 0 && NEXT_LOG.compareAndSet(next, now + TimeUnit.SECONDS.toNanos(1))) {
+            int more = UNLOGGED.getAndSet(0);
+            LOG.info("remote endpoint: {} {} from {}: {}{}", method, status, peer, reason,
+                    more == 0 ? "" : " (and " + more + " refusal(s) not logged since the last line)");
+        } else {
+            UNLOGGED.incrementAndGet();
+        }
     }
 
     @Override
