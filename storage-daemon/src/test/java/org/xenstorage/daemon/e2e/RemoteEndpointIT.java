@@ -210,6 +210,34 @@ class RemoteEndpointIT {
         assertFalse(daemon.process.output().contains(daemon.token), "the token is never logged");
     }
 
+    @Test
+    void aSmapiv3VolumeAttachedOnlyIsExportedToo() throws Exception {
+        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
+        String qemuIo = DebianTool.require("qemu-io", "qemu-utils");
+        String v3 = UUID.randomUUID().toString();
+        Path v3Dir = Files.createDirectories(dir.resolve("sr-v3"));
+        register(daemon, v3, "simplefile");
+        remote.sr().create("it", v3, "v3 SR", "", Map.of("path", v3Dir.toString()), 0);
+        remote.sr().attach("it", v3, Map.of("path", v3Dir.toString()));
+        VdiInfo vdi = remote.vdi().create("it", v3, VdiInfo.defaults("", "v3").withSizes(8 << 20, 0));
+        // attached, not activated: the SMAPIv3 bridge answers DP.attach_info for an attached datapath
+        Backend backend = remote.vdi().attach3("it", "dp-v3", v3, vdi.vdi(), "vm3", true);
+        Path file = Path.of(backend.first(Implementation.File.class).map(f -> f.value().path())
+                .orElseThrow(() -> new AssertionError("no File in " + backend)));
+        try (NbdTunnel t = NbdTunnel.open(daemon.url, daemon.tls,
+                RemoteNbdPath.nbdProxyImport("vm3", v3, vdi.vdi(), "dp-v3"), Files.createDirectories(dir.resolve("t3")))) {
+            assertEquals(String.valueOf(8 << 20), run(nbdinfo, "--size", t.nbdUri(backend)).strip());
+            // qemu-io, another NBD client: a pattern written through the tunnel lands in the volume's file
+            run(qemuIo, "-f", "raw", "-c", "write -P 0x5a 1M 64k", t.nbdUri(backend));
+            byte[] bytes = Files.readAllBytes(file);
+            for (int i = 1 << 20; i < (1 << 20) + (64 << 10); i++) {
+                assertEquals(0x5a, bytes[i] & 0xff, "byte " + i);
+            }
+        }
+        Soon.await("no qemu-nbd left", () -> daemon.qemuNbds().isEmpty());
+        remote.dp().destroy2("it", "dp-v3", v3, vdi.vdi(), "vm3", false);
+    }
+
     /** Runs a tool to its end; fails with its output unless it exits 0. */
     static String run(String... argv) throws Exception {
         Process p = new ProcessBuilder(new ArrayList<>(List.of(argv))).redirectErrorStream(true).start();
