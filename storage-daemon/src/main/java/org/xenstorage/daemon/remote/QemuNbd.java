@@ -56,8 +56,9 @@ final class QemuNbd implements AutoCloseable {
     }
 
     /**
-     * Starts qemu-nbd on {@code image} in a new private directory under {@code baseDir} and waits until its socket
-     * exists (or it exits, or {@code startTimeout} passes).
+     * Starts qemu-nbd on {@code image} in a new private directory under {@code baseDir} and waits until it serves
+     * the export (its pid file is written), or exits, or {@code startTimeout} passes. An image locked by another
+     * process is tried again until then.
      *
      * @throws IOException when it is not installed, cannot start, or exits before it listens (with its output)
      */
@@ -93,8 +94,11 @@ final class QemuNbd implements AutoCloseable {
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path socket = dir.resolve("s");
         Path log = dir.resolve("log");
+        Path pidFile = dir.resolve("pid");
+        // qemu-nbd makes its socket before it opens the image, and writes its pid file once the export is ready
         List<String> argv = List.of(program.toString(), "--format=raw",
-                "--socket=" + socket.toAbsolutePath().normalize(), "--discard=unmap", "--", image.toString());
+                "--socket=" + socket.toAbsolutePath().normalize(), "--pid-file=" + pidFile.toAbsolutePath(),
+                "--discard=unmap", "--", image.toString());
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -110,7 +114,7 @@ final class QemuNbd implements AutoCloseable {
         }
         QemuNbd q = new QemuNbd(p, dir, socket, log);
         long pause = 2;
-        while (!Files.exists(socket)) {
+        while (!ready(pidFile)) {
             if (!p.isAlive()) {
                 String out = q.output();
                 q.close();
@@ -126,6 +130,14 @@ final class QemuNbd implements AutoCloseable {
         }
         LOG.debug("qemu-nbd pid {} serves {} on {}", p.pid(), image, socket);
         return q;
+    }
+
+    private static boolean ready(Path pidFile) {
+        try {
+            return Files.size(pidFile) > 0;
+        } catch (IOException e) {
+            return false; // not written yet
+        }
     }
 
     /** Its Unix socket. */
