@@ -83,6 +83,12 @@ public final class ConfigLoader {
                 + "(default: none, this daemon is the master; host mode: xapi knows)");
         k.put("shared-sr-types", "embedded mode: comma-separated SR types whose SRs are shared in the pool "
                 + "(default: none; host mode: xapi's SR.shared)");
+        k.put("remote-listen", "[ADDRESS:]PORT of the remote SMAPIv2 endpoint (HTTP(S) /services/SM and its NBD paths), "
+                + "address 127.0.0.1 unless given, [v6]:PORT for IPv6 (default: no endpoint)");
+        k.put("remote-token-file", "the remote endpoint's token, its only credential: a file only the daemon's user may "
+                + "read (required with remote-listen)");
+        k.put("remote-tls-cert", "PEM certificate chain: the remote endpoint speaks HTTPS only (with remote-tls-key)");
+        k.put("remote-tls-key", "PEM (PKCS#8) private key of remote-tls-cert");
         k.put("log-file", "also log to this file (default: stderr only, which systemd sends to the journal)");
         k.put("log-level", "ERROR | WARN | INFO | DEBUG (default INFO)");
         KEYS = java.util.Collections.unmodifiableMap(k);
@@ -298,6 +304,7 @@ public final class ConfigLoader {
         }
         Optional<Path> inventoryFile = v.containsKey("inventory-file")
                 ? Optional.of(path(v, "inventory-file", "")) : Optional.empty();
+        Optional<RemoteEndpointConfig> remote = remoteEndpoint(v);
         return new DaemonConfig(mode, role, stateDir, switchPath, smDir, pluginRoot, prefix,
                 bool(v, "smapiv1", true), bool(v, "smapiv3", true),
                 duration(v, "call-timeout", "1200s"), duration(v, "fanout-timeout", "30s"),
@@ -308,7 +315,45 @@ public final class ConfigLoader {
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
                 smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile, poolMaster, sharedTypes,
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, runDir, bootIdFile, smapiv3State,
-                sources);
+                remote, sources);
+    }
+
+    /** {@code [ADDRESS:]PORT}, the address a name, an IPv4 address or a bracketed IPv6 one. */
+    private static final Pattern LISTEN = Pattern.compile(
+            "(?:(\\[[0-9A-Fa-f:.]+]|[A-Za-z0-9][A-Za-z0-9.-]*):)?(\\d{1,5})");
+
+    /** {@code remote-*}: the endpoint listens only with {@code remote-listen}, and then only with a token file. */
+    static Optional<RemoteEndpointConfig> remoteEndpoint(Map<String, String> v) throws ConfigException {
+        String listen = v.getOrDefault("remote-listen", "").strip();
+        if (listen.isEmpty()) {
+            for (String key : List.of("remote-token-file", "remote-tls-cert", "remote-tls-key")) {
+                if (v.containsKey(key)) {
+                    throw new ConfigException(key + " is set but remote-listen is not: the remote endpoint is off");
+                }
+            }
+            return Optional.empty();
+        }
+        Matcher m = LISTEN.matcher(listen);
+        int port = m.matches() ? Integer.parseInt(m.group(2)) : -1;
+        if (port < 1 || port > 65535) {
+            throw new ConfigException("remote-listen must be PORT, ADDRESS:PORT or [IPv6]:PORT with a port of 1 to "
+                    + "65535, not '" + listen + "'");
+        }
+        String address = m.group(1) == null ? "127.0.0.1" : m.group(1).replace("[", "").replace("]", "");
+        String token = v.getOrDefault("remote-token-file", "").strip();
+        if (token.isEmpty()) {
+            throw new ConfigException("remote-listen needs remote-token-file: the token is the endpoint's only "
+                    + "credential, and the endpoint never listens without one");
+        }
+        Optional<Path> cert = Optional.ofNullable(v.get("remote-tls-cert")).map(String::strip).filter(s -> !s.isEmpty())
+                .map(Path::of);
+        Optional<Path> key = Optional.ofNullable(v.get("remote-tls-key")).map(String::strip).filter(s -> !s.isEmpty())
+                .map(Path::of);
+        if (cert.isPresent() != key.isPresent()) {
+            throw new ConfigException("remote-tls-cert and remote-tls-key go together: set both (HTTPS) or neither "
+                    + "(plain HTTP)");
+        }
+        return Optional.of(new RemoteEndpointConfig(address, port, Path.of(token), cert, key));
     }
 
     private static Path path(Map<String, String> v, String key, String dflt) throws ConfigException {

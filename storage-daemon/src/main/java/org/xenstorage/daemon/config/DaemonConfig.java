@@ -15,6 +15,7 @@ import java.util.Set;
  * @param runDir       attach state, which no longer holds after a reboot (host mode: a tmpfs, as upstream)
  * @param bootIdFile   the current boot's id; attach state recorded in another boot is set aside at start
  * @param smapiv3State the SMAPIv3 bridge's {@code state.db} ({@code datapaths.json} lives beside it)
+ * @param remote       the remote SMAPIv2 endpoint, when {@code remote-listen} is set
  * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
  */
 public record DaemonConfig(
@@ -49,6 +50,7 @@ public record DaemonConfig(
         Path runDir,
         Path bootIdFile,
         Path smapiv3State,
+        Optional<RemoteEndpointConfig> remote,
         Map<String, String> sources) {
 
     public DaemonConfig {

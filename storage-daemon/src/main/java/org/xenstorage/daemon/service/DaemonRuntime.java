@@ -25,6 +25,7 @@ import org.xenstorage.daemon.config.DaemonConfig;
 import org.xenstorage.daemon.config.Mode;
 import org.xenstorage.daemon.config.Role;
 import org.xenstorage.daemon.registry.SrRegistry;
+import org.xenstorage.daemon.remote.RemoteEndpoint;
 import org.xenstorage.daemon.routing.AdminCalls;
 import org.xenstorage.daemon.routing.BackendDirectory;
 import org.xenstorage.daemon.routing.DpInfoStore;
@@ -77,6 +78,7 @@ public final class DaemonRuntime {
     private ScheduledExecutorService scheduler;
     private ScheduledExecutorService discovery;
     private Mux mux;
+    private RemoteEndpoint remote;
     private ChildProcessRunner runner;
     private String bootId;
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -103,7 +105,16 @@ public final class DaemonRuntime {
         return mux;
     }
 
+    /** The remote SMAPIv2 endpoint, when {@code remote-listen} is set. */
+    public Optional<RemoteEndpoint> remoteEndpoint() {
+        return Optional.ofNullable(remote);
+    }
+
     private void startAll() throws Exception {
+        if (config.remote().isPresent()) {
+            // a remote endpoint without a usable token (or TLS key) must stop the start before anything runs
+            RemoteEndpoint.checkCredentials(config.remote().get());
+        }
         // the bridge on a host keeps nothing but its state.db (and datapaths.json) beside it
         if (config.role() == Role.ALL || config.mode() == Mode.EMBEDDED) {
             AtomicFile.createPrivateDirectories(config.stateDir());
@@ -240,6 +251,10 @@ public final class DaemonRuntime {
         // loop that delivered the request: no thread hop, and a burst of long-polls creates no threads
         muxQueue = SwitchQueueServer.start(address, config.queuePrefix(), config.maxInflight(), server::handle,
                 SwitchOptions.defaults(), Runnable::run);
+        if (config.remote().isPresent()) {
+            // the same mux over HTTP(S) for another host's storage_migrate; no token, no endpoint (start fails)
+            remote = RemoteEndpoint.start(config.remote().get(), server::handle, config.runDir().resolve("remote"));
+        }
         // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
         taskRunner.execute(() -> {
             try {
@@ -291,6 +306,9 @@ public final class DaemonRuntime {
         LOG.info("shutting down: finishing in-flight calls (grace {} s)", grace.toSeconds());
         notify.stopping();
         try {
+            if (remote != null) {
+                quietly("remote endpoint", remote::close);
+            }
             if (muxQueue != null) {
                 quietly("mux queue", () -> muxQueue.shutdown(grace));
             }

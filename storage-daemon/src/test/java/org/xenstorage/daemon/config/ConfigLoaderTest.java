@@ -165,4 +165,35 @@ class ConfigLoaderTest {
         assertThrows(ConfigException.class, () -> load(f, "--sm-env.1BAD=x"));
         assertThrows(ConfigException.class, () -> load(f, "--sm-env.<NAME>=x"));
     }
+
+    @Test
+    void theRemoteEndpointListensOnlyWithAPortAndATokenFile() throws Exception {
+        Path absent = dir.resolve("absent.conf");
+        assertEquals(java.util.Optional.empty(), load(absent).remote(), "off unless remote-listen is set");
+        RemoteEndpointConfig r = load(absent, "--remote-listen=8443", "--remote-token-file=/etc/token").remote()
+                .orElseThrow();
+        assertEquals("127.0.0.1", r.address(), "loopback unless an address is given");
+        assertEquals(8443, r.port());
+        assertEquals(Path.of("/etc/token"), r.tokenFile());
+        assertFalse(r.tls());
+        RemoteEndpointConfig all = load(absent, "--remote-listen=10.0.0.5:443", "--remote-token-file=/t",
+                "--remote-tls-cert=/c.pem", "--remote-tls-key=/k.pem").remote().orElseThrow();
+        assertEquals("10.0.0.5", all.address());
+        assertTrue(all.tls());
+        assertEquals("::1", load(absent, "--remote-listen=[::1]:9000", "--remote-token-file=/t").remote()
+                .orElseThrow().address());
+        assertEquals("0.0.0.0", load(absent, "--remote-listen=0.0.0.0:9000", "--remote-token-file=/t").remote()
+                .orElseThrow().address());
+
+        String missing = assertThrows(ConfigException.class, () -> load(absent, "--remote-listen=8443")).getMessage();
+        assertTrue(missing.contains("remote-token-file"), missing);
+        for (String bad : java.util.List.of("0", "65536", "host:", "::1:80", "a b:80", "x")) {
+            assertThrows(ConfigException.class, () -> load(absent, "--remote-listen=" + bad, "--remote-token-file=/t"),
+                    bad);
+        }
+        assertThrows(ConfigException.class, () -> load(absent, "--remote-listen=1", "--remote-token-file=/t",
+                "--remote-tls-cert=/c.pem"));
+        assertThrows(ConfigException.class, () -> load(absent, "--remote-token-file=/t"),
+                "a token file without remote-listen is a mistake, not a silent no-op");
+    }
 }

@@ -1,0 +1,256 @@
+package org.xenstorage.daemon.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.errors.StorageError;
+import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.DpStat;
+import org.xenstorage.idl.types.Implementation;
+import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.idl.wire.Json;
+import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteNbdPath;
+import org.xenstorage.migrate.remote.RemoteStorage;
+import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.testing.Soon;
+
+/**
+ * One real daemon with its remote endpoint (plain HTTP on loopback), reached the way another host's daemon
+ * reaches it: SMAPIv2 through {@link RemoteStorage}, NBD through an {@link NbdTunnel} read by nbdinfo and written by
+ * nbdcopy (libnbd-bin) with qemu-nbd (qemu-utils) behind the endpoint; and raw sockets for every refusal.
+ */
+class RemoteEndpointIT {
+    static final long SIZE = 16 << 20;
+
+    @TempDir
+    static Path dir;
+    static RemoteDaemon daemon;
+    static StorageService remote;
+    static String sr;
+    static Path srDir;
+
+    @BeforeAll
+    static void start() throws Exception {
+        daemon = RemoteDaemon.start(dir, null, RemoteTls.systemTrust());
+        remote = daemon.storage();
+        sr = UUID.randomUUID().toString();
+        srDir = dir.resolve("sr");
+        Files.createDirectories(srDir);
+        register(daemon, sr, "localfile");
+        remote.sr().create("it", sr, "remote SR", "", Map.of("location", srDir.toString()), 0);
+        remote.sr().attach("it", sr, Map.of("location", srDir.toString()));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (daemon != null) {
+            daemon.close();
+        }
+    }
+
+    /** The mux's Registry.register extension call, through the endpoint like every other call. */
+    static void register(RemoteDaemon d, String sr, String type) throws Exception {
+        String reply = Soon.get(RemoteStorage.transport(d.url, d.tls, RemoteStorage.Options.defaults())
+                .call("{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"it\",\"sr\":\"" + sr
+                        + "\",\"sr_type\":\"" + type + "\"}],\"id\":1}"));
+        JsonNode r = Json.parse(reply);
+        assertTrue(r.get("error").isNull(), reply);
+    }
+
+    @Test
+    void smapiv2OverHttpReachesTheMuxAndItsErrorsComeBackAsStorageErrors() {
+        assertEquals("mux", remote.query().query("it").driver());
+        assertTrue(remote.sr().list("it").contains(sr), "SR.list through the endpoint");
+        StorageException e = org.junit.jupiter.api.Assertions.assertThrows(StorageException.class,
+                () -> remote.vdi().stat("it", "no-such-sr", "v"));
+        assertEquals(new StorageError.NoStoragePluginForSr("no-such-sr"), e.error(), "the same error as a local call");
+    }
+
+    /** Sends raw bytes, reads until the server closes; returns what it said. */
+    String raw(String request) throws Exception {
+        return raw(request.getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    String raw(byte[] request) throws Exception {
+        return Soon.get(CompletableFuture.supplyAsync(() -> {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
+                s.getOutputStream().write(request);
+                s.getOutputStream().flush();
+                InputStream in = s.getInputStream();
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                in.transferTo(out); // to the end: the endpoint closes every refused connection
+                return out.toString(StandardCharsets.ISO_8859_1);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }));
+    }
+
+    static void assertStatus(int code, String response, String what) {
+        assertTrue(response.startsWith("HTTP/1.1 " + code + " "), what + ": " + response);
+    }
+
+    @Test
+    void requestsWithoutTheTokenWhereTheUrlPutsItAreRefusedAndTouchNothing() throws Exception {
+        VdiInfo vdi = remote.vdi().create("it", sr, VdiInfo.defaults("", "untouched").withSizes(1 << 20, 0));
+        String dp = "dp-refused";
+        String attach = "{\"method\":\"VDI.attach3\",\"params\":[{\"dbg\":\"x\",\"dp\":\"" + dp + "\",\"sr\":\"" + sr
+                + "\",\"vdi\":\"" + vdi.vdi() + "\",\"vm\":\"0\",\"read_write\":true}],\"id\":1}";
+        String nbd = RemoteNbdPath.nbd("0", sr, vdi.vdi(), dp).path();
+        String t = daemon.token;
+        List<String[]> forbidden = List.of(
+                new String[] {"no token", post("/services/SM", "", attach)},
+                new String[] {"wrong token", post("/services/SM?session_id=wrong-" + t, "", attach)},
+                new String[] {"token as a prefix", post("/services/SM?session_id=" + t.substring(0, t.length() - 1), "",
+                        attach)},
+                new String[] {"token twice", post("/services/SM?session_id=" + t + "&session_id=" + t, "", attach)},
+                new String[] {"token in a cookie", post("/services/SM", "Cookie: session_id=" + t + "\r\n", attach)},
+                new String[] {"token in Authorization", post("/services/SM", "Authorization: Bearer " + t + "\r\n",
+                        attach)},
+                new String[] {"token in the path", post("/services/SM/" + t, "", attach)},
+                new String[] {"token in the body", post("/services/SM", "", attach.replace("\"x\"", "\"" + t + "\""))},
+                new String[] {"NBD without token", "PUT " + nbd + " HTTP/1.0\r\n\r\n"},
+                new String[] {"NBD with token in a header", "PUT " + nbd + " HTTP/1.0\r\nX-Session-Id: " + t
+                        + "\r\n\r\n"},
+                new String[] {"NBD with a wrong token", "PUT " + nbd + "?session_id=nope HTTP/1.0\r\n\r\n"});
+        for (String[] c : forbidden) {
+            assertStatus(403, raw(c[1]), c[0]);
+        }
+        String q = "?session_id=" + t;
+        assertStatus(400, raw("NOT HTTP AT ALL\r\n\r\n"), "garbage");
+        assertStatus(400, raw("POST /services/SM" + q + " HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"),
+                "a header line without a colon");
+        assertStatus(400, raw("GET /" + "x".repeat(10_000) + " HTTP/1.1\r\n\r\n"), "a request line over the limit");
+        assertStatus(400, raw("GET /services/SM" + q + " HTTP/1.1\r\nX-Big: " + "y".repeat(20_000) + "\r\n\r\n"),
+                "headers over the limit");
+        assertStatus(413, raw("POST /services/SM" + q + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + (64 << 20)
+                + "\r\n\r\n"), "a body over the limit");
+        assertStatus(404, raw("GET /services/SM/nope" + q + " HTTP/1.1\r\nHost: x\r\n\r\n"), "unknown path");
+        assertStatus(404, raw("PUT /services/SM/nbd/a/b" + q + " HTTP/1.0\r\n\r\n"), "a short NBD path");
+        assertStatus(405, raw("GET /services/SM" + q + " HTTP/1.1\r\nHost: x\r\n\r\n"), "GET on the RPC path");
+        assertStatus(405, raw("POST " + nbd + q + " HTTP/1.0\r\nContent-Length: 0\r\n\r\n"), "POST on an NBD path");
+
+        DpStat stat = remote.dp().statVdi("it", sr, vdi.vdi());
+        assertEquals(Map.of(), stat.dps(), "no datapath was made: " + stat);
+        assertEquals(List.of(), daemon.qemuNbds(), "no qemu-nbd was started");
+        assertTrue(daemon.process.process.isAlive(), daemon.process.output());
+        assertFalse(daemon.process.output().contains(t), "the token is never logged");
+        // the right token on an NBD path of a datapath that does not exist: 404, and still nothing started
+        assertStatus(404, raw("PUT " + nbd + q + " HTTP/1.0\r\n\r\n"), "a datapath that is not attached");
+        assertEquals(List.of(), daemon.qemuNbds());
+    }
+
+    static String post(String target, String headers, String body) {
+        return "POST " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "Content-Type: application/json\r\n"
+                + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
+    }
+
+    @Test
+    void anAttachedVdiIsAnNbdExportThroughTheTunnel() throws Exception {
+        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
+        String nbdcopy = DebianTool.require("nbdcopy", "libnbd-bin");
+        DebianTool.require("qemu-nbd", "qemu-utils");
+        VdiInfo vdi = remote.vdi().create("it", sr, VdiInfo.defaults("", "exported").withSizes(SIZE, 0));
+        String dp = "vbd/remote/xvda"; // a slash: the path's segments are escaped
+        Backend backend = remote.vdi().attach3("it", dp, sr, vdi.vdi(), "vm7", true);
+        remote.vdi().activate3("it", dp, sr, vdi.vdi(), "vm7");
+        Path file = Path.of(backend.first(Implementation.File.class).map(f -> f.value().path())
+                .or(() -> backend.first(Implementation.BlockDevice.class).map(b -> b.value().path()))
+                .orElseThrow(() -> new AssertionError("no file in " + backend)));
+        Path tunnels = Files.createDirectories(dir.resolve("t"));
+        try (NbdTunnel nbd = NbdTunnel.open(daemon.url, daemon.tls, RemoteNbdPath.nbd("vm7", sr, vdi.vdi(), dp), tunnels);
+             NbdTunnel proxy = NbdTunnel.open(daemon.url, daemon.tls,
+                     RemoteNbdPath.nbdProxyImport("vm7", sr, vdi.vdi(), dp), tunnels)) {
+            assertEquals(String.valueOf(SIZE), run(nbdinfo, "--size", nbd.nbdUri()).strip());
+            assertEquals(String.valueOf(SIZE), run(nbdinfo, "--size", proxy.nbdUri()).strip(), "the nbdproxy path");
+
+            // random blocks with zero runs between them, copied into the VDI through the tunnel
+            byte[] image = new byte[(int) SIZE];
+            Random random = new Random(7);
+            for (int off = 0; off < image.length; off += 1 << 20) {
+                if ((off >> 20) % 3 != 1) {
+                    byte[] block = new byte[1 << 20];
+                    random.nextBytes(block);
+                    System.arraycopy(block, 0, image, off, block.length);
+                }
+            }
+            Path source = dir.resolve("source.img");
+            Files.write(source, image);
+            run(nbdcopy, "--flush", source.toString(), nbd.nbdUri());
+            assertArrayEquals(image, Files.readAllBytes(file), "the VDI's file equals what nbdcopy sent");
+            assertEquals(SIZE, Files.size(file));
+        }
+        Soon.await("closing the tunnels leaves no qemu-nbd", () -> daemon.qemuNbds().isEmpty());
+        remote.vdi().deactivate("it", dp, sr, vdi.vdi(), "vm7");
+        remote.vdi().detach("it", dp, sr, vdi.vdi(), "vm7");
+        assertFalse(daemon.process.output().contains(daemon.token), "the token is never logged");
+    }
+
+    @Test
+    void aSmapiv3VolumeAttachedOnlyIsExportedToo() throws Exception {
+        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
+        String qemuIo = DebianTool.require("qemu-io", "qemu-utils");
+        String v3 = UUID.randomUUID().toString();
+        Path v3Dir = Files.createDirectories(dir.resolve("sr-v3"));
+        register(daemon, v3, "simplefile");
+        remote.sr().create("it", v3, "v3 SR", "", Map.of("path", v3Dir.toString()), 0);
+        remote.sr().attach("it", v3, Map.of("path", v3Dir.toString()));
+        VdiInfo vdi = remote.vdi().create("it", v3, VdiInfo.defaults("", "v3").withSizes(8 << 20, 0));
+        // attached, not activated: the SMAPIv3 bridge answers DP.attach_info for an attached datapath
+        Backend backend = remote.vdi().attach3("it", "dp-v3", v3, vdi.vdi(), "vm3", true);
+        Path file = Path.of(backend.first(Implementation.File.class).map(f -> f.value().path())
+                .orElseThrow(() -> new AssertionError("no File in " + backend)));
+        try (NbdTunnel t = NbdTunnel.open(daemon.url, daemon.tls,
+                RemoteNbdPath.nbdProxyImport("vm3", v3, vdi.vdi(), "dp-v3"), Files.createDirectories(dir.resolve("t3")))) {
+            assertEquals(String.valueOf(8 << 20), run(nbdinfo, "--size", t.nbdUri(backend)).strip());
+            // qemu-io, another NBD client: a pattern written through the tunnel lands in the volume's file
+            run(qemuIo, "-f", "raw", "-c", "write -P 0x5a 1M 64k", t.nbdUri(backend));
+            byte[] bytes = Files.readAllBytes(file);
+            for (int i = 1 << 20; i < (1 << 20) + (64 << 10); i++) {
+                assertEquals(0x5a, bytes[i] & 0xff, "byte " + i);
+            }
+        }
+        Soon.await("no qemu-nbd left", () -> daemon.qemuNbds().isEmpty());
+        remote.dp().destroy2("it", "dp-v3", v3, vdi.vdi(), "vm3", false);
+    }
+
+    /** Runs a tool to its end; fails with its output unless it exits 0. */
+    static String run(String... argv) throws Exception {
+        Process p = new ProcessBuilder(new ArrayList<>(List.of(argv))).redirectErrorStream(true).start();
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        int status = Soon.exitOf(p);
+        String text = Soon.get(out);
+        assertEquals(0, status, String.join(" ", argv) + " failed:\n" + text);
+        return text;
+    }
+}
