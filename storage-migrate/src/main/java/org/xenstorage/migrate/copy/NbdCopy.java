@@ -60,7 +60,8 @@ import org.xenstorage.threads.EventLoopGuard;
  *
  * <p>nbdcopy always copies its whole source. A local source longer than the range to copy (a block device
  * rounded up to its volume manager's extent) is therefore read through {@code qemu-nbd} (qemu-utils), which
- * nbdcopy runs as its own subprocess over socket activation, with qemu's raw driver cut to the range's size.
+ * nbdcopy runs as its own subprocess over socket activation, with qemu's raw driver cut to the range's size (which
+ * qemu wants a multiple of 512, as virtual sizes are; otherwise qemu's refusal is the copy's error).
  *
  * <p>Why a child process and not {@link ChildProcessRunner#run}: that call returns only when the child has
  * ended, and a copy needs its progress while it runs and a way to stop it from another thread. The discipline
