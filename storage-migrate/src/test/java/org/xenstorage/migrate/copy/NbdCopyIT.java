@@ -263,6 +263,37 @@ class NbdCopyIT {
     }
 
     @Test
+    void givenCopyRunning_whenAwaitingThreadInterrupted_thenCopyCancelledAndNoProcessLeft() throws Exception {
+        Path src = sparseSource("src.img");
+        Path dst = dir.resolve("dst.img");
+        Disk.sparse(dst, 64 * MIB);
+
+        try (QemuExport export = QemuExport.unixThrottled(dst, exportDir("e"), MIB)) {
+            NbdCopy.Running running = copier.startUpload(src, 64 * MIB, export.uri(), NbdCopy.Destination.FRESH,
+                    f -> { });
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread waiter = new Thread(() -> {
+                try {
+                    running.await();
+                    outcome.complete(null);
+                } catch (Throwable t) {
+                    outcome.complete(t);
+                }
+            }, "nbdcopy-waiter");
+            waiter.start();
+            Soon.await("the waiter blocks in await", () -> waiter.getState() == Thread.State.WAITING
+                    || waiter.getState() == Thread.State.TIMED_WAITING);
+
+            waiter.interrupt();
+
+            assertTrue(Soon.get(outcome) instanceof InterruptedException, "await interrupted");
+            assertTrue(running.isCancelled(), "an interrupted wait cancels the copy");
+            Soon.await("nbdcopy gone", () -> ProcessHandle.of(running.pid()).map(ProcessTree::gone).orElse(true));
+            assertTrue(NbdCopy.groupMembers(running.pid()).isEmpty(), "nothing left in its process group");
+        }
+    }
+
+    @Test
     void givenNoServerOnTheSocket_whenUploaded_thenClearErrorNamingTheExport() throws Exception {
         Path src = sparseSource("src.img");
         NbdUri missing = NbdUri.unixSocket(dir.resolve("absent.sock"), QemuExport.EXPORT_NAME);
