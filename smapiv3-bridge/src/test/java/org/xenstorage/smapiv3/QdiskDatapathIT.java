@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -32,6 +31,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.testing.DebianTools;
+import org.xenstorage.testing.DebianTools.Tool;
 import org.xenstorage.testing.Soon;
 
 /**
@@ -57,20 +58,7 @@ class QdiskDatapathIT {
 
     @BeforeAll
     static void requireTools() {
-        requireTool("qemu-storage-daemon", "qemu-system-common");
-        requireTool("qemu-io", "qemu-utils");
-        requireTool("nbdinfo", "libnbd-bin");
-    }
-
-    /** Fails (never skips) when a tool is missing, naming the Debian package that has it. */
-    private static void requireTool(String tool, String debianPackage) {
-        for (String dir : ("/usr/bin:/bin:/usr/sbin:" + System.getenv().getOrDefault("PATH", "")).split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-                return;
-            }
-        }
-        fail(tool + " not found: install the Debian package " + debianPackage
-                + " (.ci/run installs it: apt-get install -y " + debianPackage + ")");
+        DebianTools.requireAll(Tool.QEMU_STORAGE_DAEMON, Tool.QEMU_IO, Tool.NBDINFO);
     }
 
     @BeforeEach

@@ -36,6 +36,8 @@ import org.xenstorage.migrate.remote.NbdTunnel;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.remote.RemoteStorage;
 import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.testing.DebianTools;
+import org.xenstorage.testing.DebianTools.Tool;
 import org.xenstorage.testing.Soon;
 
 /**
@@ -171,9 +173,9 @@ class RemoteEndpointIT {
 
     @Test
     void anAttachedVdiIsAnNbdExportThroughTheTunnel() throws Exception {
-        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
-        String nbdcopy = DebianTool.require("nbdcopy", "libnbd-bin");
-        DebianTool.require("qemu-nbd", "qemu-utils");
+        String nbdinfo = DebianTools.require(Tool.NBDINFO).toString();
+        String nbdcopy = DebianTools.require(Tool.NBDCOPY).toString();
+        DebianTools.require(Tool.QEMU_NBD).toString();
         VdiInfo vdi = remote.vdi().create("it", sr, VdiInfo.defaults("", "exported").withSizes(SIZE, 0));
         String dp = "vbd/remote/xvda"; // a slash: the path's segments are escaped
         Backend backend = remote.vdi().attach3("it", dp, sr, vdi.vdi(), "vm7", true);
@@ -212,8 +214,8 @@ class RemoteEndpointIT {
 
     @Test
     void aSmapiv3VolumeAttachedOnlyIsExportedToo() throws Exception {
-        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
-        String qemuIo = DebianTool.require("qemu-io", "qemu-utils");
+        String nbdinfo = DebianTools.require(Tool.NBDINFO).toString();
+        String qemuIo = DebianTools.require(Tool.QEMU_IO).toString();
         String v3 = UUID.randomUUID().toString();
         Path v3Dir = Files.createDirectories(dir.resolve("sr-v3"));
         register(daemon, v3, "simplefile");

@@ -25,6 +25,8 @@ import org.xenstorage.migrate.remote.NbdTunnel;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.remote.RemoteStorage;
 import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.testing.DebianTools;
+import org.xenstorage.testing.DebianTools.Tool;
 import org.xenstorage.testing.Soon;
 
 /**
@@ -63,8 +65,8 @@ class RemoteEndpointTlsIT {
 
     @Test
     void httpsWithATrustedCertificateCarriesSmapiv2AndNbd() throws Exception {
-        String nbdinfo = DebianTool.require("nbdinfo", "libnbd-bin");
-        DebianTool.require("qemu-nbd", "qemu-utils");
+        String nbdinfo = DebianTools.require(Tool.NBDINFO).toString();
+        DebianTools.require(Tool.QEMU_NBD).toString();
         Path[] certAndKey = makeCertificate(dir);
         RemoteTls trusting = RemoteTls.trustingPem(certAndKey[0]);
         try (RemoteDaemon d = RemoteDaemon.start(dir, certAndKey, trusting)) {
