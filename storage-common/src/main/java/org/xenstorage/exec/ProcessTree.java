@@ -88,6 +88,14 @@ public final class ProcessTree {
             .filter(Files::isExecutable).findFirst().orElse(null);
 
     /**
+     * The live processes whose process group is {@code pgid}, from /proc; empty for this JVM's own group (never a
+     * target) and where /proc cannot be read.
+     */
+    public static List<ProcessHandle> groupMembers(long pgid) {
+        return PipeHolders.groupMembers(pgid);
+    }
+
+    /**
      * Gone: exited, or a zombie. A zombie runs no code and holds no file or lock, but
      * {@link ProcessHandle#isAlive} calls it alive until its parent reaps it, and an orphan's new parent
      * (PID 1 in a container) may never do so.

@@ -530,39 +530,9 @@ public final class NbdCopy {
         }
     }
 
-    /** The live processes whose process group is {@code pgid}, from /proc (this JVM never among them). */
+    /** The live processes whose process group is {@code pgid} (this JVM's own group never). */
     static List<ProcessHandle> groupMembers(long pgid) {
-        List<ProcessHandle> out = new ArrayList<>();
-        long self = ProcessHandle.current().pid();
-        if (pgid == pgidOf(self)) {
-            return out;
-        }
-        try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path proc : procs) {
-                long pid;
-                try {
-                    pid = Long.parseLong(proc.getFileName().toString());
-                } catch (NumberFormatException e) {
-                    continue;
-                }
-                if (pid != self && pgidOf(pid) == pgid) {
-                    ProcessHandle.of(pid).filter(h -> !ProcessTree.gone(h)).ifPresent(out::add);
-                }
-            }
-        } catch (IOException e) {
-            // no /proc: nobody can be named
-        }
-        return out;
-    }
-
-    private static long pgidOf(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(f[2]);
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
+        return ProcessTree.groupMembers(pgid);
     }
 
     private static Thread daemon(String name, Runnable body) {
