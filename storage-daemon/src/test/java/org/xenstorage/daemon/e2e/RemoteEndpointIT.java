@@ -166,6 +166,113 @@ class RemoteEndpointIT {
         assertEquals(List.of(), daemon.qemuNbds());
     }
 
+    /** Hostile requests sent by the bad-input test: {@code -Dreliability.remote.requests=N}, 10,000 at full size. */
+    static final int HOSTILE = Integer.getInteger("reliability.remote.requests",
+            Boolean.getBoolean("reliability.full") ? 10_000 : 1_000);
+
+    /**
+     * Thousands of hostile requests (seeded, printed): refused shapes of every kind, each mutated (bytes flipped,
+     * cut short, spliced, repeated) and sent on its own connection, half-closed so a cut request ends. None may
+     * get anything but a 4xx or a closed connection, and afterwards the daemon is alive, nothing was attached,
+     * no qemu-nbd runs, the token was never logged, and a proper call still works.
+     */
+    @Test
+    void hostileRequestsByTheThousandAreRefusedAndTouchNothing() throws Exception {
+        VdiInfo vdi = remote.vdi().create("it", sr, VdiInfo.defaults("", "hostile").withSizes(1 << 20, 0));
+        String t = daemon.token;
+        String attach = "{\"method\":\"VDI.attach3\",\"params\":[{\"dbg\":\"x\",\"dp\":\"h\",\"sr\":\"" + sr
+                + "\",\"vdi\":\"" + vdi.vdi() + "\",\"vm\":\"0\",\"read_write\":true}],\"id\":1}";
+        String nbd = RemoteNbdPath.nbd("0", sr, vdi.vdi(), "h").path();
+        String proxy = RemoteNbdPath.nbdProxyImport("0", sr, vdi.vdi(), "h").path();
+        // Seeds: no seed with the token could attach anything (the right token only on paths of a datapath
+        // that does not exist, or with a method the path refuses), so no mutation of one can either.
+        List<String> seeds = List.of(
+                post("/services/SM", "", attach),
+                post("/services/SM?session_id=wrong-" + t, "", attach),
+                post("/services/SM", "Cookie: session_id=" + t + "\r\n", attach),
+                post("/services/SM/" + t, "", attach),
+                "PUT " + nbd + " HTTP/1.0\r\n\r\n",
+                "PUT " + proxy + "?session_id=nope HTTP/1.0\r\n\r\n",
+                "PUT " + nbd + " HTTP/1.0\r\nX-Session-Id: " + t + "\r\n\r\nNBDMAGIC\u0000\u0000\u0000",
+                "PUT " + nbd + "?session_id=" + t + " HTTP/1.0\r\n\r\nIHAVEOPT garbage after the upgrade",
+                "GET /services/SM?session_id=" + t + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                "POST " + proxy + "?session_id=" + t + " HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+                "GET /../../etc/passwd?session_id=" + t + " HTTP/1.1\r\n\r\n",
+                "PUT /services/SM/nbd/%2e%2e/%2e%2e/x/y?session_id=" + t + " HTTP/1.0\r\n\r\n",
+                "POST /services/SM HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n" + attach,
+                "NOT HTTP AT ALL\r\n\r\n");
+        long seed = Long.getLong("reliability.seed", System.nanoTime());
+        Random random = new Random(seed);
+        Map<String, Integer> answers = new java.util.TreeMap<>();
+        for (int i = 0; i < HOSTILE; i++) {
+            byte[] request = mutate(seeds.get(random.nextInt(seeds.size())).getBytes(StandardCharsets.ISO_8859_1),
+                    random);
+            String response = hostile(request);
+            String status = response.isEmpty() ? "closed" : response.substring(0, Math.min(12, response.length()));
+            answers.merge(status, 1, Integer::sum);
+            assertTrue(response.isEmpty() || response.matches("(?s)HTTP/1\\.1 4\\d\\d .*"), "request " + i
+                    + " (seed " + seed + ") answered " + response + " to " + new String(request,
+                    StandardCharsets.ISO_8859_1).replace(t, "<token>"));
+        }
+        System.out.println("remote-bad-input: seed=" + seed + " requests=" + HOSTILE + " answers=" + answers);
+        assertTrue(daemon.process.process.isAlive(), daemon.process.output());
+        assertEquals(Map.of(), remote.dp().statVdi("it", sr, vdi.vdi()).dps(), "nothing was attached");
+        Soon.await("no qemu-nbd is left", () -> daemon.qemuNbds().isEmpty());
+        assertFalse(daemon.process.output().contains(t), "the token is never logged");
+        assertEquals("mux", remote.query().query("it").driver(), "a proper call still works");
+    }
+
+    /** One to three random edits of {@code in}: a flipped byte, a cut, a spliced run of bytes, a repeat. */
+    static byte[] mutate(byte[] in, Random random) {
+        byte[] out = in;
+        for (int edits = 1 + random.nextInt(3); edits > 0; edits--) {
+            int at = random.nextInt(out.length + 1);
+            switch (random.nextInt(4)) {
+                case 0 -> {
+                    if (at < out.length) {
+                        out = out.clone();
+                        out[at] = (byte) random.nextInt(256);
+                    }
+                }
+                case 1 -> out = java.util.Arrays.copyOf(out, at);
+                case 2 -> {
+                    byte[] run = new byte[1 + random.nextInt(64)];
+                    random.nextBytes(run);
+                    out = splice(out, at, run);
+                }
+                default -> out = splice(out, at, java.util.Arrays.copyOfRange(out, at, Math.min(out.length,
+                        at + 1 + random.nextInt(256))));
+            }
+        }
+        return out;
+    }
+
+    static byte[] splice(byte[] in, int at, byte[] run) {
+        byte[] out = new byte[in.length + run.length];
+        System.arraycopy(in, 0, out, 0, at);
+        System.arraycopy(run, 0, out, at, run.length);
+        System.arraycopy(in, at, out, at + run.length, in.length - at);
+        return out;
+    }
+
+    /** Sends {@code request} and half-closes (so a cut request ends); returns what came back before the close. */
+    String hostile(byte[] request) throws Exception {
+        return Soon.get(CompletableFuture.supplyAsync(() -> {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
+                s.getOutputStream().write(request);
+                s.getOutputStream().flush();
+                s.shutdownOutput();
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                s.getInputStream().transferTo(out);
+                return out.toString(StandardCharsets.ISO_8859_1);
+            } catch (java.net.SocketException e) {
+                return ""; // reset by the endpoint: refused without an answer
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }));
+    }
+
     static String post(String target, String headers, String body) {
         return "POST " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "Content-Type: application/json\r\n"
                 + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
