@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -98,14 +97,30 @@ class RemoteEndpointIT {
     }
 
     String raw(byte[] request) throws Exception {
+        return exchange(request, false);
+    }
+
+    /**
+     * Sends {@code request} on a fresh connection and reads until the endpoint closes it (it closes every refused
+     * one). With {@code halfClose} the request's end is signalled (so a cut request ends) and a reset counts as a
+     * refusal without an answer ({@code ""}).
+     */
+    String exchange(byte[] request, boolean halfClose) throws Exception {
         return Soon.get(CompletableFuture.supplyAsync(() -> {
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
                 s.getOutputStream().write(request);
                 s.getOutputStream().flush();
-                InputStream in = s.getInputStream();
+                if (halfClose) {
+                    s.shutdownOutput();
+                }
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
-                in.transferTo(out); // to the end: the endpoint closes every refused connection
+                s.getInputStream().transferTo(out);
                 return out.toString(StandardCharsets.ISO_8859_1);
+            } catch (java.net.SocketException e) {
+                if (halfClose) {
+                    return ""; // reset by the endpoint: refused without an answer
+                }
+                throw new java.io.UncheckedIOException(e);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -207,7 +222,7 @@ class RemoteEndpointIT {
         for (int i = 0; i < HOSTILE; i++) {
             byte[] request = mutate(seeds.get(random.nextInt(seeds.size())).getBytes(StandardCharsets.ISO_8859_1),
                     random);
-            String response = hostile(request);
+            String response = exchange(request, true);
             String status = response.isEmpty() ? "closed" : response.substring(0, Math.min(12, response.length()));
             answers.merge(status, 1, Integer::sum);
             assertTrue(response.isEmpty() || response.matches("(?s)HTTP/1\\.1 4\\d\\d .*"), "request " + i
@@ -253,24 +268,6 @@ class RemoteEndpointIT {
         System.arraycopy(run, 0, out, at, run.length);
         System.arraycopy(in, at, out, at + run.length, in.length - at);
         return out;
-    }
-
-    /** Sends {@code request} and half-closes (so a cut request ends); returns what came back before the close. */
-    String hostile(byte[] request) throws Exception {
-        return Soon.get(CompletableFuture.supplyAsync(() -> {
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
-                s.getOutputStream().write(request);
-                s.getOutputStream().flush();
-                s.shutdownOutput();
-                ByteArrayOutputStream out = new ByteArrayOutputStream();
-                s.getInputStream().transferTo(out);
-                return out.toString(StandardCharsets.ISO_8859_1);
-            } catch (java.net.SocketException e) {
-                return ""; // reset by the endpoint: refused without an answer
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }));
     }
 
     static String post(String target, String headers, String body) {
