@@ -35,6 +35,7 @@ public record DaemonConfig(
         boolean killOnTimeout,
         int workers,
         int maxInflight,
+        boolean muxInProcess,
         int backendConcurrency,
         Duration discoveryInterval,
         Duration shutdownGrace,
