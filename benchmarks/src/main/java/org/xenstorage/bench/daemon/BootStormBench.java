@@ -58,6 +58,13 @@ public final class BootStormBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 3 && args[0].equals("--replay")) { // diagnosis: time a recorded journal's execs again
+            Path j = Path.of(args[1]);
+            Replay r = replay(j, new Phase("replay", 0, new long[0], 0, List.of(), 0, Files.size(j)), List.of(),
+                    Integer.parseInt(args[2]));
+            System.out.printf(Locale.ROOT, "%d execs (%d failed) in %.1f s%n", r.execs(), r.failed(), r.seconds());
+            return;
+        }
         int vdis = Integer.getInteger("storm.vdis", 500);
         int callers = Integer.getInteger("storm.callers", 16);
         Path root = repoRoot();
