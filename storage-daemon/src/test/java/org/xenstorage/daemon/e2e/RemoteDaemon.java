@@ -45,6 +45,12 @@ final class RemoteDaemon implements AutoCloseable {
      * {@code tls} is how the test's clients check it.
      */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls) throws Exception {
+        return start(dir, certAndKey, tls, List.of());
+    }
+
+    /** {@link #start(Path, Path[], RemoteTls)} with more daemon flags ({@code --remote-ca-bundle=...}, ...). */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs) throws Exception {
+        Files.createDirectories(dir);
         Path state = dir.resolve("var");
         String token = "t-" + UUID.randomUUID();
         Path tokenFile = dir.resolve("token");
@@ -59,6 +65,7 @@ final class RemoteDaemon implements AutoCloseable {
             args.add("--remote-tls-cert=" + certAndKey[0]);
             args.add("--remote-tls-key=" + certAndKey[1]);
         }
+        args.addAll(extraArgs);
         DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
         RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls);
         try {
@@ -94,6 +101,48 @@ final class RemoteDaemon implements AutoCloseable {
                 .filter(h -> h.info().arguments().map(a -> List.of(a).stream().anyMatch(x -> x.startsWith(marker)))
                         .orElse(false))
                 .toList();
+    }
+
+    /**
+     * Binds {@code sr} to {@code type} (the mux's Registry.register extension call, through the endpoint) and creates
+     * and attaches it with {@code deviceConfig}.
+     */
+    void addSr(String sr, String type, Map<String, String> deviceConfig) throws Exception {
+        String reply = Soon.get(RemoteStorage.transport(url, tls, RemoteStorage.Options.defaults())
+                .call("{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"it\",\"sr\":\"" + sr
+                        + "\",\"sr_type\":\"" + type + "\"}],\"id\":1}"));
+        if (!org.xenstorage.idl.wire.Json.parse(reply).get("error").isNull()) {
+            throw new AssertionError("Registry.register " + sr + ": " + reply);
+        }
+        StorageService s = storage();
+        s.sr().create("it", sr, sr, "", deviceConfig, 0);
+        s.sr().attach("it", sr, deviceConfig);
+    }
+
+    /** A localfile SR (the example SMAPIv1 driver) in the directory {@code srDir}, created here. */
+    void addLocalfileSr(String sr, Path srDir) throws Exception {
+        Files.createDirectories(srDir);
+        addSr(sr, "localfile", Map.of("location", srDir.toString()));
+    }
+
+    /** This daemon's processes of {@code program} (e.g. nbdcopy) whose arguments name a path under its state dir. */
+    List<ProcessHandle> childrenNaming(String program) {
+        String root = state.toAbsolutePath().normalize().toString();
+        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
+                .filter(h -> h.info().command().map(c -> c.endsWith("/" + program)).orElse(false))
+                .filter(h -> h.info().arguments().map(a -> List.of(a).stream().anyMatch(x -> x.contains(root)))
+                        .orElse(false))
+                .toList();
+    }
+
+    /** The url another daemon uses to reach this one, with {@code token} in place of the real one. */
+    String urlWithToken(String otherToken) {
+        return (url.tls() ? "https" : "http") + "://127.0.0.1:" + port + "/services/SM?session_id=" + otherToken;
+    }
+
+    /** The url another daemon uses to reach this one (token included). */
+    String urlText() {
+        return urlWithToken(token);
     }
 
     @Override
