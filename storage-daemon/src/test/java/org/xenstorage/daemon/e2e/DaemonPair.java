@@ -9,7 +9,8 @@ import org.xenstorage.testing.Soon;
 
 /**
  * Two real storage daemons as two hosts' would be, each with its own state, switch and remote endpoint (a
- * {@link RemoteDaemon} on its own loopback port and token), started side by side: storage motion tests call
+ * {@link RemoteDaemon} on its own loopback port and token, B optionally over TLS), started side by side: storage
+ * motion tests call
  * {@code DATA.copy} on {@link #a} with {@link #b}'s url. Each daemon's directory is {@code <dir>/a} or {@code <dir>/b}.
  */
 final class DaemonPair implements AutoCloseable {
@@ -28,8 +29,27 @@ final class DaemonPair implements AutoCloseable {
 
     /** With the same extra daemon flags for both. */
     static DaemonPair start(Path dir, List<String> extraArgs) throws Exception {
-        CompletableFuture<RemoteDaemon> a = startAsync(dir.resolve("a"), extraArgs);
-        CompletableFuture<RemoteDaemon> b = startAsync(dir.resolve("b"), extraArgs);
+        return start(dir, extraArgs, false);
+    }
+
+    /**
+     * With the same extra daemon flags for both; with {@code bOverTls}, B's endpoint speaks HTTPS only with a
+     * certificate made for 127.0.0.1 ({@code <dir>/b-cert/cert.pem}), which A trusts through its
+     * {@code remote-ca-bundle} (so a copy with {@code verify_dest} verifies it).
+     */
+    static DaemonPair start(Path dir, List<String> extraArgs, boolean bOverTls) throws Exception {
+        Path[] certAndKey = null;
+        List<String> aArgs = extraArgs;
+        RemoteTls bTls = RemoteTls.systemTrust();
+        if (bOverTls) {
+            Path certDir = java.nio.file.Files.createDirectories(dir.resolve("b-cert"));
+            certAndKey = RemoteEndpointTlsIT.makeCertificate(certDir);
+            aArgs = new java.util.ArrayList<>(extraArgs);
+            aArgs.add("--remote-ca-bundle=" + certAndKey[0]);
+            bTls = RemoteTls.trustingPem(certAndKey[0]);
+        }
+        CompletableFuture<RemoteDaemon> a = startAsync(dir.resolve("a"), aArgs, null, RemoteTls.systemTrust());
+        CompletableFuture<RemoteDaemon> b = startAsync(dir.resolve("b"), extraArgs, certAndKey, bTls);
         try {
             return new DaemonPair(Soon.get(a, DaemonProcess.START.multipliedBy(2)), Soon.get(b, DaemonProcess.START.multipliedBy(2)));
         } catch (Throwable e) {
@@ -40,10 +60,11 @@ final class DaemonPair implements AutoCloseable {
         }
     }
 
-    private static CompletableFuture<RemoteDaemon> startAsync(Path dir, List<String> extraArgs) {
+    private static CompletableFuture<RemoteDaemon> startAsync(Path dir, List<String> extraArgs, Path[] certAndKey,
+                                                              RemoteTls tls) {
         return CompletableFuture.supplyAsync(() -> {
             try {
-                return RemoteDaemon.start(dir, null, RemoteTls.systemTrust(), extraArgs);
+                return RemoteDaemon.start(dir, certAndKey, tls, extraArgs);
             } catch (Exception e) {
                 throw new CompletionException(e);
             }

@@ -23,15 +23,21 @@ import org.xenstorage.testing.Soon;
  * free loopback port, a fresh token in a private file, and optionally TLS; reached with {@link RemoteStorage}.
  */
 final class RemoteDaemon implements AutoCloseable {
-    final DaemonProcess process;
+    /** The running daemon (replaced by {@link #kill9AndRestart()}). */
+    volatile DaemonProcess process;
     final Path state;
     final String token;
     final RemoteUrl url;
     final RemoteTls tls;
     final int port;
+    private final Path dir;
+    private final List<String> args;
 
-    private RemoteDaemon(DaemonProcess process, Path state, String token, int port, boolean https, RemoteTls tls) {
+    private RemoteDaemon(DaemonProcess process, Path state, String token, int port, boolean https, RemoteTls tls,
+                         Path dir, List<String> args) {
         this.process = process;
+        this.dir = dir;
+        this.args = List.copyOf(args);
         this.state = state;
         this.token = token;
         this.port = port;
@@ -67,16 +73,31 @@ final class RemoteDaemon implements AutoCloseable {
         }
         args.addAll(extraArgs);
         DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
-        RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls);
+        RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls, dir, args);
+        d.awaitAnswering();
+        return d;
+    }
+
+    private void awaitAnswering() throws Exception {
+        DaemonProcess p = process;
         try {
-            StorageService quick = d.storage(Duration.ofSeconds(5));
+            StorageService quick = storage(Duration.ofSeconds(5));
             p.awaitStarted("the remote endpoint on port " + port + " answers Query.query",
                     () -> quick.query().query("it").driver().equals("mux"));
         } catch (Throwable e) {
             p.close();
             throw e;
         }
-        return d;
+    }
+
+    /**
+     * SIGKILL, then the same daemon again (same state, port, token and flags; its log appended to), once its
+     * endpoint answers: a crash and a restart of one host's daemon.
+     */
+    void kill9AndRestart() throws Exception {
+        process.kill9();
+        process = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
+        awaitAnswering();
     }
 
     /** A port nothing listens on now (bound, then closed again). */

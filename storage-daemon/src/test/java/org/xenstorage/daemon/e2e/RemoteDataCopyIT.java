@@ -36,8 +36,8 @@ import org.xenstorage.testing.Soon;
 
 /**
  * DATA.copy between two real daemons ({@link DaemonPair}): A's localfile SR to B's, through B's remote endpoint
- * (SMAPIv2 over HTTP, the bytes by nbdcopy through an NBD tunnel to a qemu-nbd behind B's endpoint). The call is
- * made on A (through A's own endpoint, as any SMAPIv2 client could) with B's url.
+ * (SMAPIv2 over HTTPS, the bytes by nbdcopy through a TLS NBD tunnel to a qemu-nbd behind B's endpoint). The call
+ * is made on A (through A's own endpoint, as any SMAPIv2 client could, or with smctl on A's switch) with B's url.
  */
 class RemoteDataCopyIT {
     static final long SIZE = 64L << 20;
@@ -55,7 +55,7 @@ class RemoteDataCopyIT {
     @BeforeAll
     static void start() throws Exception {
         DebianTools.requireAll(Tool.NBDCOPY, Tool.QEMU_NBD);
-        pair = DaemonPair.start(dir);
+        pair = DaemonPair.start(dir, List.of(), true); // B over HTTPS, its certificate in A's remote-ca-bundle
         a = pair.a.storage();
         b = pair.b.storage();
         srDirA = dir.resolve("a-sr");
@@ -166,7 +166,8 @@ class RemoteDataCopyIT {
         Path srcFile = srDirA.resolve(src.vdi() + ".img");
         Set<String> before = vdisOn(b, SR_B);
 
-        String task = a.data().copy("it", SR_A, src.vdi(), "0", pair.b.urlText(), SR_B, false);
+        // verify_dest: B's certificate checked against A's remote-ca-bundle
+        String task = a.data().copy("it", SR_A, src.vdi(), "0", pair.b.urlText(), SR_B, true);
         TaskInfo done = awaitEnd(task);
 
         TaskState.Completed c = assertInstanceOf(TaskState.Completed.class, done.state(), String.valueOf(done));
@@ -194,18 +195,23 @@ class RemoteDataCopyIT {
         return u;
     }
 
-    @Test
-    void cancelMidCopyFailsCancelledAndLeavesNoVdiOnTheOtherHost() throws Exception {
+    /** A fully written VDI (nbdcopy sends every byte): big enough for a copy to be caught running. */
+    static VdiInfo bigSourceVdi(String name) throws Exception {
         long size = 1L << 30;
-        VdiInfo src = sourceVdi("big", size, f -> {
+        return sourceVdi(name, size, f -> {
             byte[] block = random(4 << 20, 4);
             try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {
                 for (long at = 0; at < size; at += block.length) {
                     r.seek(at);
-                    r.write(block); // fully written: nbdcopy sends every byte
+                    r.write(block);
                 }
             }
         });
+    }
+
+    @Test
+    void cancelMidCopyFailsCancelledAndLeavesNoVdiOnTheOtherHost() throws Exception {
+        VdiInfo src = bigSourceVdi("big");
         Set<String> before = vdisOn(b, SR_B);
 
         String task = a.data().copy("it", SR_A, src.vdi(), "0", pair.b.urlText(), SR_B, false);
@@ -239,5 +245,85 @@ class RemoteDataCopyIT {
         assertNothingAttached(src.vdi(), before);
         assertFalse(pair.a.process.output().contains(wrong), "the wrong token is not logged on A");
         a.task().destroy("it", task);
+    }
+
+    /** smctl on A's switch, in this JVM. */
+    static String[] smctl(String... args) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        List<String> all = new java.util.ArrayList<>(List.of("--switch-path",
+                pair.a.state.resolve("message-switch.sock").toString(), "--progress", "none"));
+        all.addAll(List.of(args));
+        int status;
+        try (java.io.PrintStream o = new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8);
+             java.io.PrintStream e = new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8)) {
+            status = org.xenstorage.daemon.smctl.Smctl.run(all.toArray(String[]::new),
+                    new org.xenstorage.daemon.smctl.Terminal(o, e, false));
+        }
+        return new String[] {String.valueOf(status), out.toString(java.nio.charset.StandardCharsets.UTF_8),
+                err.toString(java.nio.charset.StandardCharsets.UTF_8)};
+    }
+
+    /**
+     * A second copy of a changed VDI finds the snapshot the first one left on B (same content id, no larger), clones
+     * it and writes over the clone, zeros included (a region zeroed since the first copy must read as zeros); sent
+     * with {@code smctl vdi-copy --url}.
+     */
+    @Test
+    void aSecondCopyIsIncrementalOntoTheFirstSnapshotAndSmctlSendsTheUrl() throws Exception {
+        String cid = "cid-" + UUID.randomUUID();
+        VdiInfo src = sourceVdi("incremental", 16 << 20, f -> write(f, 0, random(8 << 20, 6)));
+        a.vdi().setContentId("it", SR_A, src.vdi(), cid);
+        Path srcFile = srDirA.resolve(src.vdi() + ".img");
+        String first = a.data().copy("it", SR_A, src.vdi(), "0", pair.b.urlText(), SR_B, false);
+        TaskInfo firstDone = awaitEnd(first);
+        VdiInfo firstSnapshot = ((AsyncResult.VdiInfoResult) assertInstanceOf(TaskState.Completed.class,
+                firstDone.state(), String.valueOf(firstDone)).completion().result().orElseThrow()).value();
+        a.task().destroy("it", first);
+        write(srcFile, 1 << 20, new byte[2 << 20]);            // data turned to zeros
+        write(srcFile, 12L << 20, random(1 << 20, 7));         // a hole turned to data
+        Set<String> before = vdisOn(b, SR_B);
+
+        String[] run = smctl("--json", "vdi-copy", "--sr", SR_A, "--vdi", src.vdi(), "--dest", SR_B, "--url",
+                pair.b.urlText());
+
+        assertEquals("0", run[0], "smctl vdi-copy --url: " + run[1] + run[2]);
+        TaskInfo info = org.xenstorage.idl.wire.WireCodec.fromJson(run[1].strip(), TaskInfo.class);
+        VdiInfo snapshot = ((AsyncResult.VdiInfoResult) ((TaskState.Completed) info.state()).completion().result()
+                .orElseThrow()).value();
+        assertEquals(cid, snapshot.contentId());
+        assertEquals(sha256(srcFile), sha256(srDirB.resolve(snapshot.vdi() + ".img")), "bytes equal after the "
+                + "incremental copy");
+        assertTrue(pair.a.process.output().contains("incremental onto clone"), "the copy was made onto a clone of "
+                + firstSnapshot.vdi());
+        assertEquals(union(before, Set.of(snapshot.vdi())), vdisOn(b, SR_B), "only the new snapshot is added on B");
+        assertFalse((run[1] + run[2]).contains(pair.b.token), "smctl does not print the token");
+        assertNothingAttached(src.vdi(), vdisOn(b, SR_B));
+    }
+
+    /**
+     * kill -9 of A mid-copy: its copy record (url and token included, in a 0600 file) lets the restarted A tear
+     * down both sides: B's datapath and the half-written VDI there, A's source datapath.
+     */
+    @Test
+    void afterAKill9MidCopyTheRestartedDaemonReclaimsBothSides() throws Exception {
+        VdiInfo src = bigSourceVdi("crash");
+        Set<String> before = vdisOn(b, SR_B);
+        String task = a.data().copy("it", SR_A, src.vdi(), "0", pair.b.urlText(), SR_B, false);
+        Soon.await("nbdcopy runs for the copy", () -> !pair.a.childrenNaming("nbdcopy").isEmpty()
+                || !(a.task().stat("it", task).state() instanceof TaskState.Pending));
+        Path records = pair.a.state.resolve("mux").resolve("copies.json");
+        assertTrue(Files.readString(records).contains(src.vdi()), "the copy is recorded");
+        assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                Files.getPosixFilePermissions(records), "the record holds B's token: private");
+        assertTrue(vdisOn(b, SR_B).size() > before.size(), "the copy's VDI exists on B");
+
+        pair.a.kill9AndRestart();
+
+        Soon.await("the restarted A reclaimed B's side of the copy", () -> vdisOn(b, SR_B).equals(before)
+                && !b.dp().diagnostics().contains("copy-") && pair.b.qemuNbds().isEmpty());
+        Soon.await("A's copy record is gone", () -> !Files.readString(records).contains(src.vdi()));
+        assertNothingAttached(src.vdi(), before);
+        a.vdi().destroy("it", SR_A, src.vdi());
     }
 }
