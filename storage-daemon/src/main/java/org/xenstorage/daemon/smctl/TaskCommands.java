@@ -25,9 +25,11 @@ final class TaskCommands {
                 RegistryCommands.required("--sr", "<sr>", "source SR"),
                 RegistryCommands.required("--vdi", "<vdi>", "source VDI"),
                 RegistryCommands.required("--dest", "<sr>", "destination SR"),
-                text("--url", "<url>", "where the destination SR is served (DATA.copy 'url'; default \"\")"),
+                text("--url", "<url>", "where the destination SR is served (DATA.copy 'url'; default \"\": this "
+                        + "daemon); another host's daemon: http(s)://HOST:PORT/services/SM?session_id=TOKEN"),
                 text("--vm", "<vm>", "the VM the copy is for (DATA.copy 'vm'; default \"\")"),
-                flag("--verify-dest", "verify the destination's TLS certificate"),
+                flag("--verify-dest", "verify the destination's TLS certificate (against the daemon's "
+                        + "remote-ca-bundle)"),
                 flag("--no-wait", "print the task id and return at once")), TaskCommands::vdiCopy);
         catalog.add(RegistryCommands.spec("task-wait", "Follow a task (TASK.stat / UPDATES.get) to its end",
                 RegistryCommands.required("--task", "<task>", "the task id")), TaskCommands::taskWait);
