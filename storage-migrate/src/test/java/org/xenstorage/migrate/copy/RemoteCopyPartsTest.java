@@ -143,4 +143,19 @@ class RemoteCopyPartsTest {
         assertFalse(String.valueOf(e.error()).contains("hush-hush"), String.valueOf(e.error()));
         assertTrue(String.valueOf(e.error()).contains("/services/SM"), String.valueOf(e.error()));
     }
+
+    @Test
+    void verifyDestChoosesTheCertificateCheck() throws Exception {
+        RemoteConnector none = new RemoteConnector(Optional.empty(), dir, org.xenstorage.migrate.remote.RemoteStorage
+                .Options.defaults(), org.xenstorage.migrate.remote.NbdTunnel.Options.defaults());
+        assertFalse(none.tls(false).verifies(), "verify_dest=false: encrypted, any certificate");
+        assertTrue(none.tls(true).verifies(), "verify_dest=true without remote-ca-bundle: the JVM's CAs");
+        Path notPem = dir.resolve("bundle.pem");
+        Files.writeString(notPem, "not a certificate\n");
+        RemoteConnector broken = new RemoteConnector(Optional.of(notPem), dir, org.xenstorage.migrate.remote
+                .RemoteStorage.Options.defaults(), org.xenstorage.migrate.remote.NbdTunnel.Options.defaults());
+        assertFalse(broken.tls(false).verifies(), "the bundle is read only when verifying");
+        StorageException e = assertThrows(StorageException.class, () -> broken.tls(true));
+        assertTrue(String.valueOf(e.error()).contains("remote-ca-bundle"), String.valueOf(e.error()));
+    }
 }
