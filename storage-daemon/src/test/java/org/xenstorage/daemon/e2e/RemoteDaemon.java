@@ -33,16 +33,20 @@ final class RemoteDaemon implements AutoCloseable {
     private final Path dir;
     private final List<String> args;
 
-    private RemoteDaemon(DaemonProcess process, Path state, String token, int port, boolean https, RemoteTls tls,
-                         Path dir, List<String> args) {
+    /** The address the endpoint listens on and the url names ({@code 127.0.0.1} unless given). */
+    final String host;
+
+    private RemoteDaemon(DaemonProcess process, Path state, String token, String host, int port, boolean https,
+                         RemoteTls tls, Path dir, List<String> args) {
+        this.host = host;
         this.process = process;
         this.dir = dir;
         this.args = List.copyOf(args);
         this.state = state;
         this.token = token;
         this.port = port;
-        this.url = RemoteUrl.parse((https ? "https" : "http") + "://127.0.0.1:" + port + "/services/SM?session_id="
-                + token);
+        this.url = RemoteUrl.parse((https ? "https" : "http") + "://" + host + ":" + port
+                + "/services/SM?session_id=" + token);
         this.tls = tls;
     }
 
@@ -56,6 +60,15 @@ final class RemoteDaemon implements AutoCloseable {
 
     /** {@link #start(Path, Path[], RemoteTls)} with more daemon flags ({@code --remote-ca-bundle=...}, ...). */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs) throws Exception {
+        return start(dir, certAndKey, tls, extraArgs, "127.0.0.1");
+    }
+
+    /**
+     * The same with the endpoint on {@code host} (an IPv4 address of this machine, e.g. a second loopback address
+     * or a veth's), which the url names too.
+     */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs, String host)
+            throws Exception {
         Files.createDirectories(dir);
         Path state = dir.resolve("var");
         String token = "t-" + UUID.randomUUID();
@@ -66,14 +79,14 @@ final class RemoteDaemon implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("--mode=embedded", "--state-dir=" + state,
                 "--plugin-root=" + EmbeddedModeIT.repoRoot().resolve("examples/smapiv3"),
                 "--sm-dir=" + EmbeddedModeIT.repoRoot().resolve("examples/sm"), "--log-level=INFO",
-                "--remote-listen=127.0.0.1:" + port, "--remote-token-file=" + tokenFile));
+                "--remote-listen=" + host + ":" + port, "--remote-token-file=" + tokenFile));
         if (certAndKey != null) {
             args.add("--remote-tls-cert=" + certAndKey[0]);
             args.add("--remote-tls-key=" + certAndKey[1]);
         }
         args.addAll(extraArgs);
         DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
-        RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls, dir, args);
+        RemoteDaemon d = new RemoteDaemon(p, state, token, host, port, certAndKey != null, tls, dir, args);
         d.awaitAnswering();
         return d;
     }
@@ -158,7 +171,7 @@ final class RemoteDaemon implements AutoCloseable {
 
     /** The url another daemon uses to reach this one, with {@code token} in place of the real one. */
     String urlWithToken(String otherToken) {
-        return (url.tls() ? "https" : "http") + "://127.0.0.1:" + port + "/services/SM?session_id=" + otherToken;
+        return (url.tls() ? "https" : "http") + "://" + host + ":" + port + "/services/SM?session_id=" + otherToken;
     }
 
     /** The url another daemon uses to reach this one (token included). */
