@@ -37,6 +37,7 @@ public record DaemonConfig(
         boolean killOnTimeout,
         int workers,
         int maxInflight,
+        boolean muxInProcess,
         int backendConcurrency,
         Duration discoveryInterval,
         Duration shutdownGrace,

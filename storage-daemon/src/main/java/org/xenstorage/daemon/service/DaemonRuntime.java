@@ -31,6 +31,8 @@ import org.xenstorage.daemon.routing.BackendDirectory;
 import org.xenstorage.daemon.routing.DpInfoStore;
 import org.xenstorage.daemon.routing.Mux;
 import org.xenstorage.daemon.routing.MuxServer;
+import org.xenstorage.daemon.routing.InProcessFirstLink;
+import org.xenstorage.daemon.routing.SwitchLink;
 import org.xenstorage.daemon.routing.SwitchRpcLink;
 import org.xenstorage.daemon.task.DaemonTasks;
 import org.xenstorage.daemon.updates.UpdateLog;
@@ -49,6 +51,7 @@ import org.xenstorage.migrate.remote.NbdTunnel;
 import org.xenstorage.migrate.remote.RemoteStorage;
 import org.xenstorage.migrate.remote.RemoteTls;
 import org.xenstorage.migrate.task.TaskTable;
+import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
@@ -75,6 +78,8 @@ public final class DaemonRuntime {
     private final SdNotify notify;
     private final List<AutoCloseable> closeLast = new ArrayList<>();
     private EmbeddedSwitch embeddedSwitch;
+    // queues this process serves itself, which the mux calls without the switch round trip (mux-in-process)
+    private final InProcessQueues inProcess = new InProcessQueues();
     private Smapiv1Backend smapiv1;
     private Smapiv3Bridge smapiv3;
     private SwitchRpcClient client;
@@ -225,7 +230,17 @@ public final class DaemonRuntime {
         BootScope.adopt(dpsDir, bootId);
         DpInfoStore dps = DpInfoStore.open(dpsDir);
         client = SwitchRpcClient.connect(address, "xapi-storage-daemon");
-        SwitchRpcLink link = new SwitchRpcLink(client);
+        SwitchLink link = new SwitchRpcLink(client);
+        if (config.muxInProcess()) {
+            // backends of this process are called directly: one switch round trip per call instead of two
+            if (smapiv1 != null) {
+                smapiv1.serveInProcess(inProcess);
+            }
+            if (smapiv3 != null) {
+                smapiv3.serveInProcess(inProcess);
+            }
+            link = new InProcessFirstLink(inProcess, link);
+        }
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
         taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
@@ -329,6 +344,15 @@ public final class DaemonRuntime {
             LOG.info("removing stale switch socket {} ({})", sock, e.getMessage());
             Files.deleteIfExists(sock);
         }
+    }
+
+    /**
+     * The queues served in this process that the mux calls directly when {@code mux-in-process} is on: the
+     * daemon's own backends register here; code embedding the runtime may register another in-JVM backend (it
+     * must serve the same queue on the switch too, where the mux learns that it is live).
+     */
+    public InProcessQueues inProcessQueues() {
+        return inProcess;
     }
 
     /** Stops taking work, lets in-flight calls finish (up to the grace period), then closes everything. */
