@@ -91,6 +91,8 @@ public final class ConfigLoader {
                 + "read (required with remote-listen)");
         k.put("remote-tls-cert", "PEM certificate chain: the remote endpoint speaks HTTPS only (with remote-tls-key)");
         k.put("remote-tls-key", "PEM (PKCS#8) private key of remote-tls-cert");
+        k.put("remote-ca-bundle", "PEM certificates a DATA.copy to another host's https endpoint verifies its "
+                + "certificate against when verify_dest is set (default: the JVM's CA store)");
         k.put("log-file", "also log to this file (default: stderr only, which systemd sends to the journal)");
         k.put("log-level", "ERROR | WARN | INFO | DEBUG (default INFO)");
         KEYS = java.util.Collections.unmodifiableMap(k);
@@ -318,7 +320,8 @@ public final class ConfigLoader {
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
                 smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile, poolMaster, sharedTypes,
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, runDir, bootIdFile, smapiv3State,
-                remote, sources);
+                remote, Optional.ofNullable(v.get("remote-ca-bundle")).map(String::strip).filter(x -> !x.isEmpty())
+                .map(Path::of), sources);
     }
 
     /** {@code [ADDRESS:]PORT}, the address a name, an IPv4 address or a bracketed IPv6 one. */

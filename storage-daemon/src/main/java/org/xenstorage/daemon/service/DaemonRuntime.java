@@ -42,8 +42,14 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.migrate.DataService;
 import org.xenstorage.migrate.copy.DataExtents;
+import org.xenstorage.migrate.copy.NbdCopy;
+import org.xenstorage.migrate.copy.RemoteConnector;
+import org.xenstorage.migrate.copy.RemoteVdiCopy;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteStorage;
+import org.xenstorage.migrate.remote.RemoteTls;
 import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
@@ -121,6 +127,13 @@ public final class DaemonRuntime {
             RemoteEndpoint.checkCredentials(config.remote().get());
         }
         // the bridge on a host keeps nothing but its state.db (and datapaths.json) beside it
+        if (config.remoteCaBundle().isPresent()) {
+            try {
+                RemoteTls.trustingPem(config.remoteCaBundle().get());
+            } catch (IOException | RuntimeException e) {
+                throw new IOException("remote-ca-bundle " + config.remoteCaBundle().get() + ": " + e.getMessage(), e);
+            }
+        }
         if (config.role() == Role.ALL || config.mode() == Mode.EMBEDDED) {
             AtomicFile.createPrivateDirectories(config.stateDir());
             AtomicFile.createPrivateDirectories(config.runDir());
@@ -236,9 +249,19 @@ public final class DaemonRuntime {
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
         runner = new ChildProcessRunner();
         StorageService viaMux = StorageService.of(mux);
-        DataService data = new DataService(viaMux, tasks, CopyRecords.persistedAt(muxDir.resolve("copies.json")),
+        CopyRecords copies = CopyRecords.persistedAt(muxDir.resolve("copies.json"));
+        // a copy to another host: SMAPIv2 to its endpoint, nbdcopy through tunnels whose sockets live under run-dir
+        Path tunnels = config.runDir().resolve("copy");
+        AtomicFile.createPrivateDirectories(tunnels);
+        removeStaleTunnels(tunnels);
+        RemoteVdiCopy remoteCopy = new RemoteVdiCopy(viaMux, copies, new RemoteConnector(config.remoteCaBundle(),
+                tunnels, new RemoteStorage.Options(java.time.Duration.ofSeconds(30), config.callTimeout()),
+                NbdTunnel.Options.defaults()), NbdCopy.withSystemTools(runner));
+        java.util.OptionalInt ownPort = config.remote().map(r -> java.util.OptionalInt.of(r.port()))
+                .orElse(java.util.OptionalInt.empty());
+        DataService data = new DataService(viaMux, tasks, copies,
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
-                DataService::isLoopbackUrl);
+                url -> DataService.isLocalUrl(url, ownPort), remoteCopy);
         mux.setDataService(data, data);
         if (smapiv1 != null) {
             // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
@@ -283,6 +306,18 @@ public final class DaemonRuntime {
         });
         LOG.info("mux serving {} on {} (registered SRs: {}, live backend types: {})", config.queuePrefix(), address,
                 registry.srs(), directory.types());
+    }
+
+    /** A killed predecessor's NBD tunnel sockets (nobody listens on them any more). */
+    private static void removeStaleTunnels(Path dir) {
+        try (var entries = Files.newDirectoryStream(dir, "nbd-*")) {
+            for (Path d : entries) {
+                Files.deleteIfExists(d.resolve("nbd"));
+                Files.deleteIfExists(d);
+            }
+        } catch (IOException e) {
+            LOG.warn("could not remove stale NBD tunnel sockets under {}: {}", dir, e.toString());
+        }
     }
 
     private void startWatchdog() {
