@@ -17,11 +17,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.smapiv1.catalogue.Catalogue;
@@ -130,6 +132,9 @@ public final class Smapiv1Backend implements AutoCloseable {
     private final Optional<Path> inventory;
     private final String bootId;
     private final Map<String, Served> served = new ConcurrentHashMap<>();
+    // guarded by 'this': the in-process path to each served type's queue, once a caller in this JVM asked for it
+    private InProcessQueues inProcess;
+    private final Map<String, InProcessQueues.Registration> inProcessServed = new java.util.HashMap<>();
     private volatile boolean stopped;
 
     private Smapiv1Backend(Smapiv1Config config, SwitchAddress switchAddress, Options options) throws IOException {
@@ -288,6 +293,7 @@ public final class Smapiv1Backend implements AutoCloseable {
             SmDriver now = scan.drivers().get(type);
             if (now == null || !now.equals(served.get(type).driver())) {
                 Served gone = served.remove(type);
+                closeInProcess(type);
                 if (gone.queue() != null) {
                     gone.queue().shutdown(Duration.ofSeconds(5));
                 }
@@ -324,12 +330,56 @@ public final class Smapiv1Backend implements AutoCloseable {
         StorageDispatcher dispatcher = new StorageDispatcher(service);
         SwitchQueueServer queue = null;
         if (switchAddress != null) {
-            String name = config.queuePrefix() + "." + driver.type();
-            queue = SwitchQueueServer.start(switchAddress, name, requestWindow(config.maxConcurrent()),
-                    request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs)
-                            .thenCompose(f -> f));
+            queue = SwitchQueueServer.start(switchAddress, queueOf(driver.type()), requestWindow(config.maxConcurrent()),
+                    handler(dispatcher));
         }
-        return new Served(driver, translation, wrapper, service, dispatcher, queue);
+        Served s = new Served(driver, translation, wrapper, service, dispatcher, queue);
+        if (queue != null) {
+            registerInProcess(driver.type(), s);
+        }
+        return s;
+    }
+
+    private String queueOf(String type) {
+        return config.queuePrefix() + "." + type;
+    }
+
+    /** What a type's queue does with a request text: dispatch it on the driver exec pool. */
+    private Function<String, CompletableFuture<String>> handler(StorageDispatcher dispatcher) {
+        return request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs).thenCompose(f -> f);
+    }
+
+    /**
+     * Also serves every type's queue (now and as types appear) to callers in this JVM through {@code queues}:
+     * the same handler and window as on the switch, without the switch round trip. The queues stay served on the
+     * switch for everyone else.
+     */
+    public synchronized void serveInProcess(InProcessQueues queues) {
+        if (stopped) {
+            return;
+        }
+        inProcess = Objects.requireNonNull(queues, "queues");
+        served.forEach((type, s) -> {
+            if (s.queue() != null) {
+                registerInProcess(type, s);
+            }
+        });
+    }
+
+    private synchronized void registerInProcess(String type, Served s) {
+        if (inProcess == null || stopped) {
+            return;
+        }
+        closeInProcess(type);
+        inProcessServed.put(type, inProcess.register(queueOf(type), requestWindow(config.maxConcurrent()),
+                handler(s.dispatcher())));
+    }
+
+    private synchronized void closeInProcess(String type) {
+        InProcessQueues.Registration r = inProcessServed.remove(type);
+        if (r != null) {
+            r.close();
+        }
     }
 
     /**
@@ -433,6 +483,8 @@ public final class Smapiv1Backend implements AutoCloseable {
                 return;
             }
             stopped = true;
+            // in-process callers go to the switch from now on, as the queue servers stop taking calls
+            List.copyOf(inProcessServed.keySet()).forEach(this::closeInProcess);
         }
         served.values().forEach(s -> {
             if (s.queue() != null) {

@@ -27,6 +27,7 @@ import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.smapiv3.discovery.DatapathRegistry;
@@ -65,7 +66,50 @@ public final class Smapiv3Bridge implements AutoCloseable {
     private volatile PluginWatcher watcher;
     private volatile boolean closed;
 
+    // guarded by itself: the in-process path to each plugin's queue, once a caller in this JVM asked for it
+    private final Map<String, InProcessQueues.Registration> inProcessServed = new java.util.HashMap<>();
+    private InProcessQueues inProcess; // guarded by inProcessServed
+
     private record Served(VolumePluginService service, StorageDispatcher dispatcher, SwitchQueueServer server) {
+    }
+
+    /**
+     * Also serves every plugin's queue (now and as plugins appear) to callers in this JVM through {@code queues}:
+     * the same handler and window as on the switch, without the switch round trip. The queues stay served on the
+     * switch for everyone else; a plugin whose queue is not on the switch yet is not served in-process either.
+     */
+    public void serveInProcess(InProcessQueues queues) {
+        synchronized (inProcessServed) {
+            if (closed) {
+                return;
+            }
+            inProcess = java.util.Objects.requireNonNull(queues, "queues");
+        }
+        served.forEach((plugin, s) -> {
+            if (s.server() != null) {
+                registerInProcess(plugin, s.dispatcher());
+            }
+        });
+    }
+
+    private void registerInProcess(String plugin, StorageDispatcher dispatcher) {
+        synchronized (inProcessServed) {
+            if (inProcess == null || closed) {
+                return;
+            }
+            closeInProcess(plugin);
+            inProcessServed.put(plugin, inProcess.register(PluginNames.queue(config.queuePrefix(), plugin),
+                    requestWindow(config.maxConcurrent()), request -> handle(plugin, dispatcher, request)));
+        }
+    }
+
+    private void closeInProcess(String plugin) {
+        synchronized (inProcessServed) {
+            InProcessQueues.Registration r = inProcessServed.remove(plugin);
+            if (r != null) {
+                r.close();
+            }
+        }
     }
 
     private Smapiv3Bridge(Smapiv3Config config, SwitchAddress switchAddress, Map<String, String> environment)
@@ -238,7 +282,11 @@ public final class Smapiv3Bridge implements AutoCloseable {
             }
             VolumePluginService service = new VolumePluginService(plugin, dir, exec, srs, holders, datapaths);
             StorageDispatcher dispatcher = new StorageDispatcher(service.served());
-            served.put(plugin, new Served(service, dispatcher, serve(plugin, dispatcher)));
+            SwitchQueueServer server = serve(plugin, dispatcher);
+            served.put(plugin, new Served(service, dispatcher, server));
+            if (server != null) {
+                registerInProcess(plugin, dispatcher);
+            }
             LOG.info("serving volume plugin {} ({}) on {}", plugin, dir, PluginNames.queue(config.queuePrefix(), plugin));
         }
 
@@ -278,6 +326,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
                     SwitchQueueServer server = serve(e.getKey(), e.getValue().dispatcher());
                     if (server != null) {
                         served.put(e.getKey(), new Served(e.getValue().service(), e.getValue().dispatcher(), server));
+                        registerInProcess(e.getKey(), e.getValue().dispatcher());
                     } else {
                         unserved.add(e.getKey());
                     }
@@ -288,6 +337,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
 
         @Override
         public synchronized void volumePluginRemoved(String plugin) {
+            closeInProcess(plugin);
             Served s = served.remove(plugin);
             if (s != null) {
                 exec.forget(s.service().dir());
@@ -316,7 +366,11 @@ public final class Smapiv3Bridge implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
+        synchronized (inProcessServed) {
+            closed = true;
+            // in-process callers go to the switch from now on, as the queue servers stop taking calls
+            java.util.List.copyOf(inProcessServed.keySet()).forEach(this::closeInProcess);
+        }
         PluginWatcher w = watcher;
         if (w != null) {
             w.close();

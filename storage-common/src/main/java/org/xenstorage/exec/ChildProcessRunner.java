@@ -105,6 +105,7 @@ public final class ChildProcessRunner implements AutoCloseable {
         if (request.workingDir() != null) {
             pb.directory(request.workingDir().toFile());
         }
+        ExecJournal.fromEnvironment().ifPresent(j -> j.record(request));
         Process process = pb.start();
         // read now, while the process most likely still holds them: which pipes are its stdout and stderr
         PipeHolders.Identity identity = PipeHolders.identify(process.pid());

@@ -19,6 +19,7 @@ import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.MirrorStatus;
 import org.xenstorage.idl.types.VdiInfo;
+import org.xenstorage.migrate.copy.RemoteVdiCopy;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.copy.VdiCopy;
 import org.xenstorage.migrate.mirror.CopyRecords;
@@ -27,7 +28,8 @@ import org.xenstorage.migrate.task.TaskLauncher;
 /**
  * SMAPIv2 {@code DATA} and {@code DATA.MIRROR} for a standalone storage daemon (spec wrapper-mux 5.3).
  *
- * <p>{@code DATA.copy} between two SRs this daemon serves runs as a task ({@link VdiCopy}). Everything
+ * <p>{@code DATA.copy} between two SRs this daemon serves runs as a task ({@link VdiCopy}); to another host's
+ * daemon, when given a {@link RemoteVdiCopy}, as a task too ({@link RemoteVdiCopy}). Everything
  * that needs a hypervisor (tapdisk NBD mirroring, fd passing, NBD servers) answers
  * {@code Unimplemented} with a message saying why; the state calls ({@code DATA.MIRROR.list/stat})
  * report the copies in flight; the clean-up calls for receives succeed, since no receive can exist
@@ -44,6 +46,8 @@ public final class DataService implements DataApi, DataMirrorApi {
     private final CopyRecords records;
     private final VdiCopy copy;
     private final Predicate<String> localUrl;
+    /** Copies to another host's daemon; null: such a copy is {@code Unimplemented}. */
+    private final RemoteVdiCopy remoteCopy;
 
     /**
      * @param storage  reaches every SR (the daemon passes a client routed through the mux)
@@ -54,10 +58,21 @@ public final class DataService implements DataApi, DataMirrorApi {
      */
     public DataService(StorageService storage, TaskLauncher tasks, CopyRecords records,
                        Supplier<SparseCopier> copiers, Predicate<String> localUrl) {
+        this(storage, tasks, records, copiers, localUrl, null);
+    }
+
+    /**
+     * @param remoteCopy copies to a url that is not {@code localUrl} (made with the same {@code records}); null to
+     *                   answer them {@code Unimplemented}
+     * @see #DataService(StorageService, TaskLauncher, CopyRecords, Supplier, Predicate)
+     */
+    public DataService(StorageService storage, TaskLauncher tasks, CopyRecords records,
+                       Supplier<SparseCopier> copiers, Predicate<String> localUrl, RemoteVdiCopy remoteCopy) {
         this.tasks = Objects.requireNonNull(tasks);
         this.records = Objects.requireNonNull(records);
         this.copy = new VdiCopy(Objects.requireNonNull(storage), records, copiers);
         this.localUrl = Objects.requireNonNull(localUrl);
+        this.remoteCopy = remoteCopy;
     }
 
     /**
@@ -91,9 +106,39 @@ public final class DataService implements DataApi, DataMirrorApi {
         }
     }
 
-    /** Copies this process's predecessor left half-done: tear them down (call once at startup). */
+    /**
+     * Whether {@code url} designates this daemon when its own remote endpoint listens on {@code endpointPort}: an
+     * empty url, or an http(s) url whose host is a loopback name ({@link #isLoopbackUrl}) and whose port is absent,
+     * the scheme's default (xapi's local form, {@code http://127.0.0.1/services/SM}) or {@code endpointPort}. A
+     * loopback url with another port names another daemon on this machine, reached as a remote one.
+     */
+    public static boolean isLocalUrl(String url, java.util.OptionalInt endpointPort) {
+        if (!isLoopbackUrl(url)) {
+            return false;
+        }
+        if (url == null || url.isBlank()) {
+            return true;
+        }
+        try {
+            URI u = new URI(url);
+            int port = u.getPort();
+            int standard = "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+            return port < 0 || port == standard || (endpointPort.isPresent() && port == endpointPort.getAsInt());
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Copies this process's predecessor left half-done: tear them down (call once at startup). A copy to another
+     * host is torn down there through its recorded url (its remote datapath and VDI) and here (its source datapath).
+     */
     public int reclaimStaleCopies(String dbg, StorageService storage) {
-        return records.reclaim(dbg, storage);
+        if (remoteCopy == null) {
+            return records.reclaim(dbg, storage);
+        }
+        return records.reclaim(dbg, storage, r -> localUrl.test(r.url()) ? storage
+                : remoteCopy.connector().storage(RemoteVdiCopy.parseUrl(r.url()), r.verifyDest()));
     }
 
     // ---------------------------------------------------------------- DATA
@@ -102,13 +147,13 @@ public final class DataService implements DataApi, DataMirrorApi {
     public String copy(String dbg, String sr, String vdi, String vm, String url, String dest, boolean verifyDest) {
         VdiCopy.Request q = new VdiCopy.Request(dbg, sr, vdi, vm, url, dest);
         return tasks.launch(dbg, "DATA.copy " + sr + "/" + vdi + " -> " + dest, ctx -> {
-            if (!localUrl.test(url)) {
-                // Reaching another host needs SMAPIv2 over xapi's HTTP handlers, which we do not speak.
+            boolean local = localUrl.test(url);
+            if (!local && remoteCopy == null) {
                 throw StorageException.unimplemented("DATA.copy to another host (url " + redact(url)
                         + "): this daemon copies only between SRs it serves");
             }
             try {
-                return copy.run(q, ctx);
+                return local ? copy.run(q, ctx) : remoteCopy.run(q, verifyDest, ctx);
             } catch (StorageException e) {
                 throw e;
             } catch (RuntimeException e) {

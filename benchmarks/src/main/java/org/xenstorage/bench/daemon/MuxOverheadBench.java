@@ -31,7 +31,8 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
 
 /**
  * Mux overhead: the same in-memory {@code VDI.stat} sent straight to a backend queue, and sent to the mux
- * queue (which forwards it to that backend queue: one more switch round trip). Everything runs over the
+ * queue (which forwards it to that backend queue: one more switch round trip; for a backend in the daemon's
+ * own JVM, a direct call instead). Everything runs over the
  * real embedded broker on a Unix socket, the mux is the daemon's own runtime. A second pair adds 1 ms of
  * backend work per call, a floor far below a real driver exec, to show the overhead against real work.
  */
@@ -75,9 +76,14 @@ public final class MuxOverheadBench {
                     "--queue-prefix=" + PREFIX, "--log-level=WARN"});
             LogSetup.apply(config);
             DaemonRuntime mux = DaemonRuntime.start(config, SdNotify.fromEnvironment(Map.<String, String>of()));
+            // a backend living in the daemon's JVM (as the SMAPIv1 wrapper and SMAPIv3 bridge do): served on the
+            // switch for other callers and registered for the mux's in-process fast path
+            StorageDispatcher inJvm = new StorageDispatcher(backend(0));
+            SwitchQueueServer jvmServer = SwitchQueueServer.start(address, PREFIX + ".jvm", 256, inJvm::dispatch);
+            mux.inProcessQueues().register(PREFIX + ".jvm", 256, inJvm::dispatch);
             try (SwitchRpcClient client = SwitchRpcClient.connect(address, "bench")) {
                 Duration t = Duration.ofSeconds(30);
-                for (String[] reg : new String[][] {{"sr-mem", "mem"}, {"sr-slow", "slow"}}) {
+                for (String[] reg : new String[][] {{"sr-mem", "mem"}, {"sr-slow", "slow"}, {"sr-jvm", "jvm"}}) {
                     String reply = client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"b\","
                             + "\"sr\":\"" + reg[0] + "\",\"sr_type\":\"" + reg[1] + "\"}],\"id\":1}", t);
                     if (!reply.contains("\"error\":null")) {
@@ -86,8 +92,10 @@ public final class MuxOverheadBench {
                 }
                 String memCall = "{\"method\":\"VDI.stat\",\"params\":[{\"vdi\":\"vdi-1\",\"sr\":\"sr-mem\",\"dbg\":\"b\"}],\"id\":1}";
                 String slowCall = "{\"method\":\"VDI.stat\",\"params\":[{\"vdi\":\"vdi-1\",\"sr\":\"sr-slow\",\"dbg\":\"b\"}],\"id\":1}";
+                String jvmCall = memCall.replace("sr-mem", "sr-jvm");
                 check(client.call(PREFIX + ".mem", memCall, t));
                 check(client.call(PREFIX, memCall, t));
+                check(client.call(PREFIX, jvmCall, t));
 
                 Duration warm = Duration.ofSeconds(2);
                 Duration each = Duration.ofSeconds(2);
@@ -97,6 +105,12 @@ public final class MuxOverheadBench {
                         warm, each, 5);
                 double directPar = concurrent(client, PREFIX + ".mem", memCall, 16, warm, each);
                 double viaMuxPar = concurrent(client, PREFIX, memCall, 16, warm, each);
+                double jvmDirect = Harness.opsPerSecond(() -> Harness.consume(client.call(PREFIX + ".jvm", jvmCall, t)),
+                        warm, each, 5);
+                double jvmMux = Harness.opsPerSecond(() -> Harness.consume(client.call(PREFIX, jvmCall, t)),
+                        warm, each, 5);
+                double jvmDirectPar = concurrent(client, PREFIX + ".jvm", jvmCall, 16, warm, each);
+                double jvmMuxPar = concurrent(client, PREFIX, jvmCall, 16, warm, each);
                 double slowDirect = Harness.opsPerSecond(() -> Harness.consume(client.call(PREFIX + ".slow", slowCall, t)),
                         warm, each, 3);
                 double slowMux = Harness.opsPerSecond(() -> Harness.consume(client.call(PREFIX, slowCall, t)),
@@ -111,11 +125,15 @@ public final class MuxOverheadBench {
                 row("in-memory call, 1 caller", direct, viaMux);
                 row("in-memory call, 16 callers", directPar, viaMuxPar);
                 row("1 ms of backend work, 1 caller", slowDirect, slowMux);
+                row("backend in the daemon's JVM (in-process fast path), in-memory call, 1 caller", jvmDirect, jvmMux);
+                row("backend in the daemon's JVM (in-process fast path), in-memory call, 16 callers", jvmDirectPar,
+                        jvmMuxPar);
                 System.out.println();
                 System.out.printf(Locale.ROOT, "Added latency per call through the mux (1 caller): %.0f µs.%n",
                         (1e6 / viaMux) - (1e6 / direct));
             } finally {
                 mux.shutdown();
+                jvmServer.close();
                 memServer.close();
                 slowServer.close();
             }

@@ -67,6 +67,8 @@ public final class ConfigLoader {
                 + "as upstream, which never kills an SM driver: a WARN every few minutes instead)");
         k.put("workers", "threads running blocking mux calls (fan-out, DP_info, registry) (default 64)");
         k.put("max-inflight", "requests the mux queue accepts at once, long-polls included (default 4096)");
+        k.put("mux-in-process", "the mux calls backends served by this same process directly, not over the switch: "
+                + "true | false (default true; their queues stay on the switch for other callers)");
         k.put("backend-concurrency", "driver execs / SMAPIv3 requests in flight per SR (default 16)");
         k.put("discovery-interval", "how often the live backend queues are listed (default 5s)");
         k.put("shutdown-grace", "on SIGTERM, how long in-flight calls may take to finish (default 30s)");
@@ -89,6 +91,8 @@ public final class ConfigLoader {
                 + "read (required with remote-listen)");
         k.put("remote-tls-cert", "PEM certificate chain: the remote endpoint speaks HTTPS only (with remote-tls-key)");
         k.put("remote-tls-key", "PEM (PKCS#8) private key of remote-tls-cert");
+        k.put("remote-ca-bundle", "PEM certificates a DATA.copy to another host's https endpoint verifies its "
+                + "certificate against when verify_dest is set (default: the JVM's CA store)");
         k.put("log-file", "also log to this file (default: stderr only, which systemd sends to the journal)");
         k.put("log-level", "ERROR | WARN | INFO | DEBUG (default INFO)");
         KEYS = java.util.Collections.unmodifiableMap(k);
@@ -310,12 +314,14 @@ public final class ConfigLoader {
                 duration(v, "call-timeout", "1200s"), duration(v, "fanout-timeout", "30s"),
                 duration(v, "driver-timeout", "1200s"),
                 duration(v, "script-timeout", "1200s"), bool(v, "kill-on-timeout", embedded),
-                positive(v, "workers", 64), positive(v, "max-inflight", 4096), positive(v, "backend-concurrency", 16),
+                positive(v, "workers", 64), positive(v, "max-inflight", 4096), bool(v, "mux-in-process", true),
+                positive(v, "backend-concurrency", 16),
                 duration(v, "discovery-interval", "5s"), duration(v, "shutdown-grace", "30s"),
                 xapiSocket, v.getOrDefault("backend-domain", defaultBackendDomain()),
                 smEnv, bool(v, "prefer-nbd-attach", false), inventoryFile, poolMaster, sharedTypes,
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, runDir, bootIdFile, smapiv3State,
-                remote, sources);
+                remote, Optional.ofNullable(v.get("remote-ca-bundle")).map(String::strip).filter(x -> !x.isEmpty())
+                .map(Path::of), sources);
     }
 
     /** {@code [ADDRESS:]PORT}, the address a name, an IPv4 address or a bracketed IPv6 one. */

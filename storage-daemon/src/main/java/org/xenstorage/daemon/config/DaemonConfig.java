@@ -16,6 +16,8 @@ import java.util.Set;
  * @param bootIdFile   the current boot's id; attach state recorded in another boot is set aside at start
  * @param smapiv3State the SMAPIv3 bridge's {@code state.db} ({@code datapaths.json} lives beside it)
  * @param remote       the remote SMAPIv2 endpoint, when {@code remote-listen} is set
+ * @param remoteCaBundle PEM certificates that a copy to another host's https endpoint verifies against with
+ *                     {@code verify_dest} ({@code remote-ca-bundle}; empty: the JVM's CA store)
  * @param sources where each key's value came from ({@code default}, a file path, or {@code flag}), for the log
  */
 public record DaemonConfig(
@@ -35,6 +37,7 @@ public record DaemonConfig(
         boolean killOnTimeout,
         int workers,
         int maxInflight,
+        boolean muxInProcess,
         int backendConcurrency,
         Duration discoveryInterval,
         Duration shutdownGrace,
@@ -51,6 +54,7 @@ public record DaemonConfig(
         Path bootIdFile,
         Path smapiv3State,
         Optional<RemoteEndpointConfig> remote,
+        Optional<Path> remoteCaBundle,
         Map<String, String> sources) {
 
     public DaemonConfig {

@@ -31,6 +31,8 @@ import org.xenstorage.daemon.routing.BackendDirectory;
 import org.xenstorage.daemon.routing.DpInfoStore;
 import org.xenstorage.daemon.routing.Mux;
 import org.xenstorage.daemon.routing.MuxServer;
+import org.xenstorage.daemon.routing.InProcessFirstLink;
+import org.xenstorage.daemon.routing.SwitchLink;
 import org.xenstorage.daemon.routing.SwitchRpcLink;
 import org.xenstorage.daemon.task.DaemonTasks;
 import org.xenstorage.daemon.updates.UpdateLog;
@@ -40,9 +42,16 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.migrate.DataService;
 import org.xenstorage.migrate.copy.DataExtents;
+import org.xenstorage.migrate.copy.NbdCopy;
+import org.xenstorage.migrate.copy.RemoteConnector;
+import org.xenstorage.migrate.copy.RemoteVdiCopy;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteStorage;
+import org.xenstorage.migrate.remote.RemoteTls;
 import org.xenstorage.migrate.task.TaskTable;
+import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
@@ -69,6 +78,8 @@ public final class DaemonRuntime {
     private final SdNotify notify;
     private final List<AutoCloseable> closeLast = new ArrayList<>();
     private EmbeddedSwitch embeddedSwitch;
+    // queues this process serves itself, which the mux calls without the switch round trip (mux-in-process)
+    private final InProcessQueues inProcess = new InProcessQueues();
     private Smapiv1Backend smapiv1;
     private Smapiv3Bridge smapiv3;
     private SwitchRpcClient client;
@@ -116,6 +127,13 @@ public final class DaemonRuntime {
             RemoteEndpoint.checkCredentials(config.remote().get());
         }
         // the bridge on a host keeps nothing but its state.db (and datapaths.json) beside it
+        if (config.remoteCaBundle().isPresent()) {
+            try {
+                RemoteTls.trustingPem(config.remoteCaBundle().get());
+            } catch (IOException | RuntimeException e) {
+                throw new IOException("remote-ca-bundle " + config.remoteCaBundle().get() + ": " + e.getMessage(), e);
+            }
+        }
         if (config.role() == Role.ALL || config.mode() == Mode.EMBEDDED) {
             AtomicFile.createPrivateDirectories(config.stateDir());
             AtomicFile.createPrivateDirectories(config.runDir());
@@ -212,7 +230,17 @@ public final class DaemonRuntime {
         BootScope.adopt(dpsDir, bootId);
         DpInfoStore dps = DpInfoStore.open(dpsDir);
         client = SwitchRpcClient.connect(address, "xapi-storage-daemon");
-        SwitchRpcLink link = new SwitchRpcLink(client);
+        SwitchLink link = new SwitchRpcLink(client);
+        if (config.muxInProcess()) {
+            // backends of this process are called directly: one switch round trip per call instead of two
+            if (smapiv1 != null) {
+                smapiv1.serveInProcess(inProcess);
+            }
+            if (smapiv3 != null) {
+                smapiv3.serveInProcess(inProcess);
+            }
+            link = new InProcessFirstLink(inProcess, link);
+        }
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
         taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
@@ -221,9 +249,19 @@ public final class DaemonRuntime {
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
         runner = new ChildProcessRunner();
         StorageService viaMux = StorageService.of(mux);
-        DataService data = new DataService(viaMux, tasks, CopyRecords.persistedAt(muxDir.resolve("copies.json")),
+        CopyRecords copies = CopyRecords.persistedAt(muxDir.resolve("copies.json"));
+        // a copy to another host: SMAPIv2 to its endpoint, nbdcopy through tunnels whose sockets live under run-dir
+        Path tunnels = config.runDir().resolve("copy");
+        AtomicFile.createPrivateDirectories(tunnels);
+        removeStaleTunnels(tunnels);
+        RemoteVdiCopy remoteCopy = new RemoteVdiCopy(viaMux, copies, new RemoteConnector(config.remoteCaBundle(),
+                tunnels, new RemoteStorage.Options(java.time.Duration.ofSeconds(30), config.callTimeout()),
+                NbdTunnel.Options.defaults()), NbdCopy.withSystemTools(runner));
+        java.util.OptionalInt ownPort = config.remote().map(r -> java.util.OptionalInt.of(r.port()))
+                .orElse(java.util.OptionalInt.empty());
+        DataService data = new DataService(viaMux, tasks, copies,
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
-                DataService::isLoopbackUrl);
+                url -> DataService.isLocalUrl(url, ownPort), remoteCopy);
         mux.setDataService(data, data);
         if (smapiv1 != null) {
             // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
@@ -270,6 +308,18 @@ public final class DaemonRuntime {
                 registry.srs(), directory.types());
     }
 
+    /** A killed predecessor's NBD tunnel sockets (nobody listens on them any more). */
+    private static void removeStaleTunnels(Path dir) {
+        try (var entries = Files.newDirectoryStream(dir, "nbd-*")) {
+            for (Path d : entries) {
+                Files.deleteIfExists(d.resolve("nbd"));
+                Files.deleteIfExists(d);
+            }
+        } catch (IOException e) {
+            LOG.warn("could not remove stale NBD tunnel sockets under {}: {}", dir, e.toString());
+        }
+    }
+
     private void startWatchdog() {
         SdNotify.watchdogInterval(System.getenv()).ifPresent(interval -> {
             long half = Math.max(1, interval.toMillis() / 2);
@@ -294,6 +344,15 @@ public final class DaemonRuntime {
             LOG.info("removing stale switch socket {} ({})", sock, e.getMessage());
             Files.deleteIfExists(sock);
         }
+    }
+
+    /**
+     * The queues served in this process that the mux calls directly when {@code mux-in-process} is on: the
+     * daemon's own backends register here; code embedding the runtime may register another in-JVM backend (it
+     * must serve the same queue on the switch too, where the mux learns that it is live).
+     */
+    public InProcessQueues inProcessQueues() {
+        return inProcess;
     }
 
     /** Stops taking work, lets in-flight calls finish (up to the grace period), then closes everything. */

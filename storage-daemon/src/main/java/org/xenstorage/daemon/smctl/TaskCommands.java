@@ -25,9 +25,13 @@ final class TaskCommands {
                 RegistryCommands.required("--sr", "<sr>", "source SR"),
                 RegistryCommands.required("--vdi", "<vdi>", "source VDI"),
                 RegistryCommands.required("--dest", "<sr>", "destination SR"),
-                text("--url", "<url>", "where the destination SR is served (DATA.copy 'url'; default \"\")"),
+                text("--url", "<url>", "where the destination SR is served (DATA.copy 'url'; default \"\": this "
+                        + "daemon); another host's daemon: http(s)://HOST:PORT/services/SM?session_id=TOKEN"),
+                text("--url-file", "<file>", "read --url from the first line of this file (keeps the token off the "
+                        + "command line, which other users can see)"),
                 text("--vm", "<vm>", "the VM the copy is for (DATA.copy 'vm'; default \"\")"),
-                flag("--verify-dest", "verify the destination's TLS certificate"),
+                flag("--verify-dest", "verify the destination's TLS certificate (against the daemon's "
+                        + "remote-ca-bundle)"),
                 flag("--no-wait", "print the task id and return at once")), TaskCommands::vdiCopy);
         catalog.add(RegistryCommands.spec("task-wait", "Follow a task (TASK.stat / UPDATES.get) to its end",
                 RegistryCommands.required("--task", "<task>", "the task id")), TaskCommands::taskWait);
@@ -45,7 +49,7 @@ final class TaskCommands {
         String sr = inv.parsed().matchedOptionValue("--sr", "");
         String vdi = inv.parsed().matchedOptionValue("--vdi", "");
         String dest = inv.parsed().matchedOptionValue("--dest", "");
-        String url = inv.parsed().matchedOptionValue("--url", "");
+        String url = urlOf(inv);
         String vm = inv.parsed().matchedOptionValue("--vm", "");
         boolean verify = inv.parsed().hasMatchedOption("--verify-dest");
         boolean wait = !inv.parsed().hasMatchedOption("--no-wait");
@@ -57,6 +61,24 @@ final class TaskCommands {
             return ExitStatus.OK;
         }
         return followAndReport(inv, task, size, start);
+    }
+
+    /** {@code --url}, or the first line of {@code --url-file} (not both). */
+    static String urlOf(Smctl.Invocation inv) {
+        String url = inv.parsed().matchedOptionValue("--url", "");
+        String file = inv.parsed().matchedOptionValue("--url-file", "");
+        if (file.isEmpty()) {
+            return url;
+        }
+        if (inv.parsed().hasMatchedOption("--url")) {
+            throw new UsageError("give --url or --url-file, not both");
+        }
+        try {
+            return java.nio.file.Files.readAllLines(java.nio.file.Path.of(file), java.nio.charset.StandardCharsets.UTF_8)
+                    .stream().findFirst().orElse("").strip();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            throw new UsageError("cannot read --url-file " + file + ": " + e.getMessage());
+        }
     }
 
     private static int taskWait(Smctl.Invocation inv) {

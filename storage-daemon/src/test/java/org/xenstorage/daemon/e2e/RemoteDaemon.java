@@ -23,20 +23,30 @@ import org.xenstorage.testing.Soon;
  * free loopback port, a fresh token in a private file, and optionally TLS; reached with {@link RemoteStorage}.
  */
 final class RemoteDaemon implements AutoCloseable {
-    final DaemonProcess process;
+    /** The running daemon (replaced by {@link #kill9AndRestart()}). */
+    volatile DaemonProcess process;
     final Path state;
     final String token;
     final RemoteUrl url;
     final RemoteTls tls;
     final int port;
+    private final Path dir;
+    private final List<String> args;
 
-    private RemoteDaemon(DaemonProcess process, Path state, String token, int port, boolean https, RemoteTls tls) {
+    /** The address the endpoint listens on and the url names ({@code 127.0.0.1} unless given). */
+    final String host;
+
+    private RemoteDaemon(DaemonProcess process, Path state, String token, String host, int port, boolean https,
+                         RemoteTls tls, Path dir, List<String> args) {
+        this.host = host;
         this.process = process;
+        this.dir = dir;
+        this.args = List.copyOf(args);
         this.state = state;
         this.token = token;
         this.port = port;
-        this.url = RemoteUrl.parse((https ? "https" : "http") + "://127.0.0.1:" + port + "/services/SM?session_id="
-                + token);
+        this.url = RemoteUrl.parse((https ? "https" : "http") + "://" + host + ":" + port
+                + "/services/SM?session_id=" + token);
         this.tls = tls;
     }
 
@@ -45,6 +55,21 @@ final class RemoteDaemon implements AutoCloseable {
      * {@code tls} is how the test's clients check it.
      */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls) throws Exception {
+        return start(dir, certAndKey, tls, List.of());
+    }
+
+    /** {@link #start(Path, Path[], RemoteTls)} with more daemon flags ({@code --remote-ca-bundle=...}, ...). */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs) throws Exception {
+        return start(dir, certAndKey, tls, extraArgs, "127.0.0.1");
+    }
+
+    /**
+     * The same with the endpoint on {@code host} (an IPv4 address of this machine, e.g. a second loopback address
+     * or a veth's), which the url names too.
+     */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs, String host)
+            throws Exception {
+        Files.createDirectories(dir);
         Path state = dir.resolve("var");
         String token = "t-" + UUID.randomUUID();
         Path tokenFile = dir.resolve("token");
@@ -54,22 +79,38 @@ final class RemoteDaemon implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("--mode=embedded", "--state-dir=" + state,
                 "--plugin-root=" + EmbeddedModeIT.repoRoot().resolve("examples/smapiv3"),
                 "--sm-dir=" + EmbeddedModeIT.repoRoot().resolve("examples/sm"), "--log-level=INFO",
-                "--remote-listen=127.0.0.1:" + port, "--remote-token-file=" + tokenFile));
+                "--remote-listen=" + host + ":" + port, "--remote-token-file=" + tokenFile));
         if (certAndKey != null) {
             args.add("--remote-tls-cert=" + certAndKey[0]);
             args.add("--remote-tls-key=" + certAndKey[1]);
         }
+        args.addAll(extraArgs);
         DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
-        RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls);
+        RemoteDaemon d = new RemoteDaemon(p, state, token, host, port, certAndKey != null, tls, dir, args);
+        d.awaitAnswering();
+        return d;
+    }
+
+    private void awaitAnswering() throws Exception {
+        DaemonProcess p = process;
         try {
-            StorageService quick = d.storage(Duration.ofSeconds(5));
+            StorageService quick = storage(Duration.ofSeconds(5));
             p.awaitStarted("the remote endpoint on port " + port + " answers Query.query",
                     () -> quick.query().query("it").driver().equals("mux"));
         } catch (Throwable e) {
             p.close();
             throw e;
         }
-        return d;
+    }
+
+    /**
+     * SIGKILL, then the same daemon again (same state, port, token and flags; its log appended to), once its
+     * endpoint answers: a crash and a restart of one host's daemon.
+     */
+    void kill9AndRestart() throws Exception {
+        process.kill9();
+        process = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
+        awaitAnswering();
     }
 
     /** A port nothing listens on now (bound, then closed again). */
@@ -94,6 +135,48 @@ final class RemoteDaemon implements AutoCloseable {
                 .filter(h -> h.info().arguments().map(a -> List.of(a).stream().anyMatch(x -> x.startsWith(marker)))
                         .orElse(false))
                 .toList();
+    }
+
+    /**
+     * Binds {@code sr} to {@code type} (the mux's Registry.register extension call, through the endpoint) and creates
+     * and attaches it with {@code deviceConfig}.
+     */
+    void addSr(String sr, String type, Map<String, String> deviceConfig) throws Exception {
+        String reply = Soon.get(RemoteStorage.transport(url, tls, RemoteStorage.Options.defaults())
+                .call("{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"it\",\"sr\":\"" + sr
+                        + "\",\"sr_type\":\"" + type + "\"}],\"id\":1}"));
+        if (!org.xenstorage.idl.wire.Json.parse(reply).get("error").isNull()) {
+            throw new AssertionError("Registry.register " + sr + ": " + reply);
+        }
+        StorageService s = storage();
+        s.sr().create("it", sr, sr, "", deviceConfig, 0);
+        s.sr().attach("it", sr, deviceConfig);
+    }
+
+    /** A localfile SR (the example SMAPIv1 driver) in the directory {@code srDir}, created here. */
+    void addLocalfileSr(String sr, Path srDir) throws Exception {
+        Files.createDirectories(srDir);
+        addSr(sr, "localfile", Map.of("location", srDir.toString()));
+    }
+
+    /** This daemon's processes of {@code program} (e.g. nbdcopy) whose arguments name a path under its state dir. */
+    List<ProcessHandle> childrenNaming(String program) {
+        String root = state.toAbsolutePath().normalize().toString();
+        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
+                .filter(h -> h.info().command().map(c -> c.endsWith("/" + program)).orElse(false))
+                .filter(h -> h.info().arguments().map(a -> List.of(a).stream().anyMatch(x -> x.contains(root)))
+                        .orElse(false))
+                .toList();
+    }
+
+    /** The url another daemon uses to reach this one, with {@code token} in place of the real one. */
+    String urlWithToken(String otherToken) {
+        return (url.tls() ? "https" : "http") + "://" + host + ":" + port + "/services/SM?session_id=" + otherToken;
+    }
+
+    /** The url another daemon uses to reach this one (token included). */
+    String urlText() {
+        return urlWithToken(token);
     }
 
     @Override

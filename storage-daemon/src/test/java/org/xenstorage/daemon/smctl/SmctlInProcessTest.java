@@ -215,6 +215,35 @@ class SmctlInProcessTest {
     }
 
     @Test
+    void vdiCopySendsTheUrlGivenOnTheCommandLineOrInAFile() throws Exception {
+        createAttachedSr("sr1");
+        createAttachedSr("sr2");
+        assertEquals(0, smctl("vdi-create", "--sr", "sr1", "--vdi-info",
+                "{\"vdi\":\"\",\"name_label\":\"disk0\",\"virtual_size\":1024}").status());
+        String url = "https://10.0.0.2:8098/services/SM?session_id=peer-token";
+        SmctlRun direct = smctl("vdi-copy", "--no-wait", "--sr", "sr1", "--vdi", "vdi-1", "--dest", "sr2", "--url", url,
+                "--verify-dest");
+        assertEquals(0, direct.status(), direct.toString());
+        assertEquals(url, lastParams().get("url").asText());
+        assertTrue(lastParams().get("verify_dest").asBoolean());
+
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("peer", ".url");
+        try {
+            java.nio.file.Files.writeString(file, url + "\n");
+            SmctlRun fromFile = smctl("vdi-copy", "--no-wait", "--sr", "sr1", "--vdi", "vdi-1", "--dest", "sr2",
+                    "--url-file", file.toString());
+            assertEquals(0, fromFile.status(), fromFile.toString());
+            assertEquals(url, lastParams().get("url").asText());
+            SmctlRun both = smctl("vdi-copy", "--no-wait", "--sr", "sr1", "--vdi", "vdi-1", "--dest", "sr2",
+                    "--url", url, "--url-file", file.toString());
+            assertEquals(2, both.status(), both.toString());
+            assertFalse(both.err().contains("peer-token"), both.err());
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
     void progressBarWhenStderrIsATerminal() {
         createAttachedSr("sr1");
         createAttachedSr("sr2");

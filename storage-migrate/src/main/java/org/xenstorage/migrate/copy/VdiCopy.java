@@ -147,8 +147,8 @@ public final class VdiCopy {
         String remoteDp = "copy-" + ctx.taskId() + "-dst-" + nonce;
         records.add(new CopyRecord(CopyRecord.idOf(q.sr(), q.vdi()), ctx.taskId(), q.sr(), q.vdi(), leafDp, remoteDp,
                 q.dest(), dest.vdi(), q.url(), q.vm()));
-        Datapath destDp = new Datapath(q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm());
-        Datapath srcDp = new Datapath(q.dbg(), leafDp, q.sr(), q.vdi(), q.vm());
+        CopyDatapath destDp = new CopyDatapath(storage, q.dbg(), remoteDp, q.dest(), dest.vdi(), q.vm());
+        CopyDatapath srcDp = new CopyDatapath(storage, q.dbg(), leafDp, q.sr(), q.vdi(), q.vm());
         RuntimeException failure = null;
         try {
             Backend destBackend = destDp.attach(true);
@@ -171,7 +171,7 @@ public final class VdiCopy {
             failure = e;
         } finally {
             // Both sides, whatever happened before; the source first, as it was attached last.
-            for (Datapath side : List.of(srcDp, destDp)) {
+            for (CopyDatapath side : List.of(srcDp, destDp)) {
                 RuntimeException e = side.release();
                 if (e != null) {
                     if (failure == null) {
@@ -185,81 +185,6 @@ public final class VdiCopy {
         }
         if (failure != null) {
             throw failure;
-        }
-    }
-
-    /**
-     * One side of the copy: a temporary datapath on one VDI, remembering how far it got so that
-     * {@link #release} undoes exactly that.
-     */
-    private final class Datapath {
-        private final String dbg;
-        private final String dp;
-        private final String sr;
-        private final String vdi;
-        private final String vm;
-        private boolean attachTried;
-        private boolean attached;
-        private boolean activated;
-
-        Datapath(String dbg, String dp, String sr, String vdi, String vm) {
-            this.dbg = dbg;
-            this.dp = dp;
-            this.sr = sr;
-            this.vdi = vdi;
-            this.vm = vm;
-        }
-
-        Backend attach(boolean rw) {
-            attachTried = true;
-            Backend b = storage.vdi().attach3(dbg, dp, sr, vdi, vm, rw);
-            attached = true;
-            return b;
-        }
-
-        void activate() {
-            storage.vdi().activate3(dbg, dp, sr, vdi, vm);
-            activated = true;
-        }
-
-        /**
-         * Deactivate and detach; if either failed, or the attach itself failed (the mux keeps its dp
-         * record then), {@code DP.destroy2} as the last resort. Not called twice on success because a
-         * stateless SMAPIv3 bridge would pass a second detach to the datapath plugin.
-         *
-         * @return the first failure, or null
-         */
-        RuntimeException release() {
-            RuntimeException first = null;
-            if (activated) {
-                first = step(first, () -> storage.vdi().deactivate(dbg, dp, sr, vdi, vm));
-            }
-            boolean clean = first == null;
-            if (attached) {
-                RuntimeException e = step(null, () -> storage.vdi().detach(dbg, dp, sr, vdi, vm));
-                clean &= e == null;
-                first = first == null ? e : first;
-            }
-            if (attachTried && (!attached || !clean)) {
-                RuntimeException e = step(null, () -> storage.dp().destroy2(dbg, dp, sr, vdi, vm, false));
-                if (e == null && first != null && attached) {
-                    LOG.info("datapath {} on {}/{} released by DP.destroy2 after: {}", dp, sr, vdi, first.getMessage());
-                    first = null; // the destroy did what deactivate/detach could not
-                } else if (first == null && attached) {
-                    first = e;
-                }
-            }
-            return first;
-        }
-
-        private RuntimeException step(RuntimeException prior, Runnable r) {
-            try {
-                r.run();
-                return prior;
-            } catch (RuntimeException e) {
-                LOG.warn("copy clean-up: {} on {} {}/{} failed: {}", "datapath", dp, sr, vdi, e.getMessage());
-                return prior == null ? e : prior;
-            }
         }
     }
 

@@ -1,6 +1,7 @@
 package org.xenstorage.migrate.mirror;
 
 import java.util.Objects;
+import org.xenstorage.idl.wire.WireDefault;
 
 /**
  * One DATA.copy in flight, as upstream's {@code Copy_state} records it: enough to tear it down
@@ -14,11 +15,20 @@ import java.util.Objects;
  * @param remoteDp  datapath the destination is attached on (read-write)
  * @param destSr    destination SR
  * @param copyVdi   the destination VDI being written
- * @param url       the caller's destination url
- * @param vm        the VM both datapaths were attached for
+ * @param url       the caller's destination url; for a copy to another host it holds the endpoint's token, so a
+ *                  record is kept only in the private copy state file and {@link #toString()} hides it
+ * @param vm        the VM both datapaths were attached for (the remote datapath's, for a copy to another host)
+ * @param verifyDest whether the destination's TLS certificate is verified (a copy to another host over https)
  */
 public record CopyRecord(String id, String task, String sourceSr, String sourceVdi, String leafDp, String remoteDp,
-                         String destSr, String copyVdi, String url, String vm) {
+                         String destSr, String copyVdi, String url, String vm,
+                         @WireDefault("false") boolean verifyDest) {
+    /** A copy between SRs of this daemon (no TLS to verify). */
+    public CopyRecord(String id, String task, String sourceSr, String sourceVdi, String leafDp, String remoteDp,
+                      String destSr, String copyVdi, String url, String vm) {
+        this(id, task, sourceSr, sourceVdi, leafDp, remoteDp, destSr, copyVdi, url, vm, false);
+    }
+
     public CopyRecord {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(task, "task");
@@ -35,5 +45,15 @@ public record CopyRecord(String id, String task, String sourceSr, String sourceV
     /** Upstream's copy id for a source VDI. */
     public static String idOf(String sr, String vdi) {
         return "copy/" + sr + "/" + vdi;
+    }
+
+    /** Everything but the url's query, where a remote url carries its token. */
+    @Override
+    public String toString() {
+        int q = url.indexOf('?');
+        String shown = q < 0 ? url : url.substring(0, q) + "?(hidden)";
+        return "CopyRecord[id=" + id + ", task=" + task + ", source=" + sourceSr + "/" + sourceVdi + ", leafDp=" + leafDp
+                + ", remoteDp=" + remoteDp + ", dest=" + destSr + "/" + copyVdi + ", url=" + shown + ", vm=" + vm
+                + ", verifyDest=" + verifyDest + "]";
     }
 }

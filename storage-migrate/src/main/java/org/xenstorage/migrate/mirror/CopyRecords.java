@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.StorageService;
@@ -79,6 +80,18 @@ public final class CopyRecords {
         }
     }
 
+    /**
+     * Forgets the copy run by {@code task} as in flight but keeps it for the next start's {@link #reclaim}: what it
+     * made could not all be torn down (another host that stopped answering).
+     */
+    public synchronized void keepForReclaim(String task) {
+        CopyRecord r = byTask.remove(task);
+        if (r != null) {
+            stale.add(r);
+            save();
+        }
+    }
+
     /** Copies in flight now. */
     public synchronized List<CopyRecord> active() {
         return List.copyOf(byTask.values());
@@ -115,15 +128,32 @@ public final class CopyRecords {
      * @return how many stale copies were reclaimed
      */
     public int reclaim(String dbg, StorageService storage) {
+        return reclaim(dbg, storage, r -> storage);
+    }
+
+    /**
+     * {@link #reclaim(String, StorageService)} for copies whose destination may be on another host: the source's
+     * datapath is destroyed through {@code local}, the destination's datapath and VDI through
+     * {@code destinationOf(record)} (this daemon's storage for a local copy, the remote endpoint for one to another
+     * host; a failure to reach it is logged like any other step's).
+     */
+    public int reclaim(String dbg, StorageService local, Function<CopyRecord, StorageService> destinationOf) {
         List<CopyRecord> todo;
         synchronized (this) {
             todo = List.copyOf(stale);
         }
         for (CopyRecord r : todo) {
             LOG.info("reclaiming copy {} left by a previous run (task {})", r.id(), r.task());
-            quietly(() -> storage.dp().destroy2(dbg, r.leafDp(), r.sourceSr(), r.sourceVdi(), r.vm(), true));
-            quietly(() -> storage.dp().destroy2(dbg, r.remoteDp(), r.destSr(), r.copyVdi(), r.vm(), true));
-            quietly(() -> storage.vdi().destroy(dbg, r.destSr(), r.copyVdi()));
+            quietly(() -> local.dp().destroy2(dbg, r.leafDp(), r.sourceSr(), r.sourceVdi(), r.vm(), true));
+            StorageService dest;
+            try {
+                dest = destinationOf.apply(r);
+            } catch (RuntimeException e) {
+                LOG.warn("copy {}: cannot reach its destination to reclaim it: {}", r.id(), e.getMessage());
+                continue;
+            }
+            quietly(() -> dest.dp().destroy2(dbg, r.remoteDp(), r.destSr(), r.copyVdi(), r.vm(), true));
+            quietly(() -> dest.vdi().destroy(dbg, r.destSr(), r.copyVdi()));
         }
         synchronized (this) {
             stale.removeAll(todo);

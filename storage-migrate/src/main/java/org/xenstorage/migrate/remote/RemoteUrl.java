@@ -112,6 +112,25 @@ public final class RemoteUrl {
         return new IllegalArgumentException("invalid remote URL: " + why + "; " + FORM);
     }
 
+    /**
+     * The same endpoint URL on another host (same scheme, port and token): where a {@code Redirect(ip)} answer
+     * sends a call, as upstream's redirectable RPC rebuilds its URL with the new host.
+     *
+     * @throws IllegalArgumentException for an empty host or one with characters a URL host cannot hold
+     */
+    public RemoteUrl withHost(String otherHost) {
+        Objects.requireNonNull(otherHost, "host");
+        String h = otherHost.strip();
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        if (h.isEmpty() || !h.chars().allMatch(c -> Character.isLetterOrDigit(c) || c == '.' || c == '-' || c == ':'
+                || c == '_' || c == '%')) {
+            throw invalid("a redirect to an unusable host");
+        }
+        return new RemoteUrl(tls, h, port, token);
+    }
+
     /** Whether the endpoint is reached over TLS ({@code https}). */
     public boolean tls() {
         return tls;
