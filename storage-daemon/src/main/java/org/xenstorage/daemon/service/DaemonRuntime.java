@@ -39,6 +39,9 @@ import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.migrate.DataService;
+import org.xenstorage.migrate.mirror.MirrorRecords;
+import org.xenstorage.migrate.mirror.MirrorSender;
+import org.xenstorage.migrate.mirror.RemoteDaemons;
 import org.xenstorage.migrate.copy.DataExtents;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecords;
@@ -221,10 +224,16 @@ public final class DaemonRuntime {
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
         runner = new ChildProcessRunner();
         StorageService viaMux = StorageService.of(mux);
+        // live mirrors: sends and receives persisted beside the copies (0600: a send holds the remote's token),
+        // NBD tunnels to another host's endpoint listening under the run dir (short: socket paths are bounded)
+        Path tunnels = config.runDir().resolve("mirror");
+        AtomicFile.createPrivateDirectories(tunnels);
         DataService data = new DataService(viaMux, tasks, CopyRecords.persistedAt(muxDir.resolve("copies.json")),
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
-                DataService::isLoopbackUrl);
+                DataService::isLoopbackUrl, MirrorRecords.persistedAt(muxDir.resolve("mirrors.json")),
+                RemoteDaemons.over(tunnels), MirrorSender.Options.defaults());
         mux.setDataService(data, data);
+        mux.setDeactivateHook(data::postDeactivate);
         if (smapiv1 != null) {
             // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
             Smapiv1Backend hosts = smapiv1;
@@ -261,6 +270,10 @@ public final class DaemonRuntime {
                 int n = data.reclaimStaleCopies("startup: reclaim stale copies", viaMux);
                 if (n > 0) {
                     LOG.info("reclaimed {} copy operation(s) left by the previous run", n);
+                }
+                int m = data.reclaimStaleMirrors("startup: reclaim stale mirrors");
+                if (m > 0) {
+                    LOG.info("reclaimed {} live mirror send(s)/receive(s) left by the previous run", m);
                 }
             } catch (RuntimeException e) {
                 LOG.warn("could not reclaim stale copies: {}", e.toString());

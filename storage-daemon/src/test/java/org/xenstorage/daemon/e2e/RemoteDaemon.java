@@ -45,6 +45,11 @@ final class RemoteDaemon implements AutoCloseable {
      * {@code tls} is how the test's clients check it.
      */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls) throws Exception {
+        return start(dir, certAndKey, tls, Map.of());
+    }
+
+    /** {@link #start(Path, Path[], RemoteTls)} with extra environment for the daemon (and so its plugins). */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, Map<String, String> env) throws Exception {
         Path state = dir.resolve("var");
         String token = "t-" + UUID.randomUUID();
         Path tokenFile = dir.resolve("token");
@@ -59,7 +64,7 @@ final class RemoteDaemon implements AutoCloseable {
             args.add("--remote-tls-cert=" + certAndKey[0]);
             args.add("--remote-tls-key=" + certAndKey[1]);
         }
-        DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
+        DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), env, args.toArray(String[]::new));
         RemoteDaemon d = new RemoteDaemon(p, state, token, port, certAndKey != null, tls);
         try {
             StorageService quick = d.storage(Duration.ofSeconds(5));

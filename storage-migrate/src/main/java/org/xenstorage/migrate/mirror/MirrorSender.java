@@ -368,7 +368,7 @@ public final class MirrorSender {
      */
     public void postDeactivate(String dbg, String sr, String vdi) {
         Live l = live.get(MirrorId.of(sr, vdi));
-        if (l == null || l.record.operation().isEmpty()) {
+        if (l == null || l.record.operation().isEmpty() || l.ended.get()) {
             return;
         }
         SendRecord r = l.record;
