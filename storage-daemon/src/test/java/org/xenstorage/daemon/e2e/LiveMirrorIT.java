@@ -80,6 +80,7 @@ class LiveMirrorIT {
         VdiInfo v = a.newVdi("guest disk", SIZE);
         String uri = guestDisk(v, "vbd-1", "guest1");
         String id = MirrorId.of(a.sr, v.vdi());
+        String leaf;
         try (GuestWriter writer = GuestWriter.start(uri, SIZE, 15)) {
             writer.awaitMore(5);
 
@@ -87,7 +88,7 @@ class LiveMirrorIT {
             MirrorReceiveResult.Smapiv3 recv = assertInstanceOf(MirrorReceiveResult.Smapiv3Mirror.class,
                     b.storage.dataMirror().receiveStart3("it", b.sr, a.vdi(v.vdi()).orElseThrow(), id, "raw",
                             List.of(), "guest1", b.url(), false)).value();
-            String leaf = recv.mirrorVdi().vdi();
+            leaf = recv.mirrorVdi().vdi();
             assertEquals(Map.of("base_mirror", id), b.vdi(leaf).orElseThrow().smConfig());
             assertEquals(new MirrorInfo(v.vdi(), leaf, List.of(MirrorState.Receiving), false),
                     b.storage.dataMirror().stat("it", id));
@@ -109,8 +110,7 @@ class LiveMirrorIT {
         b.storage.dataMirror().receiveFinalize3("it", id, b.sr, b.url(), false); // xapi's call: nothing left to do
         assertEquals(new StorageError.DoesNotExist("mirror", id), assertThrows(StorageException.class,
                 () -> a.storage.dataMirror().stat("it", id)).error());
-        assertEquals(Map.of(), b.storage.dataMirror().list("it"));
-        String leaf = b.storage.sr().scan2("it", b.sr).vdis().get(0).vdi();
+        assertFalse(b.storage.dataMirror().list("it").containsKey(id));
         assertEquals(Map.of(), b.vdi(leaf).orElseThrow().smConfig(), "base_mirror removed at finalize");
         assertEquals(List.of(), b.qemuStorageDaemons(), "B's leaf datapath is gone");
         assertEquals(List.of(), b.datapaths());
@@ -130,6 +130,7 @@ class LiveMirrorIT {
         VdiInfo v = a.newVdi("guest disk 2", SIZE);
         String uri = guestDisk(v, "vbd-2", "guest2");
         String id = MirrorId.of(a.sr, v.vdi());
+        int vdisOnB = b.storage.sr().scan2("it", b.sr).vdis().size();
         try (GuestWriter writer = GuestWriter.start(uri, SIZE, 16)) {
             writer.awaitMore(3);
             // v25.11.0's source-side call: receive_start3 on B and the send, as a task of A's
@@ -138,16 +139,16 @@ class LiveMirrorIT {
             TaskInfo done = awaitTask(task);
             TaskState.Completed c = assertInstanceOf(TaskState.Completed.class, done.state(), done.toString());
             assertEquals(new AsyncResult.MirrorId(id), c.completion().result().orElseThrow());
-            assertEquals(1, b.storage.sr().scan2("it", b.sr).vdis().size(), "B received into a VDI");
+            assertEquals(vdisOnB + 1, b.storage.sr().scan2("it", b.sr).vdis().size(), "B received into a VDI");
             assertEquals(1, b.qemuStorageDaemons().size());
             writer.awaitMore(5);
 
             a.storage.dataMirror().stop("it", id);
-            assertEquals(List.of(), b.storage.sr().scan2("it", b.sr).vdis(), "no VDI left on B");
+            assertEquals(vdisOnB, b.storage.sr().scan2("it", b.sr).vdis().size(), "no VDI left on B");
             assertEquals(List.of(), b.datapaths(), "no datapath left on B");
             Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
-            assertEquals(Map.of(), b.storage.dataMirror().list("it"));
-            assertEquals(Map.of(), a.storage.dataMirror().list("it"));
+            assertFalse(b.storage.dataMirror().list("it").containsKey(id));
+            assertFalse(a.storage.dataMirror().list("it").containsKey(id));
             writer.awaitMore(10); // A keeps serving its guest
             writer.stop();
         }
@@ -177,7 +178,7 @@ class LiveMirrorIT {
             writer.stop();
         }
         a.storage.dataMirror().stop("it", id); // B is gone: its receive_cancel2 fails, logged; A forgets the send
-        assertEquals(Map.of(), a.storage.dataMirror().list("it"));
+        assertFalse(a.storage.dataMirror().list("it").containsKey(id));
         a.storage.vdi().deactivate("it", "vbd-3", a.sr, v.vdi(), "guest3");
         a.storage.vdi().detach("it", "vbd-3", a.sr, v.vdi(), "guest3");
         Soon.await("A's qemu-storage-daemon stopped", () -> a.qemuStorageDaemons().isEmpty());

@@ -141,7 +141,7 @@ final class QdiskHost implements AutoCloseable {
 
     /** The mux's datapaths (DP_info), one per line as {@code DP.diagnostics} prints them. */
     List<String> datapaths() {
-        String text = storage.dp().diagnostics("it");
+        String text = storage.dp().diagnostics();
         String head = "The mux knows these datapaths (DP_info):\n";
         String rest = text.substring(text.indexOf(head) + head.length());
         return rest.lines().takeWhile(l -> l.startsWith("    ")).map(String::strip)

@@ -54,10 +54,18 @@ public final class MirrorReceiver {
         }
         String dp = UUID.randomUUID().toString();
         VdiInfo wanted = vdiInfo.withSmConfig(Map.of(BASE_MIRROR, id));
-        VdiInfo leaf = local.vdi().create(dbg, sr, wanted);
-        ReceiveRecord r = new ReceiveRecord(id, sr, leaf.vdi(), dp, vdiInfo.vdi(), vm);
+        VdiInfo created = local.vdi().create(dbg, sr, wanted);
+        VdiInfo leaf = created;
+        ReceiveRecord r = new ReceiveRecord(id, sr, created.vdi(), dp, vdiInfo.vdi(), vm);
         try {
             records.putReceive(r);
+            if (!id.equals(leaf.smConfig().get(BASE_MIRROR))) {
+                // a SMAPIv3 VDI.create keeps no sm_config (upstream's neither): set the mark explicitly
+                local.vdi().addToSmConfig(dbg, sr, leaf.vdi(), BASE_MIRROR, id);
+                Map<String, String> marked = new java.util.HashMap<>(leaf.smConfig());
+                marked.put(BASE_MIRROR, id);
+                leaf = leaf.withSmConfig(marked);
+            }
             Backend backend = local.vdi().attach3(dbg, dp, sr, leaf.vdi(), vm, true);
             Optional<NbdExport> export = NbdExport.of(backend);
             if (export.isEmpty()) {
@@ -73,8 +81,8 @@ public final class MirrorReceiver {
                     export.get().exportName()));
         } catch (RuntimeException e) {
             LOG.warn("receive_start3 {} failed ({}): undoing", id, e.getMessage());
-            quietly("DP.destroy2 " + dp, () -> local.dp().destroy2(dbg, dp, sr, leaf.vdi(), vm, false));
-            quietly("VDI.destroy " + leaf.vdi(), () -> local.vdi().destroy(dbg, sr, leaf.vdi()));
+            quietly("DP.destroy2 " + dp, () -> local.dp().destroy2(dbg, dp, sr, created.vdi(), vm, false));
+            quietly("VDI.destroy " + created.vdi(), () -> local.vdi().destroy(dbg, sr, created.vdi()));
             records.removeReceive(id);
             throw e;
         }
