@@ -106,7 +106,8 @@ class LiveMirrorIT {
 
         // switch-over: the guest paused, its disk drained and deactivated, the destination finalized
         a.storage.dataMirror().preDeactivateHook("it", "vbd-1", a.sr, v.vdi());
-        a.storage.vdi().deactivate("it", "vbd-1", a.sr, v.vdi(), "guest1"); // the mux's hook finalizes on B
+        a.storage.vdi().deactivate("it", "vbd-1", a.sr, v.vdi(), "guest1");
+        assertFalse(b.storage.dataMirror().list("it").containsKey(id), "the mux's post-deactivate hook finalized B");
         b.storage.dataMirror().receiveFinalize3("it", id, b.sr, b.url(), false); // xapi's call: nothing left to do
         assertEquals(new StorageError.DoesNotExist("mirror", id), assertThrows(StorageException.class,
                 () -> a.storage.dataMirror().stat("it", id)).error());
@@ -160,6 +161,38 @@ class LiveMirrorIT {
 
     @Test
     @Order(3)
+    void smctlVdiMirrorFollowsTheMirrorUntilReadyAndFinalizes() throws Exception {
+        VdiInfo v = a.newVdi("guest disk 4", SIZE);
+        guestDisk(v, "vbd-4", "guest4"); // the guest is paused: --finalize switches over as soon as it is ready
+        int vdisOnB = b.storage.sr().scan2("it", b.sr).vdis().size();
+        Path out = dir.resolve("smctl.out");
+        Path err = dir.resolve("smctl.err");
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-cp", DaemonProcess.classpath(), "org.xenstorage.daemon.smctl.Smctl",
+                "--switch-path", a.daemon.state.resolve("message-switch.sock").toString(),
+                "--timeout", String.valueOf(Soon.seconds()), "vdi-mirror", "--sr", a.sr, "--vdi", v.vdi(),
+                "--dp", "vbd-4", "--vm", "guest4", "--url", b.url(), "--dest", b.sr, "--finalize"));
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        int status = Soon.exitOf(p);
+        String said = java.nio.file.Files.readString(err);
+        assertEquals(0, status, said);
+        assertTrue(said.contains("following") && said.contains("completed in") && said.contains("finalized"), said);
+        assertFalse(said.contains(b.daemon.token), "the token is never shown");
+        assertTrue(java.nio.file.Files.readString(out).contains("mirror_id: " + MirrorId.of(a.sr, v.vdi())));
+
+        List<VdiInfo> onB = b.storage.sr().scan2("it", b.sr).vdis();
+        assertEquals(vdisOnB + 1, onB.size());
+        VdiInfo leaf = onB.stream().filter(x -> x.nameLabel().equals("guest disk 4")).findFirst().orElseThrow();
+        assertEquals(Map.of(), leaf.smConfig());
+        assertEquals(List.of(), b.qemuStorageDaemons());
+        a.storage.vdi().detach("it", "vbd-4", a.sr, v.vdi(), "guest4");
+        Soon.await("A's qemu-storage-daemon stopped", () -> a.qemuStorageDaemons().isEmpty());
+        assertEquals(a.sha256(v.vdi()), b.sha256(leaf.vdi()), "B's volume equals A's byte for byte");
+        b.storage.vdi().destroy("it", b.sr, leaf.vdi());
+    }
+
+    @Test
+    @Order(4)
     void killingTheDestinationDaemonMidMirrorIsReportedAsAFailedMirror() throws Exception {
         VdiInfo v = a.newVdi("guest disk 3", SIZE);
         String uri = guestDisk(v, "vbd-3", "guest3");
