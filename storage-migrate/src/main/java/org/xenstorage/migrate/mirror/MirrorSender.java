@@ -342,7 +342,8 @@ public final class MirrorSender {
                 throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + r.id()
                         + " was stopped"));
             }
-            MirrorStatus st = local.data().stat(dbg, sr, vdi, r.liveVm(), op);
+            MirrorStatus st = l.record.failed() ? new MirrorStatus(true, false, Optional.empty())
+                    : local.data().stat(dbg, sr, vdi, r.liveVm(), op);
             if (st.failed()) {
                 update(l, l.record.asFailed());
                 throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + r.id()
