@@ -132,6 +132,11 @@ class LiveMirrorIT {
         String uri = guestDisk(v, "vbd-2", "guest2");
         String id = MirrorId.of(a.sr, v.vdi());
         int vdisOnB = b.storage.sr().scan2("it", b.sr).vdis().size();
+        // the mux forwards these two to the SR's plugin: qdisk's NBD server, and no mirror-in by fd (tapdisk's)
+        assertEquals(uri.substring(uri.indexOf("socket=") + 7),
+                a.storage.data().getNbdServer("it", "vbd-2", a.sr, v.vdi(), "guest2"));
+        assertEquals(new StorageError.Unimplemented("VDI_MIRROR_IN"), assertThrows(StorageException.class,
+                () -> a.storage.data().importActivate("it", "vbd-2", a.sr, v.vdi(), "guest2")).error());
         try (GuestWriter writer = GuestWriter.start(uri, SIZE, 16)) {
             writer.awaitMore(3);
             // v25.11.0's source-side call: receive_start3 on B and the send, as a task of A's
