@@ -158,6 +158,15 @@ class LiveMirrorIT {
             assertFalse(b.storage.dataMirror().list("it").containsKey(id));
             assertFalse(a.storage.dataMirror().list("it").containsKey(id));
             writer.awaitMore(10); // A keeps serving its guest
+
+            // the abandoned job does not stand in the way of a new mirror of the same disk
+            TaskInfo again = awaitTask(a.storage.dataMirror().start("it", a.sr, v.vdi(), "vbd-2", "guest2", "guest2",
+                    b.url(), b.sr, false));
+            assertInstanceOf(TaskState.Completed.class, again.state(), again.toString());
+            a.storage.dataMirror().stop("it", id);
+            Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
+            assertEquals(vdisOnB, b.storage.sr().scan2("it", b.sr).vdis().size(), "no VDI left on B");
+            writer.awaitMore(5);
             writer.stop();
         }
         a.storage.vdi().deactivate("it", "vbd-2", a.sr, v.vdi(), "guest2");
