@@ -128,24 +128,18 @@ public final class MirrorSender {
                 q.verifyDest(), q.destSr(), dest.mirrorVdi().vdi(), dest.mirrorDatapath(), dest.nbdExport(),
                 Optional.empty(), "", false);
         Live l = new Live(first);
-        synchronized (this) {
-            if (live.containsKey(id)) {
-                throw new StorageException(new StorageError.MigrationPreparationFailure("mirror " + id
-                        + " is already being sent from here: stop it first"));
-            }
-            live.put(id, l);
+        if (live.putIfAbsent(id, l) != null) {
+            throw new StorageException(new StorageError.MigrationPreparationFailure("mirror " + id
+                    + " is already being sent from here: stop it first"));
         }
-        records.putSend(first); // before anything is attached or opened: a crash from here on is reclaimed
         try (TaskContext.CancelRegistration onCancel = ctx.onCancel(() -> wake(l))) {
+            records.putSend(first); // before anything is attached or opened: a crash from here on is reclaimed
             establish(q, l, ctx);
         } catch (RuntimeException e) {
             String why = l.stopRequested ? "stopped" : e.getMessage();
             LOG.warn("mirror {} not established ({}): tearing it down", id, why);
             end(q.dbg(), l, true);
-            if (l.stopRequested && !(e instanceof StorageException)) {
-                throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + id + " was stopped"));
-            }
-            throw asStorageError(id, e);
+            throw asStorageError(id, e); // a stop shows as the Migration_mirror_failure checkGoing raised
         }
     }
 
