@@ -117,17 +117,20 @@ public final class DataService implements DataApi, DataMirrorApi {
     }
 
     /**
-     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} (0600, via
-     * AtomicFile), one {@link SparseCopier} per copy with {@link SparseCopier#DEFAULT_BLOCK} blocks,
-     * the extent map through {@code /usr/bin/python3} run by {@code runner}, loopback urls as "this host".
-     * Call {@link #reclaimStaleCopies} once after the SRs are registered.
+     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} and live mirrors at
+     * {@code <stateDir>/mirrors.json} (0600, via AtomicFile), one {@link SparseCopier} per copy with
+     * {@link SparseCopier#DEFAULT_BLOCK} blocks, the extent map through {@code /usr/bin/python3} run by
+     * {@code runner}, loopback urls as "this host", mirror tunnels under {@code tunnelDir} (keep it short).
+     * Call {@link #reclaimStaleCopies} and {@link #reclaimStaleMirrors} once after the SRs are registered.
      */
     public static DataService create(StorageService storage, TaskLauncher tasks, java.nio.file.Path stateDir,
-                                     org.xenstorage.exec.ChildProcessRunner runner) {
+                                     java.nio.file.Path tunnelDir, org.xenstorage.exec.ChildProcessRunner runner) {
         org.xenstorage.migrate.copy.DataExtents extents =
                 org.xenstorage.migrate.copy.DataExtents.withSystemPython(runner);
         return new DataService(storage, tasks, CopyRecords.persistedAt(stateDir.resolve("copies.json")),
-                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl);
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl,
+                MirrorRecords.persistedAt(stateDir.resolve("mirrors.json")), RemoteDaemons.over(tunnelDir),
+                MirrorSender.Options.defaults());
     }
 
     /**
