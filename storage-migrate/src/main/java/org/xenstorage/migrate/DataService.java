@@ -4,6 +4,7 @@ import java.net.URI;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -22,19 +23,25 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.copy.RemoteVdiCopy;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.copy.VdiCopy;
+import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.mirror.MirrorReceiver;
+import org.xenstorage.migrate.mirror.MirrorRecords;
+import org.xenstorage.migrate.mirror.MirrorSender;
+import org.xenstorage.migrate.mirror.RemoteDaemons;
+import org.xenstorage.migrate.task.TaskContext;
 import org.xenstorage.migrate.task.TaskLauncher;
 
 /**
  * SMAPIv2 {@code DATA} and {@code DATA.MIRROR} for a standalone storage daemon (spec wrapper-mux 5.3).
  *
  * <p>{@code DATA.copy} between two SRs this daemon serves runs as a task ({@link VdiCopy}); to another host's
- * daemon, when given a {@link RemoteVdiCopy}, as a task too ({@link RemoteVdiCopy}). Everything
- * that needs a hypervisor (tapdisk NBD mirroring, fd passing, NBD servers) answers
- * {@code Unimplemented} with a message saying why; the state calls ({@code DATA.MIRROR.list/stat})
- * report the copies in flight; the clean-up calls for receives succeed, since no receive can exist
- * here; {@code pre_deactivate_hook} and {@code has_mirror_failed} answer {@code Unimplemented}, as
- * upstream's mux does. See {@code docs/migration.md} for the call-by-call table.
+ * daemon, when given a {@link RemoteVdiCopy}, as a task too ({@link RemoteVdiCopy}). Live mirrors (storage
+ * motion of a running VM's disk to another host) are sent by {@link MirrorSender} and received by
+ * {@link MirrorReceiver}, on the SMAPIv3 path: the SR's datapath plugin mirrors over NBD. The state calls
+ * ({@code DATA.MIRROR.list/stat}) report sends, receives and copies in flight. What needs tapdisk (SMAPIv1
+ * mirroring, fd passing) answers {@code Unimplemented} saying why. See {@code docs/migration.md} for the
+ * call-by-call table.
  */
 public final class DataService implements DataApi, DataMirrorApi {
     private static final Logger LOG = LoggerFactory.getLogger(DataService.class);
@@ -48,8 +55,13 @@ public final class DataService implements DataApi, DataMirrorApi {
     private final Predicate<String> localUrl;
     /** Copies to another host's daemon; null: such a copy is {@code Unimplemented}. */
     private final RemoteVdiCopy remoteCopy;
+    private final MirrorRecords mirrorRecords;
+    private final MirrorSender sender;
+    private final MirrorReceiver receiver;
 
     /**
+     * A service whose mirror state is in memory and whose tunnels listen under the temporary directory (tests).
+     *
      * @param storage  reaches every SR (the daemon passes a client routed through the mux)
      * @param tasks    runs copies as storage tasks
      * @param records  copies in flight (persisted by the daemon, in-memory in tests)
@@ -68,25 +80,57 @@ public final class DataService implements DataApi, DataMirrorApi {
      */
     public DataService(StorageService storage, TaskLauncher tasks, CopyRecords records,
                        Supplier<SparseCopier> copiers, Predicate<String> localUrl, RemoteVdiCopy remoteCopy) {
+        this(storage, tasks, records, copiers, localUrl, remoteCopy, MirrorRecords.inMemory(),
+                RemoteDaemons.over(java.nio.file.Path.of(System.getProperty("java.io.tmpdir"))),
+                MirrorSender.Options.defaults());
+    }
+
+    /**
+     * @param mirrors  live mirrors sent and received (persisted by the daemon)
+     * @param remotes  how another host's daemon is reached (SMAPIv2 and NBD tunnels)
+     * @param options  the sender's polling and drain times
+     */
+    public DataService(StorageService storage, TaskLauncher tasks, CopyRecords records,
+                       Supplier<SparseCopier> copiers, Predicate<String> localUrl, MirrorRecords mirrors,
+                       RemoteDaemons remotes, MirrorSender.Options options) {
+        this(storage, tasks, records, copiers, localUrl, null, mirrors, remotes, options);
+    }
+
+    /**
+     * Copies to another host and live mirrors both (the daemon's form).
+     *
+     * @see #DataService(StorageService, TaskLauncher, CopyRecords, Supplier, Predicate, RemoteVdiCopy)
+     * @see #DataService(StorageService, TaskLauncher, CopyRecords, Supplier, Predicate, MirrorRecords, RemoteDaemons,
+     *      MirrorSender.Options)
+     */
+    public DataService(StorageService storage, TaskLauncher tasks, CopyRecords records,
+                       Supplier<SparseCopier> copiers, Predicate<String> localUrl, RemoteVdiCopy remoteCopy,
+                       MirrorRecords mirrors, RemoteDaemons remotes, MirrorSender.Options options) {
         this.tasks = Objects.requireNonNull(tasks);
         this.records = Objects.requireNonNull(records);
         this.copy = new VdiCopy(Objects.requireNonNull(storage), records, copiers);
         this.localUrl = Objects.requireNonNull(localUrl);
         this.remoteCopy = remoteCopy;
+        this.mirrorRecords = Objects.requireNonNull(mirrors);
+        this.sender = new MirrorSender(storage, mirrors, remotes, options);
+        this.receiver = new MirrorReceiver(storage, mirrors);
     }
 
     /**
-     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} (0600, via
-     * AtomicFile), one {@link SparseCopier} per copy with {@link SparseCopier#DEFAULT_BLOCK} blocks,
-     * the extent map through {@code /usr/bin/python3} run by {@code runner}, loopback urls as "this host".
-     * Call {@link #reclaimStaleCopies} once after the SRs are registered.
+     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} and live mirrors at
+     * {@code <stateDir>/mirrors.json} (0600, via AtomicFile), one {@link SparseCopier} per copy with
+     * {@link SparseCopier#DEFAULT_BLOCK} blocks, the extent map through {@code /usr/bin/python3} run by
+     * {@code runner}, loopback urls as "this host", mirror tunnels under {@code tunnelDir} (keep it short).
+     * Call {@link #reclaimStaleCopies} and {@link #reclaimStaleMirrors} once after the SRs are registered.
      */
     public static DataService create(StorageService storage, TaskLauncher tasks, java.nio.file.Path stateDir,
-                                     org.xenstorage.exec.ChildProcessRunner runner) {
+                                     java.nio.file.Path tunnelDir, org.xenstorage.exec.ChildProcessRunner runner) {
         org.xenstorage.migrate.copy.DataExtents extents =
                 org.xenstorage.migrate.copy.DataExtents.withSystemPython(runner);
         return new DataService(storage, tasks, CopyRecords.persistedAt(stateDir.resolve("copies.json")),
-                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl);
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl,
+                MirrorRecords.persistedAt(stateDir.resolve("mirrors.json")), RemoteDaemons.over(tunnelDir),
+                MirrorSender.Options.defaults());
     }
 
     /**
@@ -141,6 +185,24 @@ public final class DataService implements DataApi, DataMirrorApi {
                 : remoteCopy.connector().storage(RemoteVdiCopy.parseUrl(r.url()), r.verifyDest()));
     }
 
+    /**
+     * Live mirrors this process's predecessor left (sends: remote receive cancelled, datapath destroyed, tunnel
+     * socket removed; receives: datapath and VDI destroyed): call once at startup, after the SRs are registered.
+     *
+     * @return how many sends and receives were reclaimed
+     */
+    public int reclaimStaleMirrors(String dbg) {
+        return sender.reclaim(dbg) + receiver.reclaim(dbg);
+    }
+
+    /**
+     * Upstream's {@code post_deactivate_hook}, which the mux calls after a {@code VDI.deactivate} succeeded: if
+     * this host sends a mirror of {@code sr/vdi}, the destination is finalized and the send forgotten.
+     */
+    public void postDeactivate(String dbg, String sr, String vdi) {
+        sender.postDeactivate(dbg, sr, vdi);
+    }
+
     // ---------------------------------------------------------------- DATA
 
     @Override
@@ -193,99 +255,158 @@ public final class DataService implements DataApi, DataMirrorApi {
 
     // ---------------------------------------------------------------- DATA.MIRROR
 
+    /**
+     * Source side, as upstream's SMAPIv3 {@code send_start}: returns once the mirror is ready (see
+     * {@link MirrorSender}); {@code task_id} is the caller's task (xapi's), which this daemon does not hold, so
+     * progress is only logged here ({@code DATA.MIRROR.start} runs a task of this daemon's own).
+     */
     @Override
     public void sendStart(String dbg, String dp, String taskId, String srcSr, String vdi, String imageFormat,
                           String mirrorVm, String id, VdiInfo localVdi, String copyVm, String liveVm, String url,
                           MirrorReceiveResult recvResult, String destSr, boolean verifyDest) {
-        throw StorageException.unimplemented("DATA.MIRROR.send_start: live mirroring needs tapdisk and xapi's "
-                + "/services/SM/nbd handlers");
+        sender.sendStart(new MirrorSender.Request(dbg, dp, true, srcSr, vdi, imageFormat, mirrorVm, liveVm,
+                id == null ? "" : id, url, recvResult, destSr, verifyDest), NO_TASK);
     }
 
-    /** xen-api v25.11.0's source-side call (HEAD: {@code send_start}, driven by xapi): the same work, not built. */
+    /**
+     * xen-api v25.11.0's source-side call: {@code receive_start3} on the daemon at {@code url}, then the send on
+     * the guest's datapath {@code dp} (the guest is {@code mirror_vm}), as a task; it completes with
+     * {@code Mirror_id} once the mirror is ready.
+     */
     @Override
     @SuppressWarnings("deprecation")
     public String start(String dbg, String sr, String vdi, String dp, String mirrorVm, String copyVm, String url,
                         String dest, boolean verifyDest) {
-        throw StorageException.unimplemented("DATA.MIRROR.start: live mirroring needs tapdisk and xapi's "
-                + "/services/SM/nbd handlers");
+        return tasks.launch(dbg, "DATA.MIRROR.start " + sr + "/" + vdi + " -> " + dest, ctx ->
+                Optional.of(new AsyncResult.MirrorId(sender.start(dbg, sr, vdi, dp, mirrorVm, url, dest, verifyDest,
+                        ctx))));
     }
 
-    /**
-     * xen-api v25.11.0: stop a mirror this host sends. No send can be started here, so every id is unknown:
-     * upstream answers {@code Does_not_exist("mirror", id)} for one (a copy in flight is not a send).
-     */
+    /** xen-api v25.11.0: stop a mirror this host sends, and cancel its receive; unknown id: {@code Does_not_exist}. */
     @Override
     @SuppressWarnings("deprecation")
     public void stop(String dbg, String id) {
-        throw new StorageException(new StorageError.DoesNotExist("mirror", id));
+        sender.stop(dbg, id);
     }
 
     @Override
     @SuppressWarnings("deprecation")
     public MirrorReceiveResult receiveStart(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar) {
-        throw receiveUnimplemented("receive_start");
+        throw vhdReceiveUnimplemented("receive_start");
     }
 
     @Override
     @SuppressWarnings("deprecation")
     public MirrorReceiveResult receiveStart2(String dbg, String sr, VdiInfo vdiInfo, String id, List<String> similar,
                                              String vm) {
-        throw receiveUnimplemented("receive_start2");
+        throw vhdReceiveUnimplemented("receive_start2");
     }
 
+    /** Destination side (upstream's SMAPIv3 receive): see {@link MirrorReceiver#receiveStart3}. */
     @Override
     public MirrorReceiveResult receiveStart3(String dbg, String sr, VdiInfo vdiInfo, String id, String imageFormat,
                                              List<String> similar, String vm, String url, boolean verifyDest) {
-        throw receiveUnimplemented("receive_start3");
+        try {
+            return receiver.receiveStart3(dbg, sr, vdiInfo, id, vm);
+        } catch (IllegalArgumentException e) {
+            throw new StorageException(new StorageError.MigrationPreparationFailure("receive_start3: " + e.getMessage()));
+        }
     }
 
-    private static StorageException receiveUnimplemented(String call) {
-        return StorageException.unimplemented("DATA.MIRROR." + call + ": receiving a mirror needs an NBD "
-                + "endpoint fed by the sender's tapdisk (xapi's /services/SM/nbd handlers)");
+    /** The older receives answer the SMAPIv1 form (a VHD leaf fed by the sender's tapdisk), which needs tapdisk. */
+    private static StorageException vhdReceiveUnimplemented(String call) {
+        return StorageException.unimplemented("DATA.MIRROR." + call + ": this receive is the SMAPIv1 (VHD) form, "
+                + "fed by the sender's tapdisk, which Debian does not have; this daemon receives live mirrors with "
+                + "receive_start3 (an NBD export of an SMAPIv3 SR)");
     }
 
-    // No receive can be started here (receive_start* are Unimplemented), so finalize and cancel find
-    // no receive state: upstream then does nothing and succeeds, and so do we.
+    // The older finalize/cancel names act on a receive_start3 receive of that id (older xapis pair them with
+    // receive_start2, which cannot succeed here, so they normally find nothing and succeed doing nothing).
 
     @Override
     @SuppressWarnings("deprecation")
     public void receiveFinalize(String dbg, String id) {
-        LOG.debug("receive_finalize {}: no receive state", id);
+        receiver.receiveFinalize(dbg, id);
     }
 
     @Override
     @SuppressWarnings("deprecation")
     public void receiveFinalize2(String dbg, String id) {
-        LOG.debug("receive_finalize2 {}: no receive state", id);
+        receiver.receiveFinalize(dbg, id);
     }
 
     @Override
     public void receiveFinalize3(String dbg, String id, String sr, String url, boolean verifyDest) {
-        LOG.debug("receive_finalize3 {}: no receive state", id);
+        receiver.receiveFinalize(dbg, id);
     }
 
     @Override
     @SuppressWarnings("deprecation")
     public void receiveCancel(String dbg, String id) {
-        LOG.debug("receive_cancel {}: no receive state", id);
+        receiver.receiveCancel(dbg, id);
     }
 
     @Override
     public void receiveCancel2(String dbg, String id, String url, boolean verifyDest) {
-        LOG.debug("receive_cancel2 {}: no receive state", id);
+        receiver.receiveCancel(dbg, id);
     }
 
-    // DATA.MIRROR.pre_deactivate_hook and has_mirror_failed keep the interface's Unimplemented defaults, as
-    // upstream's mux answers them: they belong to the migrating side's in-process mirror code
-    // (storage_smapiv{1,3}_migrate), which is never reached over the wire.
+    @Override
+    public void preDeactivateHook(String dbg, String dp, String sr, String vdi) {
+        sender.preDeactivateHook(dbg, sr, vdi);
+    }
 
     @Override
+    public boolean hasMirrorFailed(String dbg, String id, String sr) {
+        return sender.hasMirrorFailed(dbg, id);
+    }
+
+    /** Sends and receives (upstream's states), then the copies in flight ({@code copy/<sr>/<vdi>}). */
+    @Override
     public Map<String, MirrorInfo> list(String dbg) {
-        return records.mirrors();
+        Map<String, MirrorInfo> out = new java.util.LinkedHashMap<>();
+        for (String id : mirrorRecords.ids()) {
+            mirrorInfo(dbg, id).ifPresent(i -> out.put(id, i));
+        }
+        records.mirrors().forEach(out::putIfAbsent);
+        return out;
     }
 
     @Override
     public MirrorInfo stat(String dbg, String id) {
-        return records.mirror(id).orElseThrow(() -> new StorageException(new StorageError.DoesNotExist("mirror", id)));
+        return mirrorInfo(dbg, id).or(() -> records.mirror(id))
+                .orElseThrow(() -> new StorageException(new StorageError.DoesNotExist("mirror", id)));
     }
+
+    private Optional<MirrorInfo> mirrorInfo(String dbg, String id) {
+        var send = sender.send(id);
+        boolean failed = send.isPresent() && sender.hasMirrorFailed(dbg, id);
+        return MirrorRecords.info(id, send, mirrorRecords.receive(id), failed);
+    }
+
+    /** The context of a {@code send_start} called over the wire: the caller's task is not one of ours. */
+    private static final TaskContext NO_TASK = new TaskContext() {
+        @Override
+        public String taskId() {
+            return "";
+        }
+
+        @Override
+        public void progress(double fraction) {
+        }
+
+        @Override
+        public boolean cancelRequested() {
+            return false;
+        }
+
+        @Override
+        public void checkCancelled() {
+        }
+
+        @Override
+        public CancelRegistration onCancel(Runnable callback) {
+            return () -> { };
+        }
+    };
 }

@@ -1,6 +1,7 @@
 package org.xenstorage.migrate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -33,6 +34,9 @@ import org.xenstorage.migrate.copy.Disk;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.mirror.CopyRecord;
 import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.mirror.MirrorRecords;
+import org.xenstorage.migrate.mirror.MirrorSender;
+import org.xenstorage.migrate.mirror.RemoteDaemons;
 import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.migrate.testsr.FileSrDouble;
 
@@ -230,31 +234,95 @@ class DataServiceWithTestDoubleTest {
         assertTrue(data.list("t").isEmpty());
         assertEquals(new StorageError.DoesNotExist("mirror", "a/x"),
                 assertThrows(StorageException.class, () -> data.stat("t", "a/x")).error());
-        assertInstanceOf(StorageError.Unimplemented.class, assertThrows(StorageException.class,
-                () -> data.receiveStart3("t", "b", VdiInfo.defaults("v", "n"), "a/v", "vhd", List.of(), "vm", LOCAL,
-                        false)).error());
+        // DATA.mirror/stat/import_activate/get_nbd_server belong to the SR's backend (the mux routes them there)
         assertInstanceOf(StorageError.Unimplemented.class, assertThrows(StorageException.class,
                 () -> data.mirror("t", "a", "v", "vhd", "vm", "nbd:unix:/x")).error());
         assertInstanceOf(StorageError.Unimplemented.class, assertThrows(StorageException.class,
                 () -> data.importActivate("t", "dp", "a", "v", "vm")).error());
         assertInstanceOf(StorageError.Unimplemented.class, assertThrows(StorageException.class,
                 () -> data.getNbdServer("t", "dp", "a", "v", "vm")).error());
+        // the SMAPIv1 (VHD) receive needs tapdisk
+        StorageError.Unimplemented v1 = assertInstanceOf(StorageError.Unimplemented.class, assertThrows(
+                StorageException.class, () -> data.receiveStart2("t", "b", VdiInfo.defaults("v", "n"), "a/v",
+                        List.of(), "vm")).error());
+        assertTrue(v1.what().contains("tapdisk") && v1.what().contains("receive_start3"), v1.what());
+        // clean-up and state calls for mirrors that do not exist: nothing to do, as upstream
         data.receiveCancel2("t", "a/v", LOCAL, false);
         data.receiveFinalize3("t", "a/v", "b", LOCAL, false);
-        // as upstream's mux answers them (they belong to the sender's in-process mirror code)
-        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.pre_deactivate_hook"), assertThrows(
-                StorageException.class, () -> data.preDeactivateHook("t", "dp", "a", "v")).error());
-        assertEquals(new StorageError.Unimplemented("DATA.MIRROR.has_mirror_failed"), assertThrows(
-                StorageException.class, () -> data.hasMirrorFailed("t", "a/v", "a")).error());
+        data.preDeactivateHook("t", "dp", "a", "v");
+        assertFalse(data.hasMirrorFailed("t", "a/v", "a"));
     }
 
-    /** Issue 14.4: xen-api v25.11.0's DATA.MIRROR.start/stop, as HEAD's equivalents answer here. */
+    @Test
+    void receiveStart3IntoAnSrWithoutNbdIsRefusedNamingWhyAndLeavesNothing() {
+        StorageError.Unimplemented e = assertInstanceOf(StorageError.Unimplemented.class, assertThrows(
+                StorageException.class, () -> data.receiveStart3("t", "b", backend.vdis("a").get(source), "a/" + source,
+                        "raw", List.of(), "vm", LOCAL, false)).error());
+        assertTrue(e.what().contains("offers File, no NBD export") && e.what().contains("SMAPIv1")
+                && e.what().contains("tapdisk"), e.what());
+        assertEquals(Map.of(), backend.vdis("b"), "the VDI made for the mirror was destroyed");
+        assertTrue(data.list("t").isEmpty());
+    }
+
+    @Test
+    void receiveStart3RecordsTheReceiveAndFinalizeOrCancelEndsIt() {
+        backend.offerOnlyNbd();
+        VdiInfo src = backend.vdis("a").get(source);
+        String id = "a/" + source;
+        var r = assertInstanceOf(org.xenstorage.idl.types.MirrorReceiveResult.Smapiv3Mirror.class,
+                data.receiveStart3("t", "b", src, id, "raw", List.of(), "vm7", LOCAL, false)).value();
+        String leaf = r.mirrorVdi().vdi();
+        assertEquals(leaf, r.nbdExport(), "the export named by the attach's Nbd uri");
+        assertEquals(Map.of("base_mirror", id), backend.vdis("b").get(leaf).smConfig());
+        assertEquals(java.util.Set.of(r.mirrorDatapath()), backend.holders("b", leaf));
+        assertEquals(new MirrorInfo(source, leaf, List.of(MirrorState.Receiving), false), data.stat("t", id));
+        assertEquals(List.of(id), List.copyOf(data.list("t").keySet()));
+        assertEquals(StorageError.MigrationPreparationFailure.class, assertThrows(StorageException.class,
+                () -> data.receiveStart3("t", "b", src, id, "raw", List.of(), "vm7", LOCAL, false)).error().getClass(),
+                "a second receive of the same id is refused");
+
+        data.receiveFinalize3("t", id, "b", LOCAL, false);
+        assertEquals(Map.of(), backend.vdis("b").get(leaf).smConfig(), "base_mirror removed");
+        assertEquals(java.util.Set.of(), backend.holders("b", leaf), "the leaf's datapath destroyed");
+        assertTrue(data.list("t").isEmpty());
+
+        var again = assertInstanceOf(org.xenstorage.idl.types.MirrorReceiveResult.Smapiv3Mirror.class,
+                data.receiveStart3("t", "b", src, id, "raw", List.of(), "vm7", LOCAL, false)).value();
+        data.receiveCancel2("t", id, LOCAL, false);
+        assertFalse(backend.vdis("b").containsKey(again.mirrorVdi().vdi()), "a cancelled receive's VDI is destroyed");
+        assertTrue(data.list("t").isEmpty());
+    }
+
+    @Test
+    void aReceiveLeftByACrashedRunIsReclaimed() {
+        backend.offerOnlyNbd();
+        MirrorRecords persisted = MirrorRecords.persistedAt(dir.resolve("mirrors.json"));
+        DataService first = new DataService(backend.service(), tasks, records,
+                () -> new SparseCopier(64 * 1024, DataExtents.disabled()), DataService::isLoopbackUrl, persisted,
+                RemoteDaemons.over(dir), MirrorSender.Options.defaults());
+        var r = assertInstanceOf(org.xenstorage.idl.types.MirrorReceiveResult.Smapiv3Mirror.class,
+                first.receiveStart3("t", "b", backend.vdis("a").get(source), "a/" + source, "raw", List.of(), "vm",
+                        LOCAL, false)).value();
+        DataService second = new DataService(backend.service(), tasks, records,
+                () -> new SparseCopier(64 * 1024, DataExtents.disabled()), DataService::isLoopbackUrl,
+                MirrorRecords.persistedAt(dir.resolve("mirrors.json")), RemoteDaemons.over(dir),
+                MirrorSender.Options.defaults());
+        assertEquals(1, second.reclaimStaleMirrors("t"));
+        assertFalse(backend.vdis("b").containsKey(r.mirrorVdi().vdi()));
+        assertEquals(java.util.Set.of(), backend.holders("b", r.mirrorVdi().vdi()));
+        assertEquals(0, MirrorRecords.persistedAt(dir.resolve("mirrors.json")).staleReceives().size());
+    }
+
+    /** Issue 14.4/15: xen-api v25.11.0's DATA.MIRROR.start runs a task; stop of an unknown id. */
     @Test
     @SuppressWarnings("deprecation")
-    void v25MirrorStartNamesWhatIsMissingAndStopFindsNoMirror() {
-        StorageError.Unimplemented start = assertInstanceOf(StorageError.Unimplemented.class, assertThrows(
-                StorageException.class, () -> data.start("t", "a", "v", "dp", "vm", "vm", LOCAL, "b", false)).error());
-        assertTrue(start.what().startsWith("DATA.MIRROR.start: ") && start.what().contains("tapdisk"), start.what());
+    void v25MirrorStartFailsItsTaskWhenTheDestinationIsUnreachableAndStopFindsNoMirror() throws Exception {
+        String unreachable = "http://127.0.0.1:1/services/SM?session_id=secret-token";
+        TaskInfo t = Tasks.await(tasks, data.start("t", "a", source, "dp", "vm", "vm", unreachable, "b", false));
+        StorageError e = Tasks.error(t);
+        assertFalse(e.toString().contains("secret-token"), e.toString());
+        assertTrue(e.toString().contains("refused the connection"), e.toString());
+        assertTrue(data.list("t").isEmpty());
         assertEquals(new StorageError.DoesNotExist("mirror", "a/v"),
                 assertThrows(StorageException.class, () -> data.stop("t", "a/v")).error());
     }

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -78,6 +79,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     private final Duration fanoutTimeout;
     private volatile DataApi dataCopy;
     private volatile DataMirrorApi mirrors = new NoMirrors();
+    private volatile DeactivateHook afterDeactivate = (dbg, sr, vdi) -> { };
     private volatile Function<String, Optional<String>> hostAddresses = uuid -> Optional.empty();
 
     /**
@@ -103,6 +105,21 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
     public void setDataService(DataApi copy, DataMirrorApi mirrorApi) {
         this.dataCopy = copy;
         this.mirrors = mirrorApi;
+    }
+
+    /** What runs after a successful {@code VDI.deactivate} (upstream's {@code post_deactivate_hook}). */
+    @FunctionalInterface
+    public interface DeactivateHook {
+        /** Called with the deactivated datapath's SR and VDI; its failures are logged, never answered. */
+        void deactivated(String dbg, String sr, String vdi);
+    }
+
+    /**
+     * Sets the hook run after each successful {@code VDI.deactivate}: storage-migrate's, which finalizes a live
+     * mirror of that VDI on its destination once the source stopped writing (upstream's mux does the same).
+     */
+    public void setDeactivateHook(DeactivateHook hook) {
+        this.afterDeactivate = Objects.requireNonNull(hook, "hook");
     }
 
     /**
@@ -614,6 +631,11 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         }
         DpInfo i = info.get();
         teardown("VDI.deactivate", dp, i.sr(), () -> route(i.sr()).vdi().deactivate(dbg, dp, i.sr(), i.vdi(), i.vm()));
+        try {
+            afterDeactivate.deactivated(dbg, i.sr(), i.vdi());
+        } catch (RuntimeException e) {
+            LOG.warn("VDI.deactivate of datapath {}: the post-deactivate hook failed: {}", dp, e.toString());
+        }
     }
 
     @Override

@@ -41,6 +41,9 @@ import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
 import org.xenstorage.migrate.DataService;
+import org.xenstorage.migrate.mirror.MirrorRecords;
+import org.xenstorage.migrate.mirror.MirrorSender;
+import org.xenstorage.migrate.mirror.RemoteDaemons;
 import org.xenstorage.migrate.copy.DataExtents;
 import org.xenstorage.migrate.copy.NbdCopy;
 import org.xenstorage.migrate.copy.RemoteConnector;
@@ -259,10 +262,17 @@ public final class DaemonRuntime {
                 NbdTunnel.Options.defaults()), NbdCopy.withSystemTools(runner));
         java.util.OptionalInt ownPort = config.remote().map(r -> java.util.OptionalInt.of(r.port()))
                 .orElse(java.util.OptionalInt.empty());
+        // live mirrors: sends and receives persisted beside the copies (0600: a send holds the remote's token),
+        // NBD tunnels to another host's endpoint listening under the run dir (short: socket paths are bounded)
+        Path mirrorTunnels = config.runDir().resolve("mirror");
+        AtomicFile.createPrivateDirectories(mirrorTunnels);
         DataService data = new DataService(viaMux, tasks, copies,
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
-                url -> DataService.isLocalUrl(url, ownPort), remoteCopy);
+                url -> DataService.isLocalUrl(url, ownPort), remoteCopy,
+                MirrorRecords.persistedAt(muxDir.resolve("mirrors.json")), RemoteDaemons.over(mirrorTunnels),
+                MirrorSender.Options.defaults());
         mux.setDataService(data, data);
+        mux.setDeactivateHook(data::postDeactivate);
         if (smapiv1 != null) {
             // hosts are XenAPI records: xapi's in host mode, the embedded catalogue's otherwise
             Smapiv1Backend hosts = smapiv1;
@@ -299,6 +309,10 @@ public final class DaemonRuntime {
                 int n = data.reclaimStaleCopies("startup: reclaim stale copies", viaMux);
                 if (n > 0) {
                     LOG.info("reclaimed {} copy operation(s) left by the previous run", n);
+                }
+                int m = data.reclaimStaleMirrors("startup: reclaim stale mirrors");
+                if (m > 0) {
+                    LOG.info("reclaimed {} live mirror send(s)/receive(s) left by the previous run", m);
                 }
             } catch (RuntimeException e) {
                 LOG.warn("could not reclaim stale copies: {}", e.toString());

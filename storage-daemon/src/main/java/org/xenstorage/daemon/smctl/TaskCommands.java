@@ -8,10 +8,16 @@ import org.xenstorage.idl.types.TaskInfo;
 import org.xenstorage.idl.types.TaskState;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.migrate.mirror.MirrorId;
+import org.xenstorage.migrate.remote.RemoteStorage;
+import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.migrate.remote.RemoteUrl;
 import picocli.CommandLine.Model.OptionSpec;
 
 /**
- * Long-running tasks: {@code vdi-copy} (a friendly {@code DATA.copy} that waits by default),
+ * Long-running tasks: {@code vdi-copy} (a friendly {@code DATA.copy} that waits by default), {@code vdi-mirror}
+ * and {@code vdi-mirror-finalize} (a live migration of a VDI to another daemon: the mirror task, then the
+ * switch-over),
  * {@code task-wait} (follow any task), and the follow-and-report step shared with {@code data-copy --wait}:
  * progress on stderr, the result on stdout, then the throughput from the VDI's size and the time taken.
  */
@@ -33,6 +39,31 @@ final class TaskCommands {
                 flag("--verify-dest", "verify the destination's TLS certificate (against the daemon's "
                         + "remote-ca-bundle)"),
                 flag("--no-wait", "print the task id and return at once")), TaskCommands::vdiCopy);
+        catalog.add(RegistryCommands.spec("vdi-mirror",
+                "Live-migrate a running VM's VDI to SR --dest on the daemon at --url: mirror it (DATA.MIRROR.start: "
+                        + "receive_start3 there, the SR's plugin mirrors over NBD), follow the task until the mirror "
+                        + "is ready; with --finalize, then switch over (see vdi-mirror-finalize)",
+                RegistryCommands.required("--sr", "<sr>", "source SR (SMAPIv3, its datapath serving NBD: qdisk)"),
+                RegistryCommands.required("--vdi", "<vdi>", "source VDI, attached and activated for the guest"),
+                RegistryCommands.required("--dp", "<dp>", "the guest's datapath of the VDI"),
+                RegistryCommands.required("--vm", "<vm>", "the guest (the VM the datapath was attached for)"),
+                RegistryCommands.required("--url", "<url>",
+                        "the destination daemon: http(s)://host:port/services/SM?session_id=<token>"),
+                RegistryCommands.required("--dest", "<sr>", "destination SR on that daemon"),
+                flag("--verify-dest", "verify the destination's TLS certificate"),
+                flag("--finalize", "once ready, switch over at once: the guest must be paused (no more writes)")),
+                TaskCommands::vdiMirror);
+        catalog.add(RegistryCommands.spec("vdi-mirror-finalize",
+                "Switch a ready live mirror over (the guest paused): DATA.MIRROR.pre_deactivate_hook (waits until "
+                        + "nothing is held back, fails if the mirror failed), VDI.deactivate of the guest's datapath "
+                        + "(ends the mirror; the daemon finalizes the destination), then receive_finalize3 at --url",
+                RegistryCommands.required("--sr", "<sr>", "source SR"),
+                RegistryCommands.required("--vdi", "<vdi>", "source VDI"),
+                RegistryCommands.required("--dp", "<dp>", "the guest's datapath of the VDI"),
+                RegistryCommands.required("--vm", "<vm>", "the guest"),
+                RegistryCommands.required("--url", "<url>", "the destination daemon (as for vdi-mirror)"),
+                RegistryCommands.required("--dest", "<sr>", "destination SR on that daemon"),
+                flag("--verify-dest", "verify the destination's TLS certificate")), TaskCommands::vdiMirrorFinalize);
         catalog.add(RegistryCommands.spec("task-wait", "Follow a task (TASK.stat / UPDATES.get) to its end",
                 RegistryCommands.required("--task", "<task>", "the task id")), TaskCommands::taskWait);
     }
@@ -79,6 +110,68 @@ final class TaskCommands {
         } catch (java.io.IOException | java.io.UncheckedIOException e) {
             throw new UsageError("cannot read --url-file " + file + ": " + e.getMessage());
         }
+    }
+
+    private static int vdiMirror(Smctl.Invocation inv) {
+        String sr = inv.parsed().matchedOptionValue("--sr", "");
+        String vdi = inv.parsed().matchedOptionValue("--vdi", "");
+        String dp = inv.parsed().matchedOptionValue("--dp", "");
+        String vm = inv.parsed().matchedOptionValue("--vm", "");
+        String url = inv.parsed().matchedOptionValue("--url", "");
+        String dest = inv.parsed().matchedOptionValue("--dest", "");
+        boolean verify = inv.parsed().hasMatchedOption("--verify-dest");
+        checkUrl(url);
+        long size = sizeOf(inv, sr, vdi);
+        long start = System.nanoTime();
+        @SuppressWarnings("deprecation")
+        String task = inv.session().storage().dataMirror().start(inv.options().dbg(), sr, vdi, dp, vm, vm, url, dest,
+                verify);
+        int status = followAndReport(inv, task, size, start);
+        if (status != ExitStatus.OK) {
+            return status;
+        }
+        String id = MirrorId.of(sr, vdi);
+        if (!inv.parsed().hasMatchedOption("--finalize")) {
+            inv.terminal().err().println("mirror " + id + " is ready: every write of the guest reaches both SRs. "
+                    + "Pause the guest, then run vdi-mirror-finalize with the same options (or data-mirror-stop "
+                    + "--id " + id + " to abandon it)");
+            return ExitStatus.OK;
+        }
+        return finalizeMirror(inv, sr, vdi, dp, vm, url, dest, verify);
+    }
+
+    private static int vdiMirrorFinalize(Smctl.Invocation inv) {
+        String url = inv.parsed().matchedOptionValue("--url", "");
+        checkUrl(url);
+        return finalizeMirror(inv, inv.parsed().matchedOptionValue("--sr", ""),
+                inv.parsed().matchedOptionValue("--vdi", ""), inv.parsed().matchedOptionValue("--dp", ""),
+                inv.parsed().matchedOptionValue("--vm", ""), url, inv.parsed().matchedOptionValue("--dest", ""),
+                inv.parsed().hasMatchedOption("--verify-dest"));
+    }
+
+    /** A malformed url is a usage error, told without echoing the url (it holds a token). */
+    private static void checkUrl(String url) {
+        try {
+            RemoteUrl.parse(url);
+        } catch (IllegalArgumentException e) {
+            throw new UsageError("--url: " + e.getMessage());
+        }
+    }
+
+    /** The switch-over: drain and check, deactivate (the daemon finalizes the destination), finalize at the url. */
+    private static int finalizeMirror(Smctl.Invocation inv, String sr, String vdi, String dp, String vm, String url,
+                                      String dest, boolean verify) {
+        String dbg = inv.options().dbg();
+        String id = MirrorId.of(sr, vdi);
+        var local = inv.session().storage();
+        local.dataMirror().preDeactivateHook(dbg, dp, sr, vdi);
+        inv.terminal().err().println("mirror " + id + ": drained, deactivating " + sr + "/" + vdi + " on " + dp);
+        local.vdi().deactivate(dbg, dp, sr, vdi, vm);
+        RemoteStorage.connect(RemoteUrl.parse(url), RemoteTls.forVerifyDest(verify)).dataMirror()
+                .receiveFinalize3(dbg, id, dest, url, verify);
+        inv.terminal().err().println("mirror " + id + ": finalized; the destination VDI in " + dest
+                + " holds the guest's disk");
+        return ExitStatus.OK;
     }
 
     private static int taskWait(Smctl.Invocation inv) {

@@ -50,7 +50,16 @@ final class DaemonProcess implements AutoCloseable {
     /** Starts a daemon with the JVM options {@code jvm} (e.g. the systemd unit's, for a measurement). */
     static DaemonProcess start(List<String> jvm, Path log, Map<String, String> env, String... args)
             throws IOException {
-        List<String> cmd = new ArrayList<>();
+        return start(List.of(), jvm, log, env, args);
+    }
+
+    /**
+     * Starts a daemon with {@code prefix} in front of its {@code java} command: {@code ip netns exec <ns>} runs it on
+     * one of {@link org.xenstorage.testing.TwoHosts}' hosts (ip execs java itself, so the process is the daemon's).
+     */
+    static DaemonProcess start(List<String> prefix, List<String> jvm, Path log, Map<String, String> env,
+                               String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvm);
         cmd.addAll(List.of("-cp", classpath(), "org.xenstorage.daemon.StorageDaemon"));

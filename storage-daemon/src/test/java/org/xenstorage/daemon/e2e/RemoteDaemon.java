@@ -32,16 +32,18 @@ final class RemoteDaemon implements AutoCloseable {
     final int port;
     private final Path dir;
     private final List<String> args;
+    private final Map<String, String> env;
 
     /** The address the endpoint listens on and the url names ({@code 127.0.0.1} unless given). */
     final String host;
 
     private RemoteDaemon(DaemonProcess process, Path state, String token, String host, int port, boolean https,
-                         RemoteTls tls, Path dir, List<String> args) {
+                         RemoteTls tls, Path dir, List<String> args, Map<String, String> env) {
         this.host = host;
         this.process = process;
         this.dir = dir;
         this.args = List.copyOf(args);
+        this.env = Map.copyOf(env);
         this.state = state;
         this.token = token;
         this.port = port;
@@ -58,6 +60,11 @@ final class RemoteDaemon implements AutoCloseable {
         return start(dir, certAndKey, tls, List.of());
     }
 
+    /** {@link #start(Path, Path[], RemoteTls)} with extra environment for the daemon (and so its plugins). */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, Map<String, String> env) throws Exception {
+        return start(dir, certAndKey, tls, List.of(), "127.0.0.1", env);
+    }
+
     /** {@link #start(Path, Path[], RemoteTls)} with more daemon flags ({@code --remote-ca-bundle=...}, ...). */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs) throws Exception {
         return start(dir, certAndKey, tls, extraArgs, "127.0.0.1");
@@ -69,6 +76,12 @@ final class RemoteDaemon implements AutoCloseable {
      */
     static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs, String host)
             throws Exception {
+        return start(dir, certAndKey, tls, extraArgs, host, Map.of());
+    }
+
+    /** The same with extra environment for the daemon (and so its plugins), kept for a restart. */
+    static RemoteDaemon start(Path dir, Path[] certAndKey, RemoteTls tls, List<String> extraArgs, String host,
+                              Map<String, String> env) throws Exception {
         Files.createDirectories(dir);
         Path state = dir.resolve("var");
         String token = "t-" + UUID.randomUUID();
@@ -85,8 +98,8 @@ final class RemoteDaemon implements AutoCloseable {
             args.add("--remote-tls-key=" + certAndKey[1]);
         }
         args.addAll(extraArgs);
-        DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
-        RemoteDaemon d = new RemoteDaemon(p, state, token, host, port, certAndKey != null, tls, dir, args);
+        DaemonProcess p = DaemonProcess.start(dir.resolve("daemon.log"), env, args.toArray(String[]::new));
+        RemoteDaemon d = new RemoteDaemon(p, state, token, host, port, certAndKey != null, tls, dir, args, env);
         d.awaitAnswering();
         return d;
     }
@@ -109,7 +122,7 @@ final class RemoteDaemon implements AutoCloseable {
      */
     void kill9AndRestart() throws Exception {
         process.kill9();
-        process = DaemonProcess.start(dir.resolve("daemon.log"), Map.of(), args.toArray(String[]::new));
+        process = DaemonProcess.start(dir.resolve("daemon.log"), env, args.toArray(String[]::new));
         awaitAnswering();
     }
 

@@ -181,15 +181,123 @@ class RemoteEndpointIT {
         assertEquals(List.of(), daemon.qemuNbds());
     }
 
+    /**
+     * Bad NBD handshakes sent after the endpoint has accepted the upgrade (each is what a client sends once it has
+     * read the server's greeting): garbage in place of the client flags, a wrong option magic, an option haggle
+     * cut short by the client, an option length far over any limit, an export that does not exist. Each: the
+     * half-close flag, and the bytes.
+     */
+    static final List<Object[]> BAD_HANDSHAKES = List.of(
+            new Object[] {"garbage instead of the client flags", false,
+                    "this is not NBD at all\r\n".getBytes(StandardCharsets.ISO_8859_1)},
+            new Object[] {"a wrong option magic", false, concat(u32(3), ascii("IHAVEOPX"), u32(7), u32(0))},
+            new Object[] {"an option haggle cut short", true, concat(u32(3), ascii("IHAVEOPT"), u32(7), u32(32),
+                    ascii("half"))},
+            new Object[] {"the client flags cut short", true, new byte[] {0, 0}},
+            new Object[] {"a huge option length", false, concat(u32(3), ascii("IHAVEOPT"), u32(7), u32(0xFFFFFFF0))},
+            new Object[] {"an export that does not exist", false, concat(u32(1), ascii("IHAVEOPT"), u32(1), u32(4),
+                    ascii("nope"))});
+
+    /**
+     * Issue 15's bad NBD handshake, through an upgrade the endpoint accepted (right token, an attached and activated
+     * datapath, qemu-nbd behind it): after the greeting the client sends each of {@link #BAD_HANDSHAKES}. The
+     * connection ends (qemu-nbd refuses, the endpoint closes the client's side), the daemon stays up, the
+     * datapath is the only one of the VDI, no qemu-nbd is left, and a proper NBD client still works afterwards.
+     */
+    @Test
+    void aBadNbdHandshakeAfterAnAcceptedUpgradeEndsOnlyThatConnection() throws Exception {
+        String nbdinfo = DebianTools.require(Tool.NBDINFO).toString();
+        DebianTools.require(Tool.QEMU_NBD);
+        VdiInfo vdi = remote.vdi().create("it", sr, VdiInfo.defaults("", "handshake").withSizes(1 << 20, 0));
+        String dp = "dp-handshake";
+        remote.vdi().attach3("it", dp, sr, vdi.vdi(), "vm9", true);
+        remote.vdi().activate3("it", dp, sr, vdi.vdi(), "vm9");
+        String upgrade = "PUT " + RemoteNbdPath.nbd("vm9", sr, vdi.vdi(), dp).path() + "?session_id=" + daemon.token
+                + " HTTP/1.0\r\n\r\n";
+        for (Object[] shape : BAD_HANDSHAKES) {
+            String what = (String) shape[0];
+            String after = Soon.get(CompletableFuture.supplyAsync(() -> {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
+                    s.getOutputStream().write(upgrade.getBytes(StandardCharsets.ISO_8859_1));
+                    java.io.InputStream in = s.getInputStream();
+                    String head = readHead(in);
+                    assertTrue(head.startsWith("HTTP/1.1 200 OK") && head.toLowerCase(java.util.Locale.ROOT)
+                            .contains("transfer-encoding: nbd"), what + ": the upgrade is accepted: " + head);
+                    byte[] greeting = in.readNBytes(18);
+                    assertEquals("NBDMAGICIHAVEOPT", new String(greeting, 0, 16, StandardCharsets.ISO_8859_1),
+                            what + ": the NBD server's greeting comes through");
+                    s.getOutputStream().write((byte[]) shape[2]);
+                    s.getOutputStream().flush();
+                    if ((Boolean) shape[1]) {
+                        s.shutdownOutput();
+                    }
+                    try {
+                        return "ended after " + in.readAllBytes().length + " more bytes";
+                    } catch (java.net.SocketException e) {
+                        return "reset"; // qemu-nbd's own close can reach the client as a reset: it ended too
+                    }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(what, e);
+                }
+            }));
+            System.out.println("remote-bad-handshake: " + what + ": " + after);
+            Soon.await(what + ": its qemu-nbd is stopped", () -> daemon.qemuNbds().isEmpty());
+            assertTrue(daemon.process.process.isAlive(), daemon.process.output());
+        }
+        assertEquals(java.util.Set.of(dp), remote.dp().statVdi("it", sr, vdi.vdi()).dps().keySet(),
+                "the test's datapath is the only one: nothing else was attached");
+        try (NbdTunnel t = NbdTunnel.open(daemon.url, daemon.tls, RemoteNbdPath.nbd("vm9", sr, vdi.vdi(), dp),
+                Files.createDirectories(dir.resolve("t-hs")))) {
+            assertEquals(String.valueOf(1 << 20), run(nbdinfo, "--size", t.nbdUri()).strip(),
+                    "a proper NBD client still gets the export");
+        }
+        remote.vdi().deactivate("it", dp, sr, vdi.vdi(), "vm9");
+        remote.vdi().detach("it", dp, sr, vdi.vdi(), "vm9");
+        assertEquals(Map.of(), remote.dp().statVdi("it", sr, vdi.vdi()).dps(), "nothing stays attached");
+        Soon.await("no qemu-nbd is left", () -> daemon.qemuNbds().isEmpty());
+        assertFalse(daemon.process.output().contains(daemon.token), "the token is never logged");
+    }
+
+    /** An HTTP response head, up to and including its blank line, read byte by byte (the NBD bytes follow it). */
+    static String readHead(java.io.InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                break;
+            }
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    static byte[] u32(long v) {
+        return java.nio.ByteBuffer.allocate(4).putInt((int) v).array();
+    }
+
+    static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            out.writeBytes(p);
+        }
+        return out.toByteArray();
+    }
+
     /** Hostile requests sent by the bad-input test: {@code -Dreliability.remote.requests=N}, 10,000 at full size. */
     static final int HOSTILE = Integer.getInteger("reliability.remote.requests",
             Boolean.getBoolean("reliability.full") ? 10_000 : 1_000);
 
     /**
      * Thousands of hostile requests (seeded, printed): refused shapes of every kind, each mutated (bytes flipped,
-     * cut short, spliced, repeated) and sent on its own connection, half-closed so a cut request ends. None may
-     * get anything but a 4xx or a closed connection, and afterwards the daemon is alive, nothing was attached,
-     * no qemu-nbd runs, the token was never logged, and a proper call still works.
+     * cut short, spliced, repeated) and sent on its own connection, half-closed so a cut request ends. Among the
+     * seeds are {@link #BAD_HANDSHAKES} behind an upgrade the endpoint accepts (the test's own datapath). None may
+     * get anything but a 4xx, a closed connection, or (only for an intact upgrade request to that datapath) the
+     * upgrade; afterwards the daemon is alive, nothing else was attached, no qemu-nbd runs, the token was never
+     * logged, and a proper call still works.
      */
     @Test
     void hostileRequestsByTheThousandAreRefusedAndTouchNothing() throws Exception {
@@ -199,9 +307,16 @@ class RemoteEndpointIT {
                 + "\",\"vdi\":\"" + vdi.vdi() + "\",\"vm\":\"0\",\"read_write\":true}],\"id\":1}";
         String nbd = RemoteNbdPath.nbd("0", sr, vdi.vdi(), "h").path();
         String proxy = RemoteNbdPath.nbdProxyImport("0", sr, vdi.vdi(), "h").path();
+        // one datapath the test attaches itself: an upgrade to it is accepted, and what follows is a bad handshake
+        VdiInfo open = remote.vdi().create("it", sr, VdiInfo.defaults("", "hostile-open").withSizes(1 << 20, 0));
+        remote.vdi().attach3("it", "hs", sr, open.vdi(), "0", true);
+        remote.vdi().activate3("it", "hs", sr, open.vdi(), "0");
+        String accepted = "PUT " + RemoteNbdPath.nbd("0", sr, open.vdi(), "hs").path() + "?session_id=" + t
+                + " HTTP/1.0\r\n";
         // Seeds: no seed with the token could attach anything (the right token only on paths of a datapath
-        // that does not exist, or with a method the path refuses), so no mutation of one can either.
-        List<String> seeds = List.of(
+        // that does not exist, or with a method the path refuses, or on the test's own datapath), so no
+        // mutation of one can either.
+        List<String> seeds = new ArrayList<>(List.of(
                 post("/services/SM", "", attach),
                 post("/services/SM?session_id=wrong-" + t, "", attach),
                 post("/services/SM", "Cookie: session_id=" + t + "\r\n", attach),
@@ -215,26 +330,68 @@ class RemoteEndpointIT {
                 "GET /../../etc/passwd?session_id=" + t + " HTTP/1.1\r\n\r\n",
                 "PUT /services/SM/nbd/%2e%2e/%2e%2e/x/y?session_id=" + t + " HTTP/1.0\r\n\r\n",
                 "POST /services/SM HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n" + attach,
-                "NOT HTTP AT ALL\r\n\r\n");
+                "NOT HTTP AT ALL\r\n\r\n"));
+        for (Object[] shape : BAD_HANDSHAKES) {
+            seeds.add(accepted + "\r\n" + new String((byte[]) shape[2], StandardCharsets.ISO_8859_1));
+        }
         long seed = Long.getLong("reliability.seed", System.nanoTime());
         Random random = new Random(seed);
         Map<String, Integer> answers = new java.util.TreeMap<>();
         for (int i = 0; i < HOSTILE; i++) {
             byte[] request = mutate(seeds.get(random.nextInt(seeds.size())).getBytes(StandardCharsets.ISO_8859_1),
                     random);
-            String response = exchange(request, true);
+            // an intact upgrade head: read the answer and the greeting before the (mutated) handshake goes
+            // out, as a real NBD client does; half-closing at once would end it before the upgrade
+            boolean upgrade = new String(request, StandardCharsets.ISO_8859_1).startsWith(accepted + "\r\n");
+            String response = upgrade ? upgradeThenSend(request, accepted.length() + 2) : exchange(request, true);
             String status = response.isEmpty() ? "closed" : response.substring(0, Math.min(12, response.length()));
             answers.merge(status, 1, Integer::sum);
-            assertTrue(response.isEmpty() || response.matches("(?s)HTTP/1\\.1 4\\d\\d .*"), "request " + i
+            // an upgrade is accepted only for the test's own datapath, and its request line came through intact
+            boolean upgraded = upgrade && response.startsWith("HTTP/1.1 200 OK");
+            assertTrue(response.isEmpty() || upgraded || response.matches("(?s)HTTP/1\\.1 4\\d\\d .*"), "request " + i
                     + " (seed " + seed + ") answered " + response + " to " + new String(request,
                     StandardCharsets.ISO_8859_1).replace(t, "<token>"));
         }
         System.out.println("remote-bad-input: seed=" + seed + " requests=" + HOSTILE + " answers=" + answers);
         assertTrue(daemon.process.process.isAlive(), daemon.process.output());
         assertEquals(Map.of(), remote.dp().statVdi("it", sr, vdi.vdi()).dps(), "nothing was attached");
+        assertEquals(java.util.Set.of("hs"), remote.dp().statVdi("it", sr, open.vdi()).dps().keySet(),
+                "the test's own datapath is the only one of its VDI");
         Soon.await("no qemu-nbd is left", () -> daemon.qemuNbds().isEmpty());
+        remote.vdi().deactivate("it", "hs", sr, open.vdi(), "0");
+        remote.vdi().detach("it", "hs", sr, open.vdi(), "0");
         assertFalse(daemon.process.output().contains(t), "the token is never logged");
         assertEquals("mux", remote.query().query("it").driver(), "a proper call still works");
+    }
+
+    /**
+     * Sends the first {@code headLength} bytes of {@code request} (an upgrade request's head), reads the answer's
+     * head and, when the upgrade is accepted, the NBD greeting; then sends the rest, half-closes and reads until
+     * the endpoint closes. Returns everything read.
+     */
+    String upgradeThenSend(byte[] request, int headLength) throws Exception {
+        return Soon.get(CompletableFuture.supplyAsync(() -> {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.port)) {
+                s.getOutputStream().write(request, 0, headLength);
+                java.io.InputStream in = s.getInputStream();
+                String head = readHead(in);
+                ByteArrayOutputStream got = new ByteArrayOutputStream();
+                got.writeBytes(head.getBytes(StandardCharsets.ISO_8859_1));
+                try {
+                    if (head.startsWith("HTTP/1.1 200 ")) {
+                        got.writeBytes(in.readNBytes(18));
+                        s.getOutputStream().write(request, headLength, request.length - headLength);
+                    }
+                    s.shutdownOutput();
+                    in.transferTo(got);
+                } catch (java.net.SocketException e) {
+                    // closed or reset by qemu-nbd's refusal while the rest was still going out: the connection ended
+                }
+                return got.toString(StandardCharsets.ISO_8859_1);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }));
     }
 
     /** One to three random edits of {@code in}: a flipped byte, a cut, a spliced run of bytes, a repeat. */

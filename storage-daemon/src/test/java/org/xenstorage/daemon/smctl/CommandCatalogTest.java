@@ -34,7 +34,7 @@ class CommandCatalogTest {
         }
         assertEquals(MethodTable.all().size(), ALL.calls().size());
         assertTrue(commands.containsAll(Set.of("sr-register", "sr-unregister", "sr-registry", "types", "diagnostics",
-                "vdi-copy", "task-wait", "help")));
+                "vdi-copy", "vdi-mirror", "vdi-mirror-finalize", "task-wait", "help")));
     }
 
     @Test

@@ -214,6 +214,12 @@ public final class FileSrDouble {
         Files.deleteIfExists(file(sr, vdi));
     }
 
+    void VdiApi_removeFromSmConfig(String dbg, String sr, String vdi, String key) {
+        Map<String, String> c = new java.util.HashMap<>(vdi(sr, vdi).smConfig());
+        c.remove(key);
+        sr(sr).put(vdi, vdi(sr, vdi).withSmConfig(c));
+    }
+
     VdiInfo VdiApi_stat(String dbg, String sr, String vdi) {
         return vdi(sr, vdi);
     }
