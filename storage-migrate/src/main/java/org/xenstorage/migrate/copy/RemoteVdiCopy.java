@@ -17,6 +17,7 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.mirror.CopyRecord;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteConnector;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.remote.RemoteUrl;
 import org.xenstorage.migrate.task.TaskContext;
