@@ -49,6 +49,7 @@ import org.xenstorage.idl.types.SrInfo;
 import org.xenstorage.idl.types.SrVdi;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.messageswitch.client.SwitchException;
 import org.xenstorage.threads.EventLoopGuard;
 
@@ -139,6 +140,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * {@code Activated_on_another_host} error, which becomes {@code Redirect} (looked up on {@code workers}).
      */
     public CompletableFuture<String> forwardSnapshot(String sr, String request, JsonNode id, Executor workers) {
+        Map<String, String> call = CallContext.capture(); // the lookup's lines belong to the call
         return forward(sr, request, id).thenCompose(reply -> {
             Optional<JsonNode> error;
             try {
@@ -156,8 +158,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             } catch (RuntimeException e) {
                 return CompletableFuture.completedFuture(reply);
             }
-            return CompletableFuture.supplyAsync(() -> snapshotRedirect(decoded)
-                    .map(redirect -> JsonRpc.failure(redirect, id)).orElse(reply), workers);
+            return CompletableFuture.supplyAsync(CallContext.wrap(call, () -> snapshotRedirect(decoded)
+                    .map(redirect -> JsonRpc.failure(redirect, id)).orElse(reply)), workers);
         });
     }
 
@@ -214,12 +216,13 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         } catch (StorageException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return directory.liveness(b.srType()).thenApply(live -> {
+        // may complete on the thread that learnt the liveness: its warning carries the call's context
+        return directory.liveness(b.srType()).thenApply(CallContext.wrapFunction(live -> {
             if (!live) {
                 throw notServed(sr, b);
             }
             return b;
-        });
+        }));
     }
 
     /**
