@@ -355,8 +355,15 @@ public final class Smapiv1Backend implements AutoCloseable {
             JsonRpc.Summary call = JsonRpc.summarise(request);
             try (CallContext.Scope scope = CallContext.enter(queue, call.dbg())) {
                 LOG.debug("call {}", CallContext.sanitise(call.describe(), 600));
-                return CompletableFuture.supplyAsync(CallContext.wrap(() -> dispatcher.dispatch(request)), execs)
-                        .thenCompose(f -> f);
+                long start = System.nanoTime();
+                CompletableFuture<String> reply = CompletableFuture.supplyAsync(
+                        CallContext.wrap(() -> dispatcher.dispatch(request)), execs).thenCompose(f -> f);
+                if (LOG.isDebugEnabled()) {
+                    CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                            CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
+                            failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
+                }
+                return reply;
             }
         };
     }

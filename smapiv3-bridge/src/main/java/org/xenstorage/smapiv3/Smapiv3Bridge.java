@@ -234,9 +234,10 @@ public final class Smapiv3Bridge implements AutoCloseable {
         // caller's own thread (in-process), whose context the scope gives back
         try (CallContext.Scope scope = CallContext.enter(PluginNames.queue(config.queuePrefix(), plugin), call.dbg())) {
             LOG.debug("call {}", CallContext.sanitise(call.describe(), 600));
+            long start = System.nanoTime();
             String key = call.sr().isEmpty() ? "plugin " + plugin : "sr " + call.sr();
             Semaphore slots = srCalls.computeIfAbsent(key, k -> new Semaphore(config.maxConcurrent(), true));
-            return CompletableFuture.supplyAsync(CallContext.wrap(() -> {
+            CompletableFuture<String> reply = CompletableFuture.supplyAsync(CallContext.wrap(() -> {
                 slots.acquireUninterruptibly();
                 try {
                     return dispatcher.dispatch(request).join();
@@ -244,6 +245,12 @@ public final class Smapiv3Bridge implements AutoCloseable {
                     slots.release();
                 }
             }), calls);
+            if (LOG.isDebugEnabled()) {
+                CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                        CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
+                        failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
+            }
+            return reply;
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return CompletableFuture.completedFuture(JsonRpc.failure(
                     new StorageError.InternalError("SMAPIv3 bridge is shutting down"),

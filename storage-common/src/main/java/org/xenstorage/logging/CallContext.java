@@ -1,7 +1,9 @@
 package org.xenstorage.logging;
 
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.MDC;
@@ -146,6 +148,15 @@ public final class CallContext {
                 set(before);
             }
         };
+    }
+
+    /**
+     * Runs {@code then} when {@code future} completes, wherever it completes, with this thread's current context
+     * (a call's last log line, written by whichever thread completes its reply).
+     */
+    public static <T> void whenDone(CompletableFuture<T> future, BiConsumer<? super T, ? super Throwable> then) {
+        Map<String, String> context = capture();
+        future.whenComplete((value, failure) -> wrap(context, () -> then.accept(value, failure)).run());
     }
 
     /**

@@ -89,6 +89,15 @@ class CallContextTest {
             }
             assertEquals("call-2", task.get());
             assertNull(pool.submit(() -> MDC.get(CallContext.DBG)).get(), "nothing left on the pool thread");
+
+            CompletableFuture<String> reply = new CompletableFuture<>();
+            CompletableFuture<String> lastLine = new CompletableFuture<>();
+            try (CallContext.Scope s = CallContext.enter("q", "call-3")) {
+                CallContext.whenDone(reply, (r, e) -> lastLine.complete(r + " " + MDC.get(CallContext.DBG)));
+            }
+            pool.submit(() -> reply.complete("ok")).get(); // completed by a thread of no call
+            assertEquals("ok call-3", lastLine.get());
+            assertNull(pool.submit(() -> MDC.get(CallContext.DBG)).get(), "nothing left on the completing thread");
         } finally {
             pool.shutdownNow();
         }

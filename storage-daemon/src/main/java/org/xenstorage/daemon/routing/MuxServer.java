@@ -1,7 +1,6 @@
 package org.xenstorage.daemon.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -102,9 +101,7 @@ public final class MuxServer {
                 }
             }
             CompletableFuture<String> reply = route(root, method, request);
-            Map<String, String> context = CallContext.capture();
-            reply.whenComplete((text, failure) -> CallContext.wrap(context, () -> logReply(method, quiet, text,
-                    failure, start)).run());
+            CallContext.whenDone(reply, (text, failure) -> logReply(method, quiet, text, failure, start));
             return reply;
         }
     }
@@ -137,8 +134,8 @@ public final class MuxServer {
         if (!(quiet ? LOG.isDebugEnabled() : LOG.isInfoEnabled())) {
             return;
         }
-        String outcome = failure != null ? "failed: " + failure
-                : CallContext.sanitise(JsonRpc.outcome(reply, 500), 600);
+        // the message's line breaks are escaped by the log pattern
+        String outcome = failure != null ? "failed: " + failure : JsonRpc.outcome(reply, 500);
         long ms = (System.nanoTime() - start) / 1_000_000;
         if (quiet) {
             LOG.debug("reply {} in {} ms: {}", CallContext.sanitise(method), ms, outcome);

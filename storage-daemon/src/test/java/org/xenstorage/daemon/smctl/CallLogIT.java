@@ -84,6 +84,10 @@ class CallLogIT {
         String forgedLine = "2026-12-03T09:00:00.000Z INFO  [mux-worker-1] o.x.d.r.MuxServer queue=" + PREFIX
                 + " dbg=victim call VDI.destroy";
         assertEquals(0, smctl("--dbg", "forged\n" + forgedLine, "vdi-stat", "--sr", "lf", "--vdi", lfVdi).status());
+        // ... or through another argument the daemon logs (here: the mux's "no storage plugin for SR <sr>")
+        String forgedSr = "2026-12-03T09:00:01.000Z INFO  [mux-worker-2] o.x.d.r.Mux queue=" + PREFIX + " dbg=victim x";
+        assertEquals(ExitStatus.STORAGE_ERROR, smctl("--dbg", "calllog-sr", "vdi-stat", "--sr", "nosr\n" + forgedSr,
+                "--vdi", lfVdi).status());
         ok("--dbg", "calllog-last", "vdi-stat", "--sr", "sf", "--vdi", sfVdi);
         Soon.await("the daemon logged the last call's reply", () -> log().stream()
                 .anyMatch(l -> l.contains("dbg=calllog-last reply VDI.stat")));
@@ -110,7 +114,13 @@ class CallLogIT {
         assertTrue(lines.stream().anyMatch(l -> l.contains("queue=" + lfQueue + " dbg=" + lfLater
                 + " stderr: stderr-wrapper: running LocalfileSR")), "the later driver's stderr under its own dbg");
 
-        assertTrue(lines.stream().noneMatch(l -> l.startsWith(forgedLine)), "a dbg cannot start a log line");
+        for (List<String> in : List.of(lines, Files.readAllLines(dir.resolve("daemon-file.log")))) {
+            assertTrue(in.stream().noneMatch(l -> l.startsWith(forgedLine)), "a dbg cannot start a log line");
+            assertTrue(in.stream().noneMatch(l -> l.startsWith(forgedSr)), "an argument cannot start a log line");
+            assertTrue(in.stream().anyMatch(l -> l.contains("dbg=calllog-sr no storage plugin for SR nosr\\n"
+                    + forgedSr)), () -> "the argument is logged escaped\n" + String.join("\n", in));
+            assertTrue(in.stream().anyMatch(l -> l.contains(" dbg=" + lf + " reply VDI.attach3 in ")), "log-file too");
+        }
         assertTrue(lines.stream().anyMatch(l -> l.contains(" dbg=forged\\n" + forgedLine + " call VDI.stat sr=lf")),
                 () -> "the forged dbg is logged escaped, on the call's own line\n" + String.join("\n", lines));
     }
@@ -183,7 +193,7 @@ class CallLogIT {
                 "-Dlogback.configurationFile=" + repo.resolve("storage-daemon/src/main/resources/logback.xml"),
                 "-cp", cp, "org.xenstorage.daemon.StorageDaemon",
                 "--mode=embedded", "--state-dir=" + state, "--plugin-root=" + plugins, "--sm-dir=" + sm,
-                "--log-level=DEBUG", "--mux-in-process=" + inProcess)
+                "--log-level=DEBUG", "--mux-in-process=" + inProcess, "--log-file=" + dir.resolve("daemon-file.log"))
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().remove("NOTIFY_SOCKET");
         daemon = pb.start();
