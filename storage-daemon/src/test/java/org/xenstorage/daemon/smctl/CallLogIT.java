@@ -97,14 +97,20 @@ class CallLogIT {
         String sfQueue = PREFIX + ".simplefile";
         story(lines, lf, "localfile", lfQueue, List.of(
                 Pattern.quote("queue=" + lfQueue + " dbg=" + lf + " call VDI.attach3 sr=lf vdi=" + lfVdi),
+                Pattern.quote("queue=" + lfQueue + " dbg=" + lf + " datapath dp-lf on lf/" + lfVdi
+                        + ": attach(RW); VDI detached -> attached  RW, SM steps [attach(RW)]"),
                 "queue=" + Pattern.quote(lfQueue + " dbg=" + lf) + " exec LocalfileSR vdi_attach .*: exit 0 in \\d+ ms "
                         + "\\(pid \\d+, .*/LocalfileSR\\), 1 stderr line$",
-                Pattern.quote("queue=" + lfQueue + " dbg=" + lf + " stderr: stderr-wrapper: running LocalfileSR")));
+                Pattern.quote("queue=" + lfQueue + " dbg=" + lf + " stderr: stderr-wrapper: running LocalfileSR"),
+                Pattern.quote("queue=" + lfQueue + " dbg=" + lf + " reply VDI.attach3 in ")));
         story(lines, sf, "simplefile", sfQueue, List.of(
                 Pattern.quote("queue=" + sfQueue + " dbg=" + sf + " call VDI.attach3 sr=sf vdi=" + sfVdi),
+                Pattern.quote("queue=" + sfQueue + " dbg=" + sf + " datapath dp-sf on sf/" + sfVdi
+                        + " (u0_dp_sf): attach(RW); volume detached -> attached  RW, plugin steps [attach(RW)]"),
                 "queue=" + Pattern.quote(sfQueue + " dbg=" + sf) + " exec file/Datapath.attach: exit 0 in \\d+ ms "
                         + "\\(pid \\d+, .*/Datapath.attach\\), 1 stderr line$",
-                Pattern.quote("queue=" + sfQueue + " dbg=" + sf + " stderr: stderr-wrapper: running Datapath.attach")));
+                Pattern.quote("queue=" + sfQueue + " dbg=" + sf + " stderr: stderr-wrapper: running Datapath.attach"),
+                Pattern.quote("queue=" + sfQueue + " dbg=" + sf + " reply VDI.attach3 in ")));
         // the later calls ran on the backends' threads and drivers under their own dbg
         for (String[] later : new String[][] {{lfLater, lfQueue, "LocalfileSR vdi_detach"},
                                                {sfLater, sfQueue, "file/Datapath.detach"}}) {
