@@ -14,8 +14,9 @@ import org.slf4j.MDC;
  * workers, a backend's request threads, task threads); each hop carries the context with {@link #wrap} or a
  * {@link #propagating} executor, so {@code grep <dbg>} on the log finds every line of one call.
  *
- * <p>The {@code dbg} comes from the caller: {@link #sanitise} makes it one printable line of bounded length
- * before it reaches a log, so no caller can end a log line early and forge the next one.
+ * <p>The {@code dbg} comes from the caller: only its log part goes to the MDC ({@link #logPart}: xapi sends
+ * {@code "<text>\n<trace context>"}), made one printable line of bounded length by {@link #sanitise}, so no
+ * caller can end a log line early and forge the next one.
  */
 public final class CallContext {
     /** MDC key of the caller's debug string. */
@@ -79,6 +80,15 @@ public final class CallContext {
                 || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069'); // bidi overrides
     }
 
+    /** What of a {@code dbg} names the call in logs: the text before its first newline (a trace context follows). */
+    public static String logPart(String dbg) {
+        if (dbg == null) {
+            return "";
+        }
+        int nl = dbg.indexOf('\n');
+        return nl < 0 ? dbg : dbg.substring(0, nl);
+    }
+
     /** The call context of this thread now (null when it has none), for {@link #wrap(Map, Runnable)}. */
     public static Map<String, String> capture() {
         return MDC.getCopyOfContextMap();
@@ -87,13 +97,13 @@ public final class CallContext {
     /**
      * Makes this thread work for the call ({@code queue}, {@code dbg}) until the scope closes, which restores
      * what the thread had before (a backend handler may run on the caller's thread, whose own call goes on
-     * after it). {@code dbg} is sanitised here; an empty one prints as {@code -}.
+     * after it). Only the {@link #logPart} of {@code dbg} is kept, sanitised; an empty one prints as {@code -}.
      */
     public static Scope enter(String queue, String dbg) {
         String oldQueue = MDC.get(QUEUE);
         String oldDbg = MDC.get(DBG);
         put(QUEUE, queue == null ? null : sanitise(queue));
-        put(DBG, sanitise(dbg));
+        put(DBG, sanitise(logPart(dbg)));
         return () -> {
             put(QUEUE, oldQueue);
             put(DBG, oldDbg);

@@ -35,13 +35,22 @@ class CallContextTest {
         String clean = CallContext.sanitise(forged);
         assertFalse(clean.contains("\n"), clean);
         assertTrue(clean.startsWith("x\\n2026-12-03T09"), clean);
-        assertEquals("a\\rb\\tc\\x1b[31md\\x00e\\x7ff\\x85g", CallContext.sanitise("a\rb\tc\u001b[31md\u0000e\u007ff\u0085g"));
+        assertEquals("a\\rb\\tc\\x1b[31md\\x00e\\x7ff\\x85g",
+                CallContext.sanitise("a\rb\tc\u001b[31md\u0000e\u007ff\u0085g"));
         assertEquals("l\\u2028p\\u2029r\\u202eo\\u2066", CallContext.sanitise("l\u2028p\u2029r\u202eo\u2066"));
         for (char c = 0; c < 0x10000 - 1; c++) {
             String s = CallContext.sanitise("a" + c);
             assertTrue(s.chars().noneMatch(ch -> ch == '\n' || ch == '\r' || ch == '\u2028' || ch == '\u2029'
                     || ch == '\u0085' || Character.isISOControl(ch)), () -> "escaped " + s);
         }
+    }
+
+    @Test
+    void theLogPartIsWhatPrecedesTheFirstNewline() {
+        assertEquals("VM.start R:8b3e", CallContext.logPart("VM.start R:8b3e\n00-0af7-b7ad-01\nmore"));
+        assertEquals("plain", CallContext.logPart("plain"));
+        assertEquals("", CallContext.logPart("\ntrace only"));
+        assertEquals("", CallContext.logPart(null));
     }
 
     @Test
@@ -57,9 +66,10 @@ class CallContextTest {
     void enterSetsTheCallAndClosingRestoresTheCallerOfTheSameThread() {
         MDC.put(CallContext.QUEUE, "org.xen.xapi.storage");
         MDC.put(CallContext.DBG, "outer");
-        try (CallContext.Scope s = CallContext.enter("org.xen.xapi.storage.localfile", "inner\nforged")) {
+        try (CallContext.Scope s = CallContext.enter("org.xen.xapi.storage.localfile",
+                "inner\rforged\n00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")) {
             assertEquals("org.xen.xapi.storage.localfile", MDC.get(CallContext.QUEUE));
-            assertEquals("inner\\nforged", MDC.get(CallContext.DBG));
+            assertEquals("inner\\rforged", MDC.get(CallContext.DBG), "the log part, sanitised");
         }
         assertEquals("org.xen.xapi.storage", MDC.get(CallContext.QUEUE));
         assertEquals("outer", MDC.get(CallContext.DBG));

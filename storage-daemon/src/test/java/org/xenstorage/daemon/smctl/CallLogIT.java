@@ -28,7 +28,7 @@ import org.xenstorage.testing.Soon;
  * holding the dbg smctl printed tell the whole story (mux arrival, backend arrival, the exec with its exit status
  * and its stderr line, the mux's reply) in order, carry it in their {@code dbg=} field, and no line of another call
  * (a later call on the same SRs, threads and drivers) carries it. Run with the mux calling its backends in-process
- * and over the switch. A dbg holding a newline cannot start a log line of its own.
+ * and over the switch. A dbg or an SR holding a forged log line cannot start a line of its own.
  */
 class CallLogIT {
     static final String PREFIX = "org.xen.xapi.storage";
@@ -83,7 +83,8 @@ class CallLogIT {
         // a caller trying to forge a log line through its dbg
         String forgedLine = "2026-12-03T09:00:00.000Z INFO  [mux-worker-1] o.x.d.r.MuxServer queue=" + PREFIX
                 + " dbg=victim call VDI.destroy";
-        assertEquals(0, smctl("--dbg", "forged\n" + forgedLine, "vdi-stat", "--sr", "lf", "--vdi", lfVdi).status());
+        assertEquals(0, smctl("--dbg", "forged\r" + forgedLine + "\n" + forgedLine, "vdi-stat", "--sr", "lf",
+                "--vdi", lfVdi).status());
         // ... or through another argument the daemon logs (here: the mux's "no storage plugin for SR <sr>")
         String forgedSr = "2026-12-03T09:00:01.000Z INFO  [mux-worker-2] o.x.d.r.Mux queue=" + PREFIX + " dbg=victim x";
         assertEquals(ExitStatus.STORAGE_ERROR, smctl("--dbg", "calllog-sr", "vdi-stat", "--sr", "nosr\n" + forgedSr,
@@ -127,8 +128,8 @@ class CallLogIT {
                     + forgedSr)), () -> "the argument is logged escaped\n" + String.join("\n", in));
             assertTrue(in.stream().anyMatch(l -> l.contains(" dbg=" + lf + " reply VDI.attach3 in ")), "log-file too");
         }
-        assertTrue(lines.stream().anyMatch(l -> l.contains(" dbg=forged\\n" + forgedLine + " call VDI.stat sr=lf")),
-                () -> "the forged dbg is logged escaped, on the call's own line\n" + String.join("\n", lines));
+        assertTrue(lines.stream().anyMatch(l -> l.contains(" dbg=forged\\r" + forgedLine + " call VDI.stat sr=lf")),
+                () -> "the forged dbg's log part is logged escaped, on the call's line\n" + String.join("\n", lines));
     }
 
     /**
