@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.MDC;
@@ -154,6 +155,20 @@ public final class CallContext {
             set(context);
             try {
                 return body.apply(a);
+            } finally {
+                set(before);
+            }
+        };
+    }
+
+    /** A two-argument function (a future's {@code handle}) that runs with this thread's current context. */
+    public static <A, B, R> BiFunction<A, B, R> wrapBiFunction(BiFunction<A, B, R> body) {
+        Map<String, String> context = capture();
+        return (a, b) -> {
+            Map<String, String> before = capture();
+            set(context);
+            try {
+                return body.apply(a, b);
             } finally {
                 set(before);
             }

@@ -237,10 +237,11 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
 
     /** A transport to one queue whose switch failures become storage errors naming {@code sr}. */
     RpcTransport transport(String sr, String queue) {
+        // the failure is mapped (and logged) on the thread that learnt it: with the call's context
         return text -> directory.track(queue, link.call(queue, text, callTimeout))
-                .exceptionally(t -> {
+                .exceptionally(CallContext.wrapFunction(t -> {
                     throw new CompletionException(switchFailure(sr, queue, t));
-                });
+                }));
     }
 
     private StorageException switchFailure(String sr, String queue, Throwable failure) {
@@ -304,7 +305,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * call is sent), a live one gets {@link #fanoutTimeout} to answer.
      */
     private <T> CompletableFuture<Answer<T>> ask(SrBinding b, String method, Object... args) {
-        return directory.liveness(b.srType()).thenCompose(live -> {
+        // the answer is judged (and a timeout logged) on whichever thread completes it: with the call's context
+        return directory.liveness(b.srType()).thenCompose(CallContext.wrapFunction(live -> {
             if (!live) {
                 return CompletableFuture.completedFuture(new Answer<T>(null,
                         new StorageException(new StorageError.NoStoragePluginForSr(b.sr())),
@@ -312,7 +314,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             }
             return this.<T>callAsync(b.sr(), b.queue(), method, args)
                     .orTimeout(fanoutTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-                    .handle((value, failure) -> {
+                    .handle(CallContext.wrapBiFunction((value, failure) -> {
                         if (failure == null) {
                             return new Answer<>(value, null, null);
                         }
@@ -329,8 +331,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
                         }
                         return new Answer<T>(null, t instanceof StorageException se ? se
                                 : StorageException.internal(t.toString()), null);
-                    });
-        });
+                    }));
+        }));
     }
 
     private static Throwable unwrap(Throwable failure) {
