@@ -51,7 +51,8 @@ import org.xenstorage.testing.TwoHosts;
  * the guest's write latency (p50, p99) while the mirror runs as a ratio to the same guest's latency without a mirror
  * (measured just before, on the same export).
  *
- * <p>Usage: {@code SxmTwoHostsBench [dir] [rounds]} (defaults: java.io.tmpdir, 3). Run as root for namespaces. Needs
+ * <p>Usage: {@code SxmTwoHostsBench [dir] [rounds]} (defaults: java.io.tmpdir, 3); {@code -Dsxm.bench.keep=true} keeps
+ * the daemons' directories (logs, SRs) for a look at where the time went. Run as root for namespaces. Needs
  * nbdcopy (libnbd-bin), qemu-nbd, qemu-io (qemu-utils), qemu-storage-daemon (qemu-system-common). Peak disk use:
  * about 4 GiB.
  */
@@ -103,8 +104,12 @@ public final class SxmTwoHostsBench {
                 mirror(a, b, v3a, v3b, mirrorRows);
             }
         } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            if (Boolean.getBoolean("sxm.bench.keep")) {
+                System.err.println("kept (the daemons' logs and SRs): " + dir); // -Dsxm.bench.keep=true
+            } else {
+                try (Stream<Path> s = Files.walk(dir)) {
+                    s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
             }
         }
         System.out.println("### Storage motion between two hosts: remote DATA.copy vs bare nbdcopy, live mirror under a "
