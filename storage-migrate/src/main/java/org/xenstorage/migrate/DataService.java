@@ -15,6 +15,7 @@ import org.xenstorage.idl.api.DataMirrorApi;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
+import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.idl.types.MirrorInfo;
 import org.xenstorage.idl.types.MirrorOperation;
 import org.xenstorage.idl.types.MirrorReceiveResult;
@@ -23,12 +24,11 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.copy.RemoteVdiCopy;
 import org.xenstorage.migrate.copy.SparseCopier;
 import org.xenstorage.migrate.copy.VdiCopy;
-import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.mirror.MirrorReceiver;
 import org.xenstorage.migrate.mirror.MirrorRecords;
 import org.xenstorage.migrate.mirror.MirrorSender;
-import org.xenstorage.migrate.mirror.RemoteDaemons;
+import org.xenstorage.migrate.remote.RemoteDaemons;
 import org.xenstorage.migrate.task.TaskContext;
 import org.xenstorage.migrate.task.TaskLauncher;
 
@@ -117,17 +117,20 @@ public final class DataService implements DataApi, DataMirrorApi {
     }
 
     /**
-     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} (0600, via
-     * AtomicFile), one {@link SparseCopier} per copy with {@link SparseCopier#DEFAULT_BLOCK} blocks,
-     * the extent map through {@code /usr/bin/python3} run by {@code runner}, loopback urls as "this host".
-     * Call {@link #reclaimStaleCopies} once after the SRs are registered.
+     * The daemon's wiring: copy records persisted at {@code <stateDir>/copies.json} and live mirrors at
+     * {@code <stateDir>/mirrors.json} (0600, via AtomicFile), one {@link SparseCopier} per copy with
+     * {@link SparseCopier#DEFAULT_BLOCK} blocks, the extent map through {@code /usr/bin/python3} run by
+     * {@code runner}, loopback urls as "this host", mirror tunnels under {@code tunnelDir} (keep it short).
+     * Call {@link #reclaimStaleCopies} and {@link #reclaimStaleMirrors} once after the SRs are registered.
      */
     public static DataService create(StorageService storage, TaskLauncher tasks, java.nio.file.Path stateDir,
-                                     org.xenstorage.exec.ChildProcessRunner runner) {
+                                     java.nio.file.Path tunnelDir, org.xenstorage.exec.ChildProcessRunner runner) {
         org.xenstorage.migrate.copy.DataExtents extents =
                 org.xenstorage.migrate.copy.DataExtents.withSystemPython(runner);
         return new DataService(storage, tasks, CopyRecords.persistedAt(stateDir.resolve("copies.json")),
-                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl);
+                () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, extents), DataService::isLoopbackUrl,
+                MirrorRecords.persistedAt(stateDir.resolve("mirrors.json")), RemoteDaemons.over(tunnelDir),
+                MirrorSender.Options.defaults());
     }
 
     /**

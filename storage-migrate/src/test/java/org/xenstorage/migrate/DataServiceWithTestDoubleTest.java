@@ -36,7 +36,7 @@ import org.xenstorage.migrate.mirror.CopyRecord;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.mirror.MirrorRecords;
 import org.xenstorage.migrate.mirror.MirrorSender;
-import org.xenstorage.migrate.mirror.RemoteDaemons;
+import org.xenstorage.migrate.remote.RemoteDaemons;
 import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.migrate.testsr.FileSrDouble;
 

@@ -45,8 +45,7 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  * everything the daemon adds above the execs (switch hops, mux, state writes, locks, logging).
  */
 public final class BootStormBench {
-    static final String PREFIX = "org.xen.xapi.storage";
-    static final Duration T = Duration.ofMinutes(10);
+    static final Duration T = BenchDaemon.T;
 
     /** One phase's outcome, as the daemon ran it. */
     record Phase(String name, double seconds, long[] sortedNanos, long errors, List<String> firstErrors,
@@ -58,36 +57,29 @@ public final class BootStormBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 3 && args[0].equals("--replay")) { // diagnosis: time a recorded journal's execs again
+            Path j = Path.of(args[1]);
+            Replay r = replay(j, new Phase("replay", 0, new long[0], 0, List.of(), 0, Files.size(j)), List.of(),
+                    Integer.parseInt(args[2]));
+            System.out.printf(Locale.ROOT, "%d execs (%d failed) in %.1f s%n", r.execs(), r.failed(), r.seconds());
+            return;
+        }
         int vdis = Integer.getInteger("storm.vdis", 500);
         int callers = Integer.getInteger("storm.callers", 16);
         Path root = repoRoot();
         Path dir = Files.createTempDirectory("bootstorm");
-        Path state = dir.resolve("state");
         Path journal = dir.resolve("exec.journal");
-        Path log = dir.resolve("daemon.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.xenstorage.daemon.StorageDaemon",
-                "--state-dir=" + state, "--plugin-root=" + root.resolve("examples/smapiv3"),
-                "--sm-dir=" + root.resolve("examples/sm"), "--log-level=WARN"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        pb.environment().remove("NOTIFY_SOCKET");
-        // what systemd gives a host daemon: no per-user shims (a pyenv shim costs 150 ms per python start)
-        pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        pb.environment().put(ExecJournal.VARIABLE, journal.toString());
-        Process daemon = pb.start();
-        long pid = daemon.pid();
-        try {
-            Path sock = state.resolve("message-switch.sock");
-            try (SwitchRpcClient client = LoadRunSupport.connect(daemon, sock, log)) {
-                StorageService mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
+        try (BenchDaemon daemon = BenchDaemon.start(root, dir, Map.of(ExecJournal.VARIABLE, journal.toString()))) {
+            long pid = daemon.pid();
+            try (SwitchRpcClient client = daemon.connect("bootstorm")) {
+                StorageService mux = StorageClient.of(text -> client.callAsync(BenchDaemon.PREFIX, text, T));
                 List<String> srs = new ArrayList<>();
                 for (int i = 0; i < 8; i++) {
                     String[] t = i < 4 ? new String[] {"localfile", "location"} : new String[] {"simplefile", "path"};
                     String sr = UUID.randomUUID().toString();
                     Path d = dir.resolve("srs").resolve(sr);
                     Files.createDirectories(d);
-                    LoadRunSupport.register(client, sr, t[0]);
+                    BenchDaemon.register(client, sr, t[0]);
                     mux.sr().create("storm", sr, "storm " + t[0], "", Map.of(t[1], d.toString()), 0);
                     mux.sr().attach("storm", sr, Map.of(t[1], d.toString()));
                     srs.add(sr);
@@ -122,11 +114,6 @@ public final class BootStormBench {
                 for (String sr : srs) {
                     mux.sr().detach("storm", sr);
                 }
-            }
-        } finally {
-            daemon.destroy();
-            if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
-                daemon.destroyForcibly();
             }
         }
     }
@@ -375,49 +362,7 @@ public final class BootStormBench {
         }
 
         static long field(long pid, String name) {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                    if (line.startsWith(name)) {
-                        return Long.parseLong(line.substring(name.length()).replace("kB", "").trim());
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                // the process is gone
-            }
-            return -1;
-        }
-    }
-
-    /** Start-up helpers shared with {@link LoadRun}'s way of waiting for a daemon. */
-    static final class LoadRunSupport {
-        static SwitchRpcClient connect(Process daemon, Path sock, Path log) throws Exception {
-            for (int i = 0; i < 1200 && !Files.exists(sock); i++) {
-                if (!daemon.isAlive()) {
-                    throw new IllegalStateException("daemon exited:\n" + Files.readString(log));
-                }
-                Thread.sleep(100);
-            }
-            SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "bootstorm");
-            for (int i = 0; i < 1200; i++) {
-                if (client.list(PREFIX, true).get(10, TimeUnit.SECONDS).contains(PREFIX)) {
-                    String types = client.call(PREFIX,
-                            "{\"method\":\"Registry.types\",\"params\":[{\"dbg\":\"b\"}],\"id\":1}", T);
-                    if (types.contains("localfile") && types.contains("simplefile")) {
-                        return client;
-                    }
-                }
-                Thread.sleep(100);
-            }
-            client.close();
-            throw new IllegalStateException("the daemon did not serve both example backends:\n" + Files.readString(log));
-        }
-
-        static void register(SwitchRpcClient client, String sr, String type) throws Exception {
-            String reply = client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"b\",\"sr\":\""
-                    + sr + "\",\"sr_type\":\"" + type + "\"}],\"id\":2}", T);
-            if (!reply.contains("\"error\":null")) {
-                throw new IllegalStateException("register " + type + ": " + reply);
-            }
+            return BenchDaemon.procStatus(pid, name);
         }
     }
 }

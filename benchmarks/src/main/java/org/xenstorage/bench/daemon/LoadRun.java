@@ -61,16 +61,7 @@ public final class LoadRun {
     }
 
     static long rssKb(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.substring(6).replace("kB", "").trim());
-                }
-            }
-        } catch (Exception e) {
-            // the process is gone
-        }
-        return -1;
+        return BenchDaemon.procStatus(pid, "VmRSS:");
     }
 
     public static void main(String[] args) throws Exception {
@@ -87,37 +78,11 @@ public final class LoadRun {
             }
         }
         Path dir = Files.createTempDirectory("loadrun");
-        Path state = dir.resolve("state");
-        Path log = dir.resolve("daemon.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.xenstorage.daemon.StorageDaemon",
-                "--state-dir=" + state, "--plugin-root=" + root.resolve("examples/smapiv3"),
-                "--sm-dir=" + root.resolve("examples/sm"), "--log-level=WARN"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        pb.environment().remove("NOTIFY_SOCKET");
-        Process daemon = pb.start();
+        BenchDaemon daemon = BenchDaemon.start(root, dir, Map.of());
         long pid = daemon.pid();
         List<long[]> rss = new ArrayList<>(); // {seconds since start, kB}
-        long start = System.nanoTime();
         try {
-            Path sock = state.resolve("message-switch.sock");
-            for (int i = 0; i < 1200 && !Files.exists(sock); i++) {
-                if (!daemon.isAlive()) {
-                    throw new IllegalStateException("daemon exited:\n" + Files.readString(log));
-                }
-                Thread.sleep(100);
-            }
-            try (SwitchRpcClient client = SwitchRpcClient.connect(SwitchAddress.unix(sock), "load")) {
-                for (int i = 0; i < 1200; i++) {
-                    if (client.list(PREFIX, true).get(10, TimeUnit.SECONDS).contains(PREFIX)) {
-                        String types = client.call(PREFIX, "{\"method\":\"Registry.types\",\"params\":[{\"dbg\":\"l\"}],\"id\":1}", T);
-                        if (types.contains("localfile") && types.contains("simplefile")) {
-                            break;
-                        }
-                    }
-                    Thread.sleep(100);
-                }
+            try (SwitchRpcClient client = daemon.connect("load")) {
                 StorageService mux = StorageClient.of(text -> client.callAsync(PREFIX, text, T));
                 List<String> srs = new ArrayList<>();
                 for (String[] t : new String[][] {{"localfile", "location"}, {"localfile", "location"},
@@ -125,11 +90,7 @@ public final class LoadRun {
                     String sr = UUID.randomUUID().toString();
                     Path d = dir.resolve("srs").resolve(sr);
                     Files.createDirectories(d);
-                    String reply = client.call(PREFIX, "{\"method\":\"Registry.register\",\"params\":[{\"dbg\":\"l\",\"sr\":\""
-                            + sr + "\",\"sr_type\":\"" + t[0] + "\"}],\"id\":2}", T);
-                    if (!reply.contains("\"error\":null")) {
-                        throw new IllegalStateException("register " + t[0] + ": " + reply);
-                    }
+                    BenchDaemon.register(client, sr, t[0]);
                     mux.sr().create("load", sr, "load " + t[0], "", Map.of(t[1], d.toString()), 0);
                     mux.sr().attach("load", sr, Map.of(t[1], d.toString()));
                     srs.add(sr);
@@ -155,9 +116,9 @@ public final class LoadRun {
                 while (threads.stream().anyMatch(Thread::isAlive)) {
                     Thread.sleep(5000);
                     rss.add(new long[] {(System.nanoTime() - t0) / 1_000_000_000L, rssKb(pid)});
-                    if (!daemon.isAlive()) {
+                    if (!daemon.process.isAlive()) {
                         ERRORS.incrementAndGet();
-                        FIRST_ERRORS.add("the daemon died:\n" + Files.readString(log));
+                        FIRST_ERRORS.add("the daemon died:\n" + Files.readString(daemon.log));
                         break;
                     }
                 }
@@ -175,10 +136,7 @@ public final class LoadRun {
                 report(clients, secs, rss);
             }
         } finally {
-            daemon.destroy();
-            if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
-                daemon.destroyForcibly();
-            }
+            daemon.close();
         }
         System.exit(ERRORS.get() == 0 ? 0 : 1);
     }

@@ -29,9 +29,9 @@ import org.xenstorage.daemon.remote.RemoteEndpoint;
 import org.xenstorage.daemon.routing.AdminCalls;
 import org.xenstorage.daemon.routing.BackendDirectory;
 import org.xenstorage.daemon.routing.DpInfoStore;
+import org.xenstorage.daemon.routing.InProcessFirstLink;
 import org.xenstorage.daemon.routing.Mux;
 import org.xenstorage.daemon.routing.MuxServer;
-import org.xenstorage.daemon.routing.InProcessFirstLink;
 import org.xenstorage.daemon.routing.SwitchLink;
 import org.xenstorage.daemon.routing.SwitchRpcLink;
 import org.xenstorage.daemon.task.DaemonTasks;
@@ -40,25 +40,24 @@ import org.xenstorage.daemon.updates.UpdatesService;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.messageswitch.broker.EmbeddedSwitch;
-import org.xenstorage.migrate.DataService;
-import org.xenstorage.migrate.mirror.MirrorRecords;
-import org.xenstorage.migrate.mirror.MirrorSender;
-import org.xenstorage.migrate.mirror.RemoteDaemons;
-import org.xenstorage.migrate.copy.DataExtents;
-import org.xenstorage.migrate.copy.NbdCopy;
-import org.xenstorage.migrate.copy.RemoteConnector;
-import org.xenstorage.migrate.copy.RemoteVdiCopy;
-import org.xenstorage.migrate.copy.SparseCopier;
-import org.xenstorage.migrate.mirror.CopyRecords;
-import org.xenstorage.migrate.remote.NbdTunnel;
-import org.xenstorage.migrate.remote.RemoteStorage;
-import org.xenstorage.migrate.remote.RemoteTls;
-import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchOptions;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
+import org.xenstorage.migrate.DataService;
+import org.xenstorage.migrate.copy.DataExtents;
+import org.xenstorage.migrate.copy.NbdCopy;
+import org.xenstorage.migrate.copy.RemoteVdiCopy;
+import org.xenstorage.migrate.copy.SparseCopier;
+import org.xenstorage.migrate.mirror.CopyRecords;
+import org.xenstorage.migrate.mirror.MirrorRecords;
+import org.xenstorage.migrate.mirror.MirrorSender;
+import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteConnector;
+import org.xenstorage.migrate.remote.RemoteStorage;
+import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.migrate.task.TaskTable;
 import org.xenstorage.smapiv1.Smapiv1Backend;
 import org.xenstorage.smapiv1.Smapiv1Config;
 import org.xenstorage.smapiv1.catalogue.Catalogue;
@@ -269,7 +268,9 @@ public final class DaemonRuntime {
         DataService data = new DataService(viaMux, tasks, copies,
                 () -> new SparseCopier(SparseCopier.DEFAULT_BLOCK, DataExtents.withSystemPython(runner)),
                 url -> DataService.isLocalUrl(url, ownPort), remoteCopy,
-                MirrorRecords.persistedAt(muxDir.resolve("mirrors.json")), RemoteDaemons.over(mirrorTunnels),
+                MirrorRecords.persistedAt(muxDir.resolve("mirrors.json")),
+                new RemoteConnector(config.remoteCaBundle(), mirrorTunnels, new RemoteStorage.Options(
+                        java.time.Duration.ofSeconds(30), config.callTimeout()), NbdTunnel.Options.defaults()),
                 MirrorSender.Options.defaults());
         mux.setDataService(data, data);
         mux.setDeactivateHook(data::postDeactivate);

@@ -36,7 +36,9 @@ import org.xenstorage.testing.Soon;
  * remote endpoint and a simplefile SR whose volumes qemu-storage-daemon serves), while a guest ({@link GuestWriter},
  * qemu-io) keeps writing through the source's NBD export: receive_start3 on B, send_start on A until ready, then
  * the switch-over (pre_deactivate_hook, deactivate, receive_finalize3) leaves B's volume equal to A's byte for byte;
- * v25.11.0's start/stop mid-mirror leaves nothing on B; a kill -9 of B's daemon makes A report the mirror failed.
+ * v25.11.0's start/stop mid-mirror leaves nothing on B; smctl vdi-mirror --finalize does the same as the first;
+ * a kill -9 of A's daemon, then its restart, reclaims the mirror on both hosts; a kill -9 of B's daemon makes A
+ * report the mirror failed, and B's restart reclaims its receive.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LiveMirrorIT {
@@ -156,6 +158,15 @@ class LiveMirrorIT {
             assertFalse(b.storage.dataMirror().list("it").containsKey(id));
             assertFalse(a.storage.dataMirror().list("it").containsKey(id));
             writer.awaitMore(10); // A keeps serving its guest
+
+            // the abandoned job does not stand in the way of a new mirror of the same disk
+            TaskInfo again = awaitTask(a.storage.dataMirror().start("it", a.sr, v.vdi(), "vbd-2", "guest2", "guest2",
+                    b.url(), b.sr, false));
+            assertInstanceOf(TaskState.Completed.class, again.state(), again.toString());
+            a.storage.dataMirror().stop("it", id);
+            Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
+            assertEquals(vdisOnB, b.storage.sr().scan2("it", b.sr).vdis().size(), "no VDI left on B");
+            writer.awaitMore(5);
             writer.stop();
         }
         a.storage.vdi().deactivate("it", "vbd-2", a.sr, v.vdi(), "guest2");
@@ -198,10 +209,45 @@ class LiveMirrorIT {
 
     @Test
     @Order(4)
-    void killingTheDestinationDaemonMidMirrorIsReportedAsAFailedMirror() throws Exception {
+    void killingTheSourceDaemonMidMirrorThenRestartingItReclaimsTheMirrorOnBothHosts() throws Exception {
+        VdiInfo v = a.newVdi("guest disk 5", SIZE);
+        String uri = guestDisk(v, "vbd-5", "guest5");
+        String id = MirrorId.of(a.sr, v.vdi());
+        int vdisOnB = b.storage.sr().scan2("it", b.sr).vdis().size();
+        MirrorReceiveResult recv = b.storage.dataMirror().receiveStart3("it", b.sr, v, id, "raw", List.of(),
+                "guest5", b.url(), false);
+        a.storage.dataMirror().sendStart("it", "mirror-dp-5", "", a.sr, v.vdi(), "raw", "guest5", id, v, "guest5",
+                "guest5", b.url(), recv, b.sr, false);
+        try (GuestWriter writer = GuestWriter.start(uri, SIZE, 18)) {
+            writer.awaitMore(3);
+            a.kill9(); // the guest's qemu-storage-daemon lives on: the guest keeps writing
+            writer.awaitMore(3);
+            a.restart();
+            Soon.await("A's restart reclaimed the send: B's receive is cancelled",
+                    () -> b.storage.sr().scan2("it", b.sr).vdis().size() == vdisOnB);
+            assertFalse(b.storage.dataMirror().list("it").containsKey(id));
+            assertEquals(List.of(), b.datapaths(), "no datapath left on B");
+            Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
+            Soon.await("A's mirror datapath destroyed", () -> a.datapaths().size() == 1);
+            assertTrue(a.datapaths().get(0).startsWith("vbd-5:"), a.datapaths().toString());
+            assertEquals(Map.of(), a.storage.dataMirror().list("it"));
+            writer.awaitMore(5);
+            writer.stop();
+        }
+        a.storage.vdi().deactivate("it", "vbd-5", a.sr, v.vdi(), "guest5");
+        a.storage.vdi().detach("it", "vbd-5", a.sr, v.vdi(), "guest5");
+        Soon.await("A's qemu-storage-daemon stopped", () -> a.qemuStorageDaemons().isEmpty());
+        assertEquals(List.of(), a.datapaths());
+    }
+
+    @Test
+    @Order(5)
+    void killingTheDestinationDaemonMidMirrorIsReportedAsAFailedMirrorAndItsRestartReclaimsTheReceive()
+            throws Exception {
         VdiInfo v = a.newVdi("guest disk 3", SIZE);
         String uri = guestDisk(v, "vbd-3", "guest3");
         String id = MirrorId.of(a.sr, v.vdi());
+        int vdisOnB = b.storage.sr().scan2("it", b.sr).vdis().size();
         MirrorReceiveResult recv = b.storage.dataMirror().receiveStart3("it", b.sr, v, id, "raw", List.of(),
                 "guest3", b.url(), false);
         a.storage.dataMirror().sendStart("it", "mirror-dp-3", "", a.sr, v.vdi(), "raw", "guest3", id, v, "guest3",
@@ -221,6 +267,14 @@ class LiveMirrorIT {
         a.storage.vdi().detach("it", "vbd-3", a.sr, v.vdi(), "guest3");
         Soon.await("A's qemu-storage-daemon stopped", () -> a.qemuStorageDaemons().isEmpty());
         assertEquals(List.of(), a.datapaths());
+
+        assertEquals(1, b.qemuStorageDaemons().size(), "B's receiving qemu-storage-daemon outlived B's daemon");
+        b.restart();
+        Soon.await("B's restart reclaimed the receive", () -> b.storage.sr().scan2("it", b.sr).vdis().size()
+                == vdisOnB);
+        Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
+        assertEquals(List.of(), b.datapaths());
+        assertEquals(Map.of(), b.storage.dataMirror().list("it"));
     }
 
     static TaskInfo awaitTask(String task) throws InterruptedException {

@@ -153,6 +153,15 @@ final class QdiskHost implements AutoCloseable {
         daemon.process.kill9();
     }
 
+    /**
+     * Starts the daemon again on the same state (a new endpoint port and token: {@link #url()} changes); the SR
+     * stays registered and attached. What the daemon reclaims at start-up runs in the background: wait for it.
+     */
+    void restart() throws Exception {
+        daemon.close();
+        startDaemon();
+    }
+
     @Override
     public void close() throws InterruptedException {
         try {

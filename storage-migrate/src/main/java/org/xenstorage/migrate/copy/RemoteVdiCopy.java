@@ -10,7 +10,6 @@ import java.util.concurrent.CancellationException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.StorageService;
-import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.idl.types.Backend;
@@ -18,6 +17,7 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.mirror.CopyRecord;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteConnector;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.remote.RemoteUrl;
 import org.xenstorage.migrate.task.TaskContext;
@@ -77,43 +77,8 @@ public final class RemoteVdiCopy {
         StorageService remote = connector.storage(url, verifyDest);
         // the NBD path needs a vm segment; xapi always passes one, smctl's default is ""
         String vm = q.vm().isEmpty() ? "0" : q.vm();
-        VdiInfo source = local.sr().scan2(q.dbg(), q.sr()).vdis().stream().filter(v -> v.vdi().equals(q.vdi()))
-                .findFirst().orElseThrow(() -> new StorageException(new StorageError.VdiDoesNotExist(q.vdi())));
-        if (!remote.sr().list(q.dbg()).contains(q.dest())) {
-            throw new StorageException(new StorageError.SrNotAttached(q.dest()));
-        }
-        List<String> similar = similarContentIds(q);
-        Optional<VdiInfo> nearest = remote.sr().scan2(q.dbg(), q.dest()).vdis().stream()
-                .filter(v -> !"cbt_metadata".equals(v.ty()))
-                .filter(v -> similar.contains(v.contentId()) && v.virtualSize() <= source.virtualSize())
-                .min((a, b) -> Integer.compare(similar.indexOf(a.contentId()), similar.indexOf(b.contentId())));
-        ctx.checkCancelled();
-
-        VdiInfo base = nearest.isPresent() ? cloneBase(remote, q, nearest.get(), source)
-                : remote.vdi().create(q.dbg(), q.dest(), source.withSmConfig(java.util.Map.of()));
-        LOG.info("copy of {}/{} to {} SR {}: {} {}", q.sr(), q.vdi(), url, q.dest(),
-                nearest.isPresent() ? "incremental onto clone" : "into new VDI", base.vdi());
-        boolean ok = false;
-        try {
-            copyInto(q, vm, url, verifyDest, remote, ctx, source, base, nearest.isEmpty());
-            ctx.checkCancelled();
-            remote.vdi().setContentId(q.dbg(), q.dest(), base.vdi(), source.contentId());
-            local.vdi().setContentId(q.dbg(), q.sr(), q.vdi(), source.contentId());
-            VdiInfo copied = remote.vdi().stat(q.dbg(), q.dest(), base.vdi());
-            VdiInfo snapshot = remote.vdi().snapshot(q.dbg(), q.dest(), copied);
-            if (!snapshot.contentId().equals(source.contentId())) {
-                remote.vdi().setContentId(q.dbg(), q.dest(), snapshot.vdi(), source.contentId());
-                snapshot = snapshot.withContentId(source.contentId());
-            }
-            ok = true;
-            destroyQuietly(remote, q.dbg(), q.dest(), base.vdi());
-            return Optional.of(new AsyncResult.VdiInfoResult(snapshot));
-        } finally {
-            if (!ok) {
-                LOG.info("copy of {}/{} failed: destroying {} on {} SR {}", q.sr(), q.vdi(), base.vdi(), url, q.dest());
-                destroyQuietly(remote, q.dbg(), q.dest(), base.vdi());
-            }
-        }
+        return CopySteps.run(q, ctx, local, remote, url.toString(), (source, base, prezeroed) ->
+                copyInto(q, vm, url, verifyDest, remote, ctx, source, base, prezeroed));
     }
 
     /** The url as a {@link RemoteUrl}; a malformed one fails the task with the reason only (never the text). */
@@ -125,38 +90,8 @@ public final class RemoteVdiCopy {
         }
     }
 
-    private List<String> similarContentIds(VdiCopy.Request q) {
-        try {
-            return local.vdi().similarContent(q.dbg(), q.sr(), q.vdi()).stream()
-                    .map(VdiInfo::contentId).filter(c -> !c.isEmpty()).toList();
-        } catch (StorageException e) {
-            if (e.error() instanceof StorageError.Unimplemented) {
-                return List.of();
-            }
-            throw e;
-        }
-    }
-
-    private VdiInfo cloneBase(StorageService remote, VdiCopy.Request q, VdiInfo nearest, VdiInfo source) {
-        VdiInfo clone = remote.vdi().clone(q.dbg(), q.dest(), nearest);
-        try {
-            if (clone.virtualSize() != source.virtualSize()) {
-                long size = remote.vdi().resize(q.dbg(), q.dest(), clone.vdi(), source.virtualSize());
-                clone = clone.withSizes(size, clone.physicalUtilisation());
-            }
-            return clone;
-        } catch (RuntimeException e) {
-            destroyQuietly(remote, q.dbg(), q.dest(), clone.vdi());
-            throw e;
-        }
-    }
-
     private void copyInto(VdiCopy.Request q, String vm, RemoteUrl url, boolean verifyDest, StorageService remote,
                           TaskContext ctx, VdiInfo source, VdiInfo dest, boolean prezeroed) {
-        if (source.virtualSize() > dest.virtualSize()) {
-            throw StorageException.internal("source VDI " + q.vdi() + " (" + source.virtualSize()
-                    + " bytes) is larger than destination VDI " + dest.vdi() + " (" + dest.virtualSize() + " bytes)");
-        }
         String nonce = UUID.randomUUID().toString();
         String leafDp = "copy-" + ctx.taskId() + "-src-" + nonce;
         String remoteDp = "copy-" + ctx.taskId() + "-dst-" + nonce;
@@ -175,7 +110,7 @@ public final class RemoteVdiCopy {
             Path from = VdiCopy.localPath(srcBackend, q.sr(), q.vdi());
             ctx.checkCancelled();
             tunnel = connector.tunnel(url, verifyDest, RemoteNbdPath.nbd(vm, q.dest(), dest.vdi(), remoteDp));
-            ctx.progress(VdiCopy.COPY_START);
+            ctx.progress(CopySteps.COPY_START);
             NbdCopy.Running copy = nbd.startUpload(from, source.virtualSize(), NbdUri.parse(tunnel.nbdUri(destBackend)),
                     prezeroed ? NbdCopy.Destination.FRESH : NbdCopy.Destination.OVERWRITE, new TaskProgress(ctx));
             NbdCopy.Result done;
@@ -224,29 +159,17 @@ public final class RemoteVdiCopy {
         }
     }
 
-    private static void destroyQuietly(StorageService storage, String dbg, String sr, String vdi) {
-        try {
-            storage.vdi().destroy(dbg, sr, vdi);
-        } catch (RuntimeException e) {
-            LOG.warn("could not destroy {}/{}: {}", sr, vdi, e.getMessage());
-        }
-    }
-
-    /** Reports {@code 0.05 + 0.9 * fraction} on every step of at least 1% (nbdcopy's callback thread). */
+    /** The task's progress from nbdcopy's (its callback thread). */
     private static final class TaskProgress implements java.util.function.DoubleConsumer {
-        private final TaskContext ctx;
-        private double reported = -1;
+        private final CopySteps.Progress progress;
 
         TaskProgress(TaskContext ctx) {
-            this.ctx = ctx;
+            this.progress = new CopySteps.Progress(ctx);
         }
 
         @Override
-        public synchronized void accept(double fraction) {
-            if (fraction - reported >= 0.01 || (fraction == 1.0 && reported < 1.0)) {
-                reported = fraction;
-                ctx.progress(VdiCopy.COPY_START + VdiCopy.COPY_SPAN * fraction);
-            }
+        public void accept(double fraction) {
+            progress.fraction(fraction);
         }
     }
 }

@@ -9,7 +9,6 @@ import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.StorageService;
-import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.types.AsyncResult;
 import org.xenstorage.idl.types.Backend;
@@ -39,10 +38,6 @@ import org.xenstorage.migrate.task.TaskContext;
 public final class VdiCopy {
     private static final Logger LOG = LoggerFactory.getLogger(VdiCopy.class);
 
-    /** Progress is reported as {@code COPY_START + COPY_SPAN * fraction}, as upstream. */
-    static final double COPY_START = 0.05;
-    static final double COPY_SPAN = 0.9;
-
     private final StorageService storage;
     private final CopyRecords records;
     private final Supplier<SparseCopier> copiers;
@@ -64,84 +59,11 @@ public final class VdiCopy {
 
     /** Runs the copy; see the class comment. Throws {@link StorageException} on failure. */
     public Optional<AsyncResult> run(Request q, TaskContext ctx) {
-        VdiInfo source = findVdi(q.dbg(), q.sr(), q.vdi())
-                .orElseThrow(() -> new StorageException(new StorageError.VdiDoesNotExist(q.vdi())));
-        if (!storage.sr().list(q.dbg()).contains(q.dest())) {
-            throw new StorageException(new StorageError.SrNotAttached(q.dest()));
-        }
-        List<String> similar = similarContentIds(q);
-        Optional<VdiInfo> nearest = storage.sr().scan2(q.dbg(), q.dest()).vdis().stream()
-                .filter(v -> !"cbt_metadata".equals(v.ty()))
-                .filter(v -> similar.contains(v.contentId()) && v.virtualSize() <= source.virtualSize())
-                .min((a, b) -> Integer.compare(similar.indexOf(a.contentId()), similar.indexOf(b.contentId())));
-        ctx.checkCancelled();
-
-        VdiInfo base = nearest.isPresent() ? cloneBase(q, nearest.get(), source) : createBase(q, source);
-        boolean ok = false;
-        try {
-            copyInto(q, ctx, source, base, nearest.isEmpty());
-            ctx.checkCancelled();
-            storage.vdi().setContentId(q.dbg(), q.dest(), base.vdi(), source.contentId());
-            // upstream re-sets the source's id too, and a failure there fails the copy (its error as answered)
-            storage.vdi().setContentId(q.dbg(), q.sr(), q.vdi(), source.contentId());
-            VdiInfo copied = storage.vdi().stat(q.dbg(), q.dest(), base.vdi());
-            VdiInfo snapshot = storage.vdi().snapshot(q.dbg(), q.dest(), copied);
-            if (!snapshot.contentId().equals(source.contentId())) {
-                // Backends that do not carry content ids into snapshots get it set explicitly.
-                storage.vdi().setContentId(q.dbg(), q.dest(), snapshot.vdi(), source.contentId());
-                snapshot = snapshot.withContentId(source.contentId());
-            }
-            ok = true;
-            destroyQuietly(q.dbg(), q.dest(), base.vdi());
-            return Optional.of(new AsyncResult.VdiInfoResult(snapshot));
-        } finally {
-            if (!ok) {
-                LOG.info("copy of {}/{} failed: destroying destination {}/{}", q.sr(), q.vdi(), q.dest(), base.vdi());
-                destroyQuietly(q.dbg(), q.dest(), base.vdi());
-            }
-        }
-    }
-
-    private Optional<VdiInfo> findVdi(String dbg, String sr, String vdi) {
-        return storage.sr().scan2(dbg, sr).vdis().stream().filter(v -> v.vdi().equals(vdi)).findFirst();
-    }
-
-    private List<String> similarContentIds(Request q) {
-        try {
-            return storage.vdi().similarContent(q.dbg(), q.sr(), q.vdi()).stream()
-                    .map(VdiInfo::contentId).filter(c -> !c.isEmpty()).toList();
-        } catch (StorageException e) {
-            if (e.error() instanceof StorageError.Unimplemented) {
-                return List.of(); // SMAPIv3 plugins need not implement it: full copy
-            }
-            throw e;
-        }
-    }
-
-    private VdiInfo cloneBase(Request q, VdiInfo nearest, VdiInfo source) {
-        VdiInfo clone = storage.vdi().clone(q.dbg(), q.dest(), nearest);
-        LOG.info("copy of {}/{}: incremental onto clone {} of {}", q.sr(), q.vdi(), clone.vdi(), nearest.vdi());
-        try {
-            if (clone.virtualSize() != source.virtualSize()) {
-                long size = storage.vdi().resize(q.dbg(), q.dest(), clone.vdi(), source.virtualSize());
-                clone = clone.withSizes(size, clone.physicalUtilisation());
-            }
-            return clone;
-        } catch (RuntimeException e) {
-            destroyQuietly(q.dbg(), q.dest(), clone.vdi());
-            throw e;
-        }
-    }
-
-    private VdiInfo createBase(Request q, VdiInfo source) {
-        return storage.vdi().create(q.dbg(), q.dest(), source.withSmConfig(java.util.Map.of()));
+        return CopySteps.run(q, ctx, storage, storage, "", (source, base, prezeroed) ->
+                copyInto(q, ctx, source, base, prezeroed));
     }
 
     private void copyInto(Request q, TaskContext ctx, VdiInfo source, VdiInfo dest, boolean prezeroed) {
-        if (source.virtualSize() > dest.virtualSize()) {
-            throw StorageException.internal("source VDI " + q.vdi() + " (" + source.virtualSize()
-                    + " bytes) is larger than destination VDI " + dest.vdi() + " (" + dest.virtualSize() + " bytes)");
-        }
         String nonce = UUID.randomUUID().toString();
         String leafDp = "copy-" + ctx.taskId() + "-src-" + nonce;
         String remoteDp = "copy-" + ctx.taskId() + "-dst-" + nonce;
@@ -159,7 +81,7 @@ public final class VdiCopy {
             Path from = localPath(srcBackend, q.sr(), q.vdi());
             Path to = localPath(destBackend, q.dest(), dest.vdi());
             ctx.checkCancelled();
-            ctx.progress(COPY_START);
+            ctx.progress(CopySteps.COPY_START);
             CopyStats stats = copiers.get().copy(from, to, source.virtualSize(), prezeroed, new TaskProgress(ctx));
             LOG.info("copied {}/{} -> {}/{}: {} bytes read, {} written, {} zero bytes skipped, {} MiB/s", q.sr(),
                     q.vdi(), q.dest(), dest.vdi(), stats.bytesRead(), stats.bytesWritten(), stats.zeroBytesSkipped(),
@@ -216,21 +138,14 @@ public final class VdiCopy {
                 + "; only File and BlockDevice attachments can be copied");
     }
 
-    private void destroyQuietly(String dbg, String sr, String vdi) {
-        try {
-            storage.vdi().destroy(dbg, sr, vdi);
-        } catch (RuntimeException e) {
-            LOG.warn("could not destroy {}/{}: {}", sr, vdi, e.getMessage());
-        }
-    }
-
-    /** Reports {@code 0.05 + 0.9 * fraction} on every step of at least 1%, and is a cancellation point. */
+    /** The task's progress from the engine's, and a cancellation point. */
     private static final class TaskProgress implements CopyMonitor {
         private final TaskContext ctx;
-        private double reported = -1;
+        private final CopySteps.Progress progress;
 
         TaskProgress(TaskContext ctx) {
             this.ctx = ctx;
+            this.progress = new CopySteps.Progress(ctx);
         }
 
         @Override
@@ -238,11 +153,7 @@ public final class VdiCopy {
             if (ctx.cancelRequested()) {
                 ctx.checkCancelled();
             }
-            double fraction = total == 0 ? 1.0 : (double) done / total;
-            if (fraction - reported >= 0.01 || (fraction == 1.0 && reported < 1.0)) {
-                reported = fraction;
-                ctx.progress(COPY_START + COPY_SPAN * fraction);
-            }
+            progress.fraction(total == 0 ? 1.0 : (double) done / total);
         }
     }
 }

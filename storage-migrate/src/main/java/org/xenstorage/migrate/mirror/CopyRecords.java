@@ -1,8 +1,5 @@
 package org.xenstorage.migrate.mirror;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,7 +12,6 @@ import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.types.MirrorInfo;
 import org.xenstorage.idl.types.MirrorState;
-import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.statefile.AtomicFile;
 
 /**
@@ -34,7 +30,7 @@ public final class CopyRecords {
         }
     }
 
-    private final Optional<Path> file;
+    private final RecordFile<Table> file;
     private final Map<String, CopyRecord> byTask = new LinkedHashMap<>();
     private final List<CopyRecord> stale = new ArrayList<>();
 
@@ -52,19 +48,8 @@ public final class CopyRecords {
     }
 
     private CopyRecords(Optional<Path> file) {
-        this.file = file;
-        file.ifPresent(f -> {
-            try {
-                AtomicFile.removeStaleTemporaries(f.toAbsolutePath().getParent());
-                Optional<byte[]> bytes = AtomicFile.read(f);
-                if (bytes.isPresent() && bytes.get().length > 0) {
-                    Table t = WireCodec.fromJson(new String(bytes.get(), StandardCharsets.UTF_8), Table.class);
-                    stale.addAll(t.copies());
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("ignoring unreadable copy state {}", f, e);
-            }
-        });
+        this.file = new RecordFile<>(file, Table.class, "copy state");
+        this.file.previous().ifPresent(t -> stale.addAll(t.copies()));
     }
 
     /** Records a copy that is about to attach its datapaths. */
@@ -171,15 +156,8 @@ public final class CopyRecords {
     }
 
     private void save() {
-        if (file.isEmpty()) {
-            return;
-        }
         List<CopyRecord> all = new ArrayList<>(stale);
         all.addAll(byTask.values());
-        try {
-            AtomicFile.write(file.get(), WireCodec.toJson(new Table(all), Table.class).getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot persist copy state " + file.get(), e);
-        }
+        file.save(new Table(all));
     }
 }

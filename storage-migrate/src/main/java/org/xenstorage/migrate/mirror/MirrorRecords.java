@@ -1,8 +1,5 @@
 package org.xenstorage.migrate.mirror;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.types.MirrorInfo;
 import org.xenstorage.idl.types.MirrorState;
-import org.xenstorage.idl.wire.WireCodec;
 import org.xenstorage.statefile.AtomicFile;
 
 /**
@@ -34,7 +30,7 @@ public final class MirrorRecords {
         }
     }
 
-    private final Optional<Path> file;
+    private final RecordFile<Table> file;
     private final Map<String, SendRecord> sends = new LinkedHashMap<>();
     private final Map<String, ReceiveRecord> receives = new LinkedHashMap<>();
     private final List<SendRecord> staleSends = new ArrayList<>();
@@ -51,19 +47,10 @@ public final class MirrorRecords {
     }
 
     private MirrorRecords(Optional<Path> file) {
-        this.file = file;
-        file.ifPresent(f -> {
-            try {
-                AtomicFile.removeStaleTemporaries(f.toAbsolutePath().getParent());
-                Optional<byte[]> bytes = AtomicFile.read(f);
-                if (bytes.isPresent() && bytes.get().length > 0) {
-                    Table t = WireCodec.fromJson(new String(bytes.get(), StandardCharsets.UTF_8), Table.class);
-                    staleSends.addAll(t.sends());
-                    staleReceives.addAll(t.receives());
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("ignoring unreadable mirror state {}: {}", f, e.toString());
-            }
+        this.file = new RecordFile<>(file, Table.class, "mirror state");
+        this.file.previous().ifPresent(t -> {
+            staleSends.addAll(t.sends());
+            staleReceives.addAll(t.receives());
         });
     }
 
@@ -168,17 +155,10 @@ public final class MirrorRecords {
     }
 
     private void save() {
-        if (file.isEmpty()) {
-            return;
-        }
         List<SendRecord> s = new ArrayList<>(staleSends);
         s.addAll(sends.values());
         List<ReceiveRecord> r = new ArrayList<>(staleReceives);
         r.addAll(receives.values());
-        try {
-            AtomicFile.write(file.get(), WireCodec.toJson(new Table(s, r), Table.class).getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot persist mirror state " + file.get(), e);
-        }
+        file.save(new Table(s, r));
     }
 }

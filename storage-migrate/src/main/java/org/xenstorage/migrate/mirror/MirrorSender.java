@@ -21,6 +21,7 @@ import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.MirrorStatus;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteDaemons;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.task.TaskContext;
 
@@ -122,29 +123,24 @@ public final class MirrorSender {
                     + "host mirrors only into an NBD export (SMAPIv3_mirror)"));
         }
         MirrorReceiveResult.Smapiv3 dest = v3.value();
+        checkUrl("DATA.MIRROR.send_start", q.url());
         String id = q.id().isEmpty() ? MirrorId.of(q.sr(), q.vdi()) : q.id();
         SendRecord first = new SendRecord(id, q.sr(), q.vdi(), q.dp(), q.attachDp(), q.liveVm(), q.mirrorVm(), q.url(),
                 q.verifyDest(), q.destSr(), dest.mirrorVdi().vdi(), dest.mirrorDatapath(), dest.nbdExport(),
                 Optional.empty(), "", false);
         Live l = new Live(first);
-        synchronized (this) {
-            if (live.containsKey(id)) {
-                throw new StorageException(new StorageError.MigrationPreparationFailure("mirror " + id
-                        + " is already being sent from here: stop it first"));
-            }
-            live.put(id, l);
+        if (live.putIfAbsent(id, l) != null) {
+            throw new StorageException(new StorageError.MigrationPreparationFailure("mirror " + id
+                    + " is already being sent from here: stop it first"));
         }
-        records.putSend(first); // before anything is attached or opened: a crash from here on is reclaimed
         try (TaskContext.CancelRegistration onCancel = ctx.onCancel(() -> wake(l))) {
+            records.putSend(first); // before anything is attached or opened: a crash from here on is reclaimed
             establish(q, l, ctx);
         } catch (RuntimeException e) {
             String why = l.stopRequested ? "stopped" : e.getMessage();
             LOG.warn("mirror {} not established ({}): tearing it down", id, why);
             end(q.dbg(), l, true);
-            if (l.stopRequested && !(e instanceof StorageException)) {
-                throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + id + " was stopped"));
-            }
-            throw asStorageError(id, e);
+            throw asStorageError(id, e); // a stop shows as the Migration_mirror_failure checkGoing raised
         }
     }
 
@@ -399,6 +395,7 @@ public final class MirrorSender {
      */
     public String start(String dbg, String sr, String vdi, String dp, String mirrorVm, String url, String dest,
                         boolean verifyDest, TaskContext ctx) {
+        checkUrl("DATA.MIRROR.start", url);
         VdiInfo source = local.sr().scan2(dbg, sr).vdis().stream().filter(v -> v.vdi().equals(vdi)).findFirst()
                 .orElseThrow(() -> new StorageException(new StorageError.VdiDoesNotExist(vdi)));
         String id = MirrorId.of(sr, vdi);
@@ -419,6 +416,16 @@ public final class MirrorSender {
         }
         sendStart(new Request(dbg, dp, false, sr, vdi, "", mirrorVm, mirrorVm, id, url, recv, dest, verifyDest), ctx);
         return id;
+    }
+
+    /** A url that is not a remote endpoint's is refused before anything is made (the reason never echoes it). */
+    private static void checkUrl(String call, String url) {
+        try {
+            org.xenstorage.migrate.remote.RemoteUrl.parse(url);
+        } catch (IllegalArgumentException e) {
+            throw new StorageException(new StorageError.MigrationPreparationFailure(call + ": the destination "
+                    + e.getMessage()));
+        }
     }
 
     /** The send with this id, if this run has one. */

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +14,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.api.StorageService;
@@ -28,6 +28,7 @@ import org.xenstorage.migrate.DataService;
 import org.xenstorage.migrate.mirror.CopyRecord;
 import org.xenstorage.migrate.mirror.CopyRecords;
 import org.xenstorage.migrate.remote.RedirectingTransport;
+import org.xenstorage.migrate.remote.RemoteConnector;
 import org.xenstorage.migrate.remote.RemoteUrl;
 
 /**

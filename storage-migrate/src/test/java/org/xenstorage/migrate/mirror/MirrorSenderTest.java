@@ -32,6 +32,7 @@ import org.xenstorage.idl.types.MirrorReceiveResult;
 import org.xenstorage.idl.types.MirrorStatus;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteDaemons;
 import org.xenstorage.migrate.remote.RemoteNbdPath;
 import org.xenstorage.migrate.remote.RemoteTls;
 import org.xenstorage.migrate.remote.RemoteUrl;

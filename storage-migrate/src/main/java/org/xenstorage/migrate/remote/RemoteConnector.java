@@ -1,4 +1,4 @@
-package org.xenstorage.migrate.copy;
+package org.xenstorage.migrate.remote;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -7,15 +7,9 @@ import java.util.Optional;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.rpc.StorageClient;
-import org.xenstorage.migrate.remote.NbdTunnel;
-import org.xenstorage.migrate.remote.RedirectingTransport;
-import org.xenstorage.migrate.remote.RemoteNbdPath;
-import org.xenstorage.migrate.remote.RemoteStorage;
-import org.xenstorage.migrate.remote.RemoteTls;
-import org.xenstorage.migrate.remote.RemoteUrl;
 
 /**
- * How this daemon reaches another host's storage daemon for a copy: SMAPIv2 through {@link RemoteStorage} (a
+ * How this daemon reaches another host's storage daemon, for a copy or a live mirror: SMAPIv2 through {@link RemoteStorage} (a
  * {@code Redirect(ip)} answer followed once, {@link RedirectingTransport}) and a remote datapath's NBD export through
  * an {@link NbdTunnel} under a private directory.
  *
@@ -23,7 +17,7 @@ import org.xenstorage.migrate.remote.RemoteUrl;
  * certificates ({@code trustedCertificates}, the daemon's {@code remote-ca-bundle}; the JDK's CAs when there is none)
  * and name the host; without it the traffic is encrypted and any certificate is taken, as upstream.
  */
-public final class RemoteConnector {
+public final class RemoteConnector implements RemoteDaemons {
     private final Optional<Path> trustedCertificates;
     private final Path tunnelDir;
     private final RemoteStorage.Options rpcOptions;
@@ -31,7 +25,7 @@ public final class RemoteConnector {
 
     /**
      * @param trustedCertificates PEM certificates that {@code verify_dest} verifies against (empty: the JDK's CAs)
-     * @param tunnelDir           an existing private directory for the tunnels' sockets (keep the path short)
+     * @param tunnelDir           a private directory for the tunnels' sockets (made if missing) (keep the path short)
      * @param rpcOptions          timeouts of the SMAPIv2 calls
      * @param tunnelOptions       timeouts of the NBD upgrade
      */
@@ -67,6 +61,17 @@ public final class RemoteConnector {
 
     /** A local Unix socket reaching {@code target}'s NBD export on {@code url}'s endpoint. */
     public NbdTunnel tunnel(RemoteUrl url, boolean verifyDest, RemoteNbdPath target) throws IOException {
+        java.nio.file.Files.createDirectories(tunnelDir);
         return NbdTunnel.open(url, tls(verifyDest), target, tunnelDir, tunnelOptions);
+    }
+
+    @Override
+    public StorageService storage(String url, boolean verifyDest) {
+        return storage(RemoteUrl.parse(url), verifyDest);
+    }
+
+    @Override
+    public NbdTunnel tunnel(String url, boolean verifyDest, RemoteNbdPath target) throws IOException {
+        return tunnel(RemoteUrl.parse(url), verifyDest, target);
     }
 }
