@@ -358,7 +358,20 @@ public final class DataService implements DataApi, DataMirrorApi {
 
     @Override
     public boolean hasMirrorFailed(String dbg, String id, String sr) {
-        return sender.hasMirrorFailed(dbg, id);
+        return sender.hasMirrorFailed(dbg, id) || receiver.senderLost(id);
+    }
+
+    /**
+     * The remote endpoint's news: another host's NBD connection to datapath {@code dp} of {@code sr} opened
+     * ({@code connected}) or ended. A receive on that datapath counts as failed once its sender is gone longer
+     * than {@link MirrorReceiver#SENDER_GRACE} without {@code receive_finalize3} or {@code receive_cancel2}.
+     */
+    public void remoteNbdSession(String sr, String dp, boolean connected) {
+        if (connected) {
+            receiver.senderConnected(sr, dp);
+        } else {
+            receiver.senderDisconnected(sr, dp);
+        }
     }
 
     /** Sends and receives (upstream's states), then the copies in flight ({@code copy/<sr>/<vdi>}). */
@@ -381,7 +394,7 @@ public final class DataService implements DataApi, DataMirrorApi {
     private Optional<MirrorInfo> mirrorInfo(String dbg, String id) {
         var send = sender.send(id);
         boolean failed = send.isPresent() && sender.hasMirrorFailed(dbg, id);
-        return MirrorRecords.info(id, send, mirrorRecords.receive(id), failed);
+        return MirrorRecords.info(id, send, mirrorRecords.receive(id), failed, receiver.senderLost(id));
     }
 
     /** The context of a {@code send_start} called over the wire: the caller's task is not one of ours. */

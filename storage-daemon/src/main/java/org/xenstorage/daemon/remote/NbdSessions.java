@@ -67,6 +67,7 @@ final class NbdSessions implements AutoCloseable {
     private final RpcTransport mux;
     private final ExecutorService blocking;
     private final Path qemuDir;
+    private final NbdSessionListener listener;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -74,11 +75,13 @@ final class NbdSessions implements AutoCloseable {
      * @param mux      the mux, in-process
      * @param blocking the bounded executor that starts and stops qemu-nbd
      * @param qemuDir  where qemu-nbd's private socket directories go
+     * @param listener told when a session starts relaying and when it ends
      */
-    NbdSessions(RpcTransport mux, ExecutorService blocking, Path qemuDir) {
+    NbdSessions(RpcTransport mux, ExecutorService blocking, Path qemuDir, NbdSessionListener listener) {
         this.mux = mux;
         this.blocking = blocking;
         this.qemuDir = qemuDir;
+        this.listener = listener;
     }
 
     /** Serves an authorised upgrade request on {@code inbound} (reading is paused; the request has been read). */
@@ -120,6 +123,7 @@ final class NbdSessions implements AutoCloseable {
         private final AtomicBoolean finished = new AtomicBoolean();
         private volatile Channel outbound;
         private volatile QemuNbd qemu;
+        private volatile boolean relaying;
 
         Session(Channel inbound, RemoteNbdPath target) {
             this.inbound = inbound;
@@ -232,6 +236,8 @@ final class NbdSessions implements AutoCloseable {
             }
             inbound.writeAndFlush(Unpooled.wrappedBuffer(NbdUpgrade.ACCEPTED));
             ByteRelay.join(inbound, server);
+            relaying = true;
+            tell(true);
             LOG.debug("remote endpoint: NBD {} connected{}", target, qemu == null ? "" : " (qemu-nbd pid "
                     + qemu.pid() + ")");
         }
@@ -253,6 +259,9 @@ final class NbdSessions implements AutoCloseable {
                 return;
             }
             sessions.remove(this);
+            if (relaying) {
+                tell(false);
+            }
             if (outbound != null) {
                 // before the answer, the refusal (already written) closes the client's connection itself
                 ByteRelay.closeOnFlush(outbound);
@@ -265,6 +274,14 @@ final class NbdSessions implements AutoCloseable {
                     // the endpoint is stopping: its close() stops what is left
                     stopQemuLater.add(this);
                 }
+            }
+        }
+
+        private void tell(boolean connected) {
+            try {
+                listener.session(target, connected);
+            } catch (RuntimeException e) {
+                LOG.warn("remote endpoint: NBD {} listener failed: {}", target, e.toString());
             }
         }
 

@@ -97,6 +97,12 @@ public final class RemoteEndpoint implements AutoCloseable {
      * @param runDir a private directory for qemu-nbd's sockets ({@code <run-dir>/remote})
      */
     public static RemoteEndpoint start(RemoteEndpointConfig config, RpcTransport mux, Path runDir) throws IOException {
+        return start(config, mux, runDir, NbdSessionListener.NONE);
+    }
+
+    /** As above, telling {@code listener} when an NBD session starts relaying and when it ends. */
+    public static RemoteEndpoint start(RemoteEndpointConfig config, RpcTransport mux, Path runDir,
+                                       NbdSessionListener listener) throws IOException {
         EventLoopGuard.mayBlock("RemoteEndpoint.start");
         EndpointToken token = EndpointToken.load(config.tokenFile());
         SslContext ssl = sslContext(config);
@@ -115,7 +121,7 @@ public final class RemoteEndpoint implements AutoCloseable {
                 EventLoopGuard.marking(new DefaultThreadFactory("remote-endpoint-accept", true)));
         EventLoopGroup io = new EpollEventLoopGroup(Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
                 EventLoopGuard.marking(new DefaultThreadFactory("remote-endpoint-io", true)));
-        RemoteEndpoint endpoint = new RemoteEndpoint(acceptor, io, blocking, new NbdSessions(mux, blocking, runDir),
+        RemoteEndpoint endpoint = new RemoteEndpoint(acceptor, io, blocking, new NbdSessions(mux, blocking, runDir, listener),
                 ssl != null);
         try {
             endpoint.listen(address, token, ssl, mux);

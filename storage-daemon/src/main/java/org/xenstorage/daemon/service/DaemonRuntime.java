@@ -302,7 +302,9 @@ public final class DaemonRuntime {
                 SwitchOptions.defaults(), Runnable::run);
         if (config.remote().isPresent()) {
             // the same mux over HTTP(S) for another host's storage_migrate; no token, no endpoint (start fails)
-            remote = RemoteEndpoint.start(config.remote().get(), server::handle, config.runDir().resolve("remote"));
+            // its NBD sessions tell the mirror receiver when a sender's connection comes and goes
+            remote = RemoteEndpoint.start(config.remote().get(), server::handle, config.runDir().resolve("remote"),
+                    (target, connected) -> data.remoteNbdSession(target.sr(), target.dp(), connected));
         }
         // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
         taskRunner.execute(() -> {

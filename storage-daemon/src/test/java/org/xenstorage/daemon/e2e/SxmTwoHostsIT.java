@@ -347,7 +347,7 @@ class SxmTwoHostsIT {
 
     @Test
     @Order(6)
-    void killingTheSourceDaemonMidMirrorAndItsRestartReclaimBothHosts() throws Exception {
+    void killingTheSourceDaemonMidMirrorFailsTheReceiveAndItsRestartReclaimsBothHosts() throws Exception {
         VdiInfo v = a.mux().vdi().create("it", V3_A, VdiInfo.defaults("", "guest 4").withSizes(MIRROR_SIZE, 0));
         String uri = guestDisk(v, "vbd-4", "guest4");
         String id = MirrorId.of(V3_A, v.vdi());
@@ -356,10 +356,15 @@ class SxmTwoHostsIT {
             mirror(v, id, "guest4", "mirror-dp-4");
             awaitMore(w, 3);
             a.kill9();
+            long t0 = System.nanoTime();
+            // the sender's NBD connection died with it: B reports its receive failed once the grace has passed
+            Soon.await("B reports the mirror failed", () -> b.mux().dataMirror().hasMirrorFailed("it", id, V3_B));
+            System.out.printf("sxm-two-hosts: A killed: B reported the mirror failed after %.1f s%n",
+                    (System.nanoTime() - t0) / 1e9);
+            assertTrue(b.mux().dataMirror().stat("it", id).failed());
+            assertTrue(b.mux().dataMirror().list("it").get(id).failed());
             // the guest's disk is served by A's qemu-storage-daemon, which outlives the daemon (as a VM would)
             awaitMore(w, 5);
-            System.out.println("sxm-two-hosts: A killed: B's view of the receive: " + b.mux().dataMirror().stat("it",
-                    id));
             a.restart();
             Soon.await("A's restart reclaimed the send and B's receive: no VDI of it on B, no qemu-storage-daemon",
                     () -> vdisOn(b, V3_B).equals(before) && qsds(b).isEmpty()

@@ -1,11 +1,15 @@
 package org.xenstorage.migrate.mirror;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.idl.api.StorageService;
@@ -28,16 +32,74 @@ public final class MirrorReceiver {
     /** The sm_config key that marks a VDI as a mirror's destination until it is finalized (upstream's). */
     public static final String BASE_MIRROR = "base_mirror";
 
+    /**
+     * How long a receive may be without its sender's NBD connection before it counts as failed: after a clean
+     * switch-over the sender's {@code receive_finalize3} follows its disconnect within this.
+     */
+    public static final Duration SENDER_GRACE = Duration.ofSeconds(5);
+
     private final StorageService local;
     private final MirrorRecords records;
+    private final Duration senderGrace;
+    private final LongSupplier nanoClock;
+    /** Per receive id: the sender's NBD connections open now, and when the last one ended (absent: never). */
+    private final Map<String, SenderLink> senders = new ConcurrentHashMap<>();
+
+    private record SenderLink(int open, OptionalLong endedAt) {
+    }
 
     /**
      * @param local   this daemon's SRs (the mux)
      * @param records where receives are recorded
      */
     public MirrorReceiver(StorageService local, MirrorRecords records) {
+        this(local, records, SENDER_GRACE, System::nanoTime);
+    }
+
+    /** As above, with the grace before a receive without its sender counts as failed, and the clock (tests). */
+    public MirrorReceiver(StorageService local, MirrorRecords records, Duration senderGrace, LongSupplier nanoClock) {
         this.local = Objects.requireNonNull(local, "local");
         this.records = Objects.requireNonNull(records, "records");
+        this.senderGrace = Objects.requireNonNull(senderGrace, "senderGrace");
+        this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
+    }
+
+    /**
+     * The sender's NBD connection to the export of datapath {@code dp} in {@code sr} opened (the remote endpoint
+     * tells): a receive on that datapath has its sender.
+     */
+    public void senderConnected(String sr, String dp) {
+        receiveOn(sr, dp).ifPresent(r -> senders.merge(r.id(), new SenderLink(1, OptionalLong.empty()),
+                (a, b) -> new SenderLink(a.open() + 1, OptionalLong.empty())));
+    }
+
+    /**
+     * That connection ended. Unless {@code receive_finalize3} or {@code receive_cancel2} (or a new connection)
+     * follows within the grace, the receive is reported failed: its sender died or lost the network mid-mirror.
+     */
+    public void senderDisconnected(String sr, String dp) {
+        receiveOn(sr, dp).ifPresent(r -> {
+            SenderLink now = senders.compute(r.id(), (id, l) -> {
+                int open = l == null ? 0 : Math.max(0, l.open() - 1);
+                return new SenderLink(open, open == 0 ? OptionalLong.of(nanoClock.getAsLong()) : OptionalLong.empty());
+            });
+            if (now.open() == 0) {
+                LOG.info("mirror {}: the sender's NBD connection to {}/{} ended; unless receive_finalize3 or "
+                        + "receive_cancel2 follows within {} s, the receive is reported failed", r.id(), r.sr(),
+                        r.leafVdi(), senderGrace.toSeconds());
+            }
+        });
+    }
+
+    /** Whether receive {@code id} lost its sender: no NBD connection for longer than the grace. */
+    public boolean senderLost(String id) {
+        SenderLink l = senders.get(id);
+        return l != null && l.open() == 0 && l.endedAt().isPresent() && records.receive(id).isPresent()
+                && nanoClock.getAsLong() - l.endedAt().getAsLong() >= senderGrace.toNanos();
+    }
+
+    private Optional<ReceiveRecord> receiveOn(String sr, String dp) {
+        return records.receives().stream().filter(r -> r.sr().equals(sr) && r.leafDp().equals(dp)).findFirst();
     }
 
     /**
@@ -114,6 +176,7 @@ public final class MirrorReceiver {
         local.dp().destroy2(dbg, r.leafDp(), r.sr(), r.leafVdi(), r.vm(), false);
         local.vdi().removeFromSmConfig(dbg, r.sr(), r.leafVdi(), BASE_MIRROR);
         records.removeReceive(id);
+        senders.remove(id);
         LOG.info("mirror {} received: {}/{} is the migrated VDI", id, r.sr(), r.leafVdi());
     }
 
@@ -129,6 +192,7 @@ public final class MirrorReceiver {
         }
         tearDown(dbg, found.get(), false);
         records.removeReceive(id);
+        senders.remove(id);
         LOG.info("mirror {} receive cancelled: {}/{} destroyed", id, found.get().sr(), found.get().leafVdi());
     }
 

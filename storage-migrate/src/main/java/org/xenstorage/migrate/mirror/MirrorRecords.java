@@ -135,12 +135,13 @@ public final class MirrorRecords {
     /**
      * {@code DATA.MIRROR.stat}'s record, upstream's rules: states {@code Receiving} then {@code Sending} for what
      * exists; source and destination VDI from the receive if there is one (its source VDI, its leaf), else from
-     * the send (the id's VDI, the remote VDI); {@code failed} only a send can be.
+     * the send (the id's VDI, the remote VDI); {@code failed} when the send failed (the plugin's job) or the receive
+     * lost its sender (its NBD connection ended without {@code receive_finalize3} or {@code receive_cancel2}).
      *
      * @return empty when neither exists
      */
     public static Optional<MirrorInfo> info(String id, Optional<SendRecord> send, Optional<ReceiveRecord> receive,
-                                            boolean sendFailed) {
+                                            boolean sendFailed, boolean receiveFailed) {
         List<MirrorState> states = new ArrayList<>();
         receive.ifPresent(r -> states.add(MirrorState.Receiving));
         send.ifPresent(s -> states.add(MirrorState.Sending));
@@ -149,7 +150,7 @@ public final class MirrorRecords {
         }
         if (receive.isPresent()) {
             return Optional.of(new MirrorInfo(receive.get().sourceVdi(), receive.get().leafVdi(), states,
-                    send.isPresent() && sendFailed));
+                    receiveFailed || (send.isPresent() && sendFailed)));
         }
         return Optional.of(new MirrorInfo(send.get().vdi(), send.get().remoteVdi(), states, sendFailed));
     }

@@ -44,14 +44,17 @@ class MirrorRecordsTest {
     @Test
     void statRulesFollowUpstream() {
         String id = "sr/v";
-        assertEquals(Optional.empty(), MirrorRecords.info(id, Optional.empty(), Optional.empty(), true));
+        assertEquals(Optional.empty(), MirrorRecords.info(id, Optional.empty(), Optional.empty(), true, true));
         assertEquals(Optional.of(new MirrorInfo("v", "dvdi-v", List.of(MirrorState.Sending), true)),
-                MirrorRecords.info(id, Optional.of(send(id)), Optional.empty(), true));
+                MirrorRecords.info(id, Optional.of(send(id)), Optional.empty(), true, false));
         ReceiveRecord r = receive(id);
         assertEquals(Optional.of(new MirrorInfo("v", r.leafVdi(), List.of(MirrorState.Receiving), false)),
-                MirrorRecords.info(id, Optional.empty(), Optional.of(r), true), "only a send can be failed");
+                MirrorRecords.info(id, Optional.empty(), Optional.of(r), true, false),
+                "a send's failure does not fail a receive without a send");
+        assertEquals(Optional.of(new MirrorInfo("v", r.leafVdi(), List.of(MirrorState.Receiving), true)),
+                MirrorRecords.info(id, Optional.empty(), Optional.of(r), false, true), "a receive that lost its sender");
         assertEquals(List.of(MirrorState.Receiving, MirrorState.Sending),
-                MirrorRecords.info(id, Optional.of(send(id)), Optional.of(r), false).orElseThrow().state(),
+                MirrorRecords.info(id, Optional.of(send(id)), Optional.of(r), false, false).orElseThrow().state(),
                 "a mirror to this same host is both");
     }
 
