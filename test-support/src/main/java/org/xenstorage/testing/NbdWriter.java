@@ -135,6 +135,20 @@ public final class NbdWriter implements AutoCloseable {
         return writes.get();
     }
 
+    /**
+     * Waits until {@code n} more writes than now are done (the guest keeps writing); fails at once if the writer
+     * failed.
+     */
+    public void awaitMore(int n) throws InterruptedException {
+        int target = writes() + n;
+        Soon.await(n + " more guest writes", () -> {
+            if (failure != null) {
+                throw new AssertionError("the guest writer failed: " + failure);
+            }
+            return writes() >= target;
+        });
+    }
+
     /** True while it writes (false once stopped or failed). */
     public boolean running() {
         return thread.isAlive();

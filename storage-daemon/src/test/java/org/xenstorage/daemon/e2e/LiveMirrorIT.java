@@ -29,11 +29,12 @@ import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.migrate.mirror.MirrorId;
 import org.xenstorage.testing.DebianTools;
 import org.xenstorage.testing.DebianTools.Tool;
+import org.xenstorage.testing.NbdWriter;
 import org.xenstorage.testing.Soon;
 
 /**
  * Live DATA.MIRROR on the SMAPIv3 path between two real daemons on loopback ({@link QdiskHost}: each with its
- * remote endpoint and a simplefile SR whose volumes qemu-storage-daemon serves), while a guest ({@link GuestWriter},
+ * remote endpoint and a simplefile SR whose volumes qemu-storage-daemon serves), while a guest ({@link NbdWriter},
  * qemu-io) keeps writing through the source's NBD export: receive_start3 on B, send_start on A until ready, then
  * the switch-over (pre_deactivate_hook, deactivate, receive_finalize3) leaves B's volume equal to A's byte for byte;
  * v25.11.0's start/stop mid-mirror leaves nothing on B; smctl vdi-mirror --finalize does the same as the first;
@@ -43,6 +44,8 @@ import org.xenstorage.testing.Soon;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LiveMirrorIT {
     static final long SIZE = 64L << 20;
+    /** The guest's pace: fast enough that writes land in every phase of the mirror. */
+    static final double GUEST_WRITES_PER_SECOND = 200;
 
     @TempDir
     static Path dir;
@@ -83,7 +86,7 @@ class LiveMirrorIT {
         String uri = guestDisk(v, "vbd-1", "guest1");
         String id = MirrorId.of(a.sr, v.vdi());
         String leaf;
-        try (GuestWriter writer = GuestWriter.start(uri, SIZE, 15)) {
+        try (NbdWriter writer = NbdWriter.start(DebianTools.require(Tool.QEMU_IO), uri, SIZE, 64 * 1024, GUEST_WRITES_PER_SECOND, 15)) {
             writer.awaitMore(5);
 
             // destination first, as xapi does: a VDI, attached and activated, exported over NBD
@@ -103,7 +106,7 @@ class LiveMirrorIT {
             assertEquals(List.of(id), List.copyOf(a.storage.dataMirror().list("it").keySet()));
             assertFalse(a.storage.dataMirror().hasMirrorFailed("it", id, a.sr));
             writer.awaitMore(10); // writes go on, now to both sides
-            writer.stop();
+            assertEquals(0, writer.stop().failures(), "the guest's writes all succeeded");
         }
 
         // switch-over: the guest paused, its disk drained and deactivated, the destination finalized
@@ -139,7 +142,7 @@ class LiveMirrorIT {
                 a.storage.data().getNbdServer("it", "vbd-2", a.sr, v.vdi(), "guest2"));
         assertEquals(new StorageError.Unimplemented("VDI_MIRROR_IN"), assertThrows(StorageException.class,
                 () -> a.storage.data().importActivate("it", "vbd-2", a.sr, v.vdi(), "guest2")).error());
-        try (GuestWriter writer = GuestWriter.start(uri, SIZE, 16)) {
+        try (NbdWriter writer = NbdWriter.start(DebianTools.require(Tool.QEMU_IO), uri, SIZE, 64 * 1024, GUEST_WRITES_PER_SECOND, 16)) {
             writer.awaitMore(3);
             // v25.11.0's source-side call: receive_start3 on B and the send, as a task of A's
             String task = a.storage.dataMirror().start("it", a.sr, v.vdi(), "vbd-2", "guest2", "guest2", b.url(),
@@ -167,7 +170,7 @@ class LiveMirrorIT {
             Soon.await("no qemu-storage-daemon left on B", () -> b.qemuStorageDaemons().isEmpty());
             assertEquals(vdisOnB, b.storage.sr().scan2("it", b.sr).vdis().size(), "no VDI left on B");
             writer.awaitMore(5);
-            writer.stop();
+            assertEquals(0, writer.stop().failures(), "the guest's writes all succeeded");
         }
         a.storage.vdi().deactivate("it", "vbd-2", a.sr, v.vdi(), "guest2");
         a.storage.vdi().detach("it", "vbd-2", a.sr, v.vdi(), "guest2");
@@ -218,7 +221,7 @@ class LiveMirrorIT {
                 "guest5", b.url(), false);
         a.storage.dataMirror().sendStart("it", "mirror-dp-5", "", a.sr, v.vdi(), "raw", "guest5", id, v, "guest5",
                 "guest5", b.url(), recv, b.sr, false);
-        try (GuestWriter writer = GuestWriter.start(uri, SIZE, 18)) {
+        try (NbdWriter writer = NbdWriter.start(DebianTools.require(Tool.QEMU_IO), uri, SIZE, 64 * 1024, GUEST_WRITES_PER_SECOND, 18)) {
             writer.awaitMore(3);
             a.kill9(); // the guest's qemu-storage-daemon lives on: the guest keeps writing
             writer.awaitMore(3);
@@ -232,7 +235,7 @@ class LiveMirrorIT {
             assertTrue(a.datapaths().get(0).startsWith("vbd-5:"), a.datapaths().toString());
             assertEquals(Map.of(), a.storage.dataMirror().list("it"));
             writer.awaitMore(5);
-            writer.stop();
+            assertEquals(0, writer.stop().failures(), "the guest's writes all succeeded");
         }
         a.storage.vdi().deactivate("it", "vbd-5", a.sr, v.vdi(), "guest5");
         a.storage.vdi().detach("it", "vbd-5", a.sr, v.vdi(), "guest5");
@@ -252,14 +255,14 @@ class LiveMirrorIT {
                 "guest3", b.url(), false);
         a.storage.dataMirror().sendStart("it", "mirror-dp-3", "", a.sr, v.vdi(), "raw", "guest3", id, v, "guest3",
                 "guest3", b.url(), recv, b.sr, false);
-        try (GuestWriter writer = GuestWriter.start(uri, SIZE, 17)) {
+        try (NbdWriter writer = NbdWriter.start(DebianTools.require(Tool.QEMU_IO), uri, SIZE, 64 * 1024, GUEST_WRITES_PER_SECOND, 17)) {
             writer.awaitMore(3);
             b.kill9();
             // the tunnel's far end is gone: the next guest write fails the mirror job, not the guest
             Soon.await("A reports the mirror failed", () -> a.storage.dataMirror().hasMirrorFailed("it", id, a.sr));
             assertTrue(a.storage.dataMirror().stat("it", id).failed());
             writer.awaitMore(5);
-            writer.stop();
+            assertEquals(0, writer.stop().failures(), "the guest's writes all succeeded");
         }
         a.storage.dataMirror().stop("it", id); // B is gone: its receive_cancel2 fails, logged; A forgets the send
         assertFalse(a.storage.dataMirror().list("it").containsKey(id));

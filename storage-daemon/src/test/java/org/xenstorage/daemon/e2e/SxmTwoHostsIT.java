@@ -220,14 +220,6 @@ class SxmTwoHostsIT {
         return NbdWriter.start(DebianTools.require(Tool.QEMU_IO), uri, MIRROR_SIZE, BLOCK, RATE, seed);
     }
 
-    static void awaitMore(NbdWriter w, int n) throws InterruptedException {
-        int target = w.writes() + n;
-        Soon.await(n + " more guest writes", () -> {
-            assertTrue(w.failure() == null, "the guest writer failed: " + w.failure());
-            return w.writes() >= target;
-        });
-    }
-
     static String v3Sha256(HostDaemon h, String vdi) throws Exception {
         return RemoteDataCopyIT.sha256(h.dir.resolve("sr3").resolve(vdi + ".raw"));
     }
@@ -255,10 +247,10 @@ class SxmTwoHostsIT {
         String leaf;
         NbdWriter.Stats stats;
         try (NbdWriter w = writer(uri, 21)) {
-            awaitMore(w, 5);
+            w.awaitMore(5);
             leaf = mirror(v, id, "guest1", "mirror-dp-1").mirrorVdi().vdi();
             assertFalse(a.mux().dataMirror().hasMirrorFailed("it", id, V3_A));
-            awaitMore(w, 25); // the guest goes on writing, now to both hosts
+            w.awaitMore(25); // the guest goes on writing, now to both hosts
             stats = w.stop();
         }
         System.out.println("sxm-two-hosts: guest writer during the mirror: " + stats + "; "
@@ -288,18 +280,18 @@ class SxmTwoHostsIT {
         String id = MirrorId.of(V3_A, v.vdi());
         Set<String> before = vdisOn(b, V3_B);
         try (NbdWriter w = writer(uri, 22)) {
-            awaitMore(w, 3);
+            w.awaitMore(3);
             mirror(v, id, "guest2", "mirror-dp-2");
             assertEquals(before.size() + 1, vdisOn(b, V3_B).size(), "B receives into a VDI");
             assertEquals(1, qsds(b).size(), "B exports it: " + qsds(b));
-            awaitMore(w, 5);
+            w.awaitMore(5);
             a.mux().dataMirror().stop("it", id);
             assertEquals(before, vdisOn(b, V3_B), "no VDI left on B");
             assertNothingAttached(b, V3_B, before);
             Soon.await("no qemu-storage-daemon left on B", () -> qsds(b).isEmpty());
             assertFalse(b.mux().dataMirror().list("it").containsKey(id));
             assertFalse(a.mux().dataMirror().list("it").containsKey(id));
-            awaitMore(w, 10); // A keeps serving its guest
+            w.awaitMore(10); // A keeps serving its guest
             NbdWriter.Stats stats = w.stop();
             assertEquals(0, stats.failures(), stats.toString());
         }
@@ -324,14 +316,14 @@ class SxmTwoHostsIT {
         Set<String> before = vdisOn(b, V3_B);
         try (NbdWriter w = writer(uri, 23)) {
             mirror(v, id, "guest3", "mirror-dp-3");
-            awaitMore(w, 3);
+            w.awaitMore(3);
             b.kill9();
             long t0 = System.nanoTime();
             Soon.await("A reports the mirror failed", () -> a.mux().dataMirror().hasMirrorFailed("it", id, V3_A));
             System.out.printf("sxm-two-hosts: B killed: A reported the mirror failed after %.1f s%n",
                     (System.nanoTime() - t0) / 1e9);
             assertTrue(a.mux().dataMirror().stat("it", id).failed());
-            awaitMore(w, 5); // the guest's writes still succeed on A
+            w.awaitMore(5); // the guest's writes still succeed on A
             assertEquals(0, w.stop().failures());
         }
         b.restart();
@@ -354,7 +346,7 @@ class SxmTwoHostsIT {
         Set<String> before = vdisOn(b, V3_B);
         try (NbdWriter w = writer(uri, 24)) {
             mirror(v, id, "guest4", "mirror-dp-4");
-            awaitMore(w, 3);
+            w.awaitMore(3);
             a.kill9();
             long t0 = System.nanoTime();
             // the sender's NBD connection died with it: B reports its receive failed once the grace has passed
@@ -364,14 +356,14 @@ class SxmTwoHostsIT {
             assertTrue(b.mux().dataMirror().stat("it", id).failed());
             assertTrue(b.mux().dataMirror().list("it").get(id).failed());
             // the guest's disk is served by A's qemu-storage-daemon, which outlives the daemon (as a VM would)
-            awaitMore(w, 5);
+            w.awaitMore(5);
             a.restart();
             Soon.await("A's restart reclaimed the send and B's receive: no VDI of it on B, no qemu-storage-daemon",
                     () -> vdisOn(b, V3_B).equals(before) && qsds(b).isEmpty()
                             && !a.mux().dataMirror().list("it").containsKey(id)
                             && !b.mux().dataMirror().list("it").containsKey(id));
             assertNothingAttached(b, V3_B, before);
-            awaitMore(w, 5); // and the guest still writes
+            w.awaitMore(5); // and the guest still writes
             assertEquals(0, w.stop().failures());
         }
         unplugAndDestroy(v, "vbd-4", "guest4");
