@@ -264,8 +264,9 @@ public final class ConfigLoader {
         }
         Path switchPath = v.containsKey("switch-path") ? path(v, "switch-path", "")
                 : embedded ? stateDir.resolve("message-switch.sock") : Path.of("/var/run/message-switch/sock");
-        Path smDir = path(v, "sm-dir", embedded ? "examples/sm" : "/usr/libexec/sm/drivers");
-        Path pluginRoot = path(v, "plugin-root", embedded ? "examples/smapiv3" : "/usr/libexec/xapi-storage-script");
+        Path smDir = path(v, "sm-dir", embedded ? examplesDir() + "/sm" : "/usr/libexec/sm/drivers");
+        Path pluginRoot = path(v, "plugin-root", embedded ? examplesDir() + "/smapiv3"
+                : "/usr/libexec/xapi-storage-script");
         String prefix = v.getOrDefault("queue-prefix", "org.xen.xapi.storage");
         if (!prefix.matches("[A-Za-z0-9][A-Za-z0-9_.-]*") || prefix.contains("..") || prefix.endsWith(".")) {
             throw new ConfigException("queue-prefix '" + prefix + "' is not a valid queue name");
@@ -322,6 +323,16 @@ public final class ConfigLoader {
                 Optional.ofNullable(v.get("log-file")).map(Path::of), level, runDir, bootIdFile, smapiv3State,
                 remote, Optional.ofNullable(v.get("remote-ca-bundle")).map(String::strip).filter(x -> !x.isEmpty())
                 .map(Path::of), sources);
+    }
+
+    /**
+     * Where embedded mode finds the example driver and plugins: {@code examples} (relative to the working
+     * directory, as {@code scripts/storage-daemon} runs from the repository), or the system property
+     * {@code xenstorage.examplesDir}, which the installed launcher sets to the package's copy so that an embedded
+     * daemon started from any directory serves them.
+     */
+    static String examplesDir() {
+        return System.getProperty("xenstorage.examplesDir", "examples");
     }
 
     /** {@code [ADDRESS:]PORT}, the address a name, an IPv4 address or a bracketed IPv6 one. */

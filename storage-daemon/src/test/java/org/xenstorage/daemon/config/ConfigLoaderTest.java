@@ -37,6 +37,28 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theInstalledLauncherPointsEmbeddedModeAtThePackagedExamples() throws Exception {
+        String key = "xenstorage.examplesDir";
+        String before = System.getProperty(key);
+        System.setProperty(key, "/usr/lib/xapi-storage-daemon/examples");
+        try {
+            DaemonConfig c = load(dir.resolve("absent.conf"));
+            assertEquals(Path.of("/usr/lib/xapi-storage-daemon/examples/sm"), c.smDir());
+            assertEquals(Path.of("/usr/lib/xapi-storage-daemon/examples/smapiv3"), c.pluginRoot());
+            assertEquals(Path.of("/flag"), load(dir.resolve("absent.conf"), "--sm-dir=/flag").smDir(), "a flag wins");
+            DaemonConfig host = load(dir.resolve("absent.conf"), "--mode=host");
+            assertEquals(Path.of("/usr/libexec/sm/drivers"), host.smDir(), "host mode never serves the examples");
+            assertEquals(Path.of("/usr/libexec/xapi-storage-script"), host.pluginRoot());
+        } finally {
+            if (before == null) {
+                System.clearProperty(key);
+            } else {
+                System.setProperty(key, before);
+            }
+        }
+    }
+
+    @Test
     void aConfigFileMeansHostModeWithHostPaths() throws Exception {
         Path f = dir.resolve("d.conf");
         Files.writeString(f, "# host\nqueue-prefix = test.storage\n");
