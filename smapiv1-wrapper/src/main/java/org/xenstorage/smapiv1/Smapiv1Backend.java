@@ -359,7 +359,7 @@ public final class Smapiv1Backend implements AutoCloseable {
                 CompletableFuture<String> reply = CompletableFuture.supplyAsync(
                         CallContext.wrap(() -> dispatcher.dispatch(request)), execs).thenCompose(f -> f);
                 if (LOG.isDebugEnabled()) {
-                    CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                    reply = CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
                             CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
                             failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
                 }

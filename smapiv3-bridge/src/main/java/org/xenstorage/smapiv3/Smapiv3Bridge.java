@@ -246,7 +246,7 @@ public final class Smapiv3Bridge implements AutoCloseable {
                 }
             }), calls);
             if (LOG.isDebugEnabled()) {
-                CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                reply = CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
                         CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
                         failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
             }

@@ -177,11 +177,14 @@ public final class CallContext {
 
     /**
      * Runs {@code then} when {@code future} completes, wherever it completes, with this thread's current context
-     * (a call's last log line, written by whichever thread completes its reply).
+     * (a call's last log line, written by whichever thread completes its reply). Returns the future to hand on:
+     * it completes as {@code future} does, after {@code then} ran, so a reply line is logged before whatever the
+     * caller does with the reply (a caller in the same process logs its own line after it).
      */
-    public static <T> void whenDone(CompletableFuture<T> future, BiConsumer<? super T, ? super Throwable> then) {
+    public static <T> CompletableFuture<T> whenDone(CompletableFuture<T> future,
+                                                    BiConsumer<? super T, ? super Throwable> then) {
         Map<String, String> context = capture();
-        future.whenComplete((value, failure) -> wrap(context, () -> then.accept(value, failure)).run());
+        return future.whenComplete((value, failure) -> wrap(context, () -> then.accept(value, failure)).run());
     }
 
     /**

@@ -101,8 +101,7 @@ public final class MuxServer {
                 }
             }
             CompletableFuture<String> reply = route(root, method, request);
-            CallContext.whenDone(reply, (text, failure) -> logReply(method, quiet, text, failure, start));
-            return reply;
+            return CallContext.whenDone(reply, (text, failure) -> logReply(method, quiet, text, failure, start));
         }
     }
 
