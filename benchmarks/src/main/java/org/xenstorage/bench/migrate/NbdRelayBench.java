@@ -168,7 +168,7 @@ public final class NbdRelayBench {
         Files.deleteIfExists(pidFile);
         Files.deleteIfExists(socket);
         Path log = socket.resolveSibling("qemu-nbd.log");
-        Process p = new ProcessBuilder(QEMU_NBD.toString(), "--format=raw", "--persistent", "--shared=4",
+        Process p = new ProcessBuilder(QEMU_NBD.toString(), "--format=raw", "--persistent",
                 "--socket=" + socket, "--pid-file=" + pidFile, "--discard=unmap", "--", file.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
