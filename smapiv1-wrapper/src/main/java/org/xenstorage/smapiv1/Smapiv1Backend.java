@@ -22,7 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
@@ -237,8 +239,7 @@ public final class Smapiv1Backend implements AutoCloseable {
 
     /** Dispatches one JSON-RPC request to a type's service on the driver-exec executor, as its queue does. */
     public CompletableFuture<String> dispatch(String type, String request) {
-        StorageDispatcher d = servedOrThrow(type).dispatcher();
-        return CompletableFuture.supplyAsync(() -> d.dispatch(request), execs).thenCompose(f -> f);
+        return handler(queueOf(type), servedOrThrow(type).dispatcher()).apply(request);
     }
 
     /** The embedded catalogue (empty in host mode). */
@@ -331,7 +332,7 @@ public final class Smapiv1Backend implements AutoCloseable {
         SwitchQueueServer queue = null;
         if (switchAddress != null) {
             queue = SwitchQueueServer.start(switchAddress, queueOf(driver.type()), requestWindow(config.maxConcurrent()),
-                    handler(dispatcher));
+                    handler(queueOf(driver.type()), dispatcher));
         }
         Served s = new Served(driver, translation, wrapper, service, dispatcher, queue);
         if (queue != null) {
@@ -344,9 +345,27 @@ public final class Smapiv1Backend implements AutoCloseable {
         return config.queuePrefix() + "." + type;
     }
 
-    /** What a type's queue does with a request text: dispatch it on the driver exec pool. */
-    private Function<String, CompletableFuture<String>> handler(StorageDispatcher dispatcher) {
-        return request -> CompletableFuture.supplyAsync(() -> dispatcher.dispatch(request), execs).thenCompose(f -> f);
+    /**
+     * What a type's queue does with a request text: dispatch it on the driver exec pool, as the request's call
+     * (its {@code dbg} and this queue in the MDC) on every thread that works on it. The handler may run on the
+     * caller's thread (in-process), whose own context it leaves as it found it.
+     */
+    private Function<String, CompletableFuture<String>> handler(String queue, StorageDispatcher dispatcher) {
+        return request -> {
+            JsonRpc.Summary call = JsonRpc.summarise(request);
+            try (CallContext.Scope scope = CallContext.enter(queue, call.dbg())) {
+                LOG.debug("call {}", CallContext.sanitise(call.describe(), 600));
+                long start = System.nanoTime();
+                CompletableFuture<String> reply = CompletableFuture.supplyAsync(
+                        CallContext.wrap(() -> dispatcher.dispatch(request)), execs).thenCompose(f -> f);
+                if (LOG.isDebugEnabled()) {
+                    CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                            CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
+                            failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
+                }
+                return reply;
+            }
+        };
     }
 
     /**
@@ -372,7 +391,7 @@ public final class Smapiv1Backend implements AutoCloseable {
         }
         closeInProcess(type);
         inProcessServed.put(type, inProcess.register(queueOf(type), requestWindow(config.maxConcurrent()),
-                handler(s.dispatcher())));
+                handler(queueOf(type), s.dispatcher())));
     }
 
     private synchronized void closeInProcess(String type) {

@@ -1,6 +1,5 @@
 package org.xenstorage.smapiv3;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,7 +25,7 @@ import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
-import org.xenstorage.idl.wire.Json;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.messageswitch.client.InProcessQueues;
 import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchQueueServer;
@@ -230,31 +229,32 @@ public final class Smapiv3Bridge implements AutoCloseable {
      * calls naming no SR share one bound per plugin), so a hung SR never holds what another SR needs.
      */
     private CompletableFuture<String> handle(String plugin, StorageDispatcher dispatcher, String request) {
-        try {
-            String key = srOf(request).map(sr -> "sr " + sr).orElse("plugin " + plugin);
+        JsonRpc.Summary call = JsonRpc.summarise(request);
+        // the request's call (its dbg, this queue) on every thread working on it; the handler may run on the
+        // caller's own thread (in-process), whose context the scope gives back
+        try (CallContext.Scope scope = CallContext.enter(PluginNames.queue(config.queuePrefix(), plugin), call.dbg())) {
+            LOG.debug("call {}", CallContext.sanitise(call.describe(), 600));
+            long start = System.nanoTime();
+            String key = call.sr().isEmpty() ? "plugin " + plugin : "sr " + call.sr();
             Semaphore slots = srCalls.computeIfAbsent(key, k -> new Semaphore(config.maxConcurrent(), true));
-            return CompletableFuture.supplyAsync(() -> {
+            CompletableFuture<String> reply = CompletableFuture.supplyAsync(CallContext.wrap(() -> {
                 slots.acquireUninterruptibly();
                 try {
                     return dispatcher.dispatch(request).join();
                 } finally {
                     slots.release();
                 }
-            }, calls);
+            }), calls);
+            if (LOG.isDebugEnabled()) {
+                CallContext.whenDone(reply, (text, failure) -> LOG.debug("reply {} in {} ms: {}",
+                        CallContext.sanitise(call.method()), (System.nanoTime() - start) / 1_000_000,
+                        failure != null ? "failed: " + failure : JsonRpc.outcome(text, 500)));
+            }
+            return reply;
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return CompletableFuture.completedFuture(JsonRpc.failure(
                     new StorageError.InternalError("SMAPIv3 bridge is shutting down"),
                     com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
-        }
-    }
-
-    /** The {@code sr} argument of a request, when it has one (the key of the per-SR bound). */
-    private static Optional<String> srOf(String request) {
-        try {
-            JsonNode sr = Json.parse(request).path("params").path(0).get("sr");
-            return sr != null && sr.isTextual() ? Optional.of(sr.textValue()) : Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty(); // the dispatcher answers the malformed request
         }
     }
 

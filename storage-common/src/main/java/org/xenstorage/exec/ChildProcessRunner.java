@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.threads.EventLoopGuard;
 
 /**
@@ -31,6 +32,10 @@ import org.xenstorage.threads.EventLoopGuard;
  *
  * <p>{@link #run} blocks the calling thread; call it from an executor named for what it runs,
  * never from an event loop.
+ *
+ * <p>Every run logs one line when it ends (INFO: its label, how it ended, how long it took, its pid), then its
+ * stderr a line each: at INFO when it failed, at DEBUG when it succeeded (the INFO line counts them). They are
+ * logged on the calling thread, so they carry the call's {@code queue} and {@code dbg} (MDC).
  */
 public final class ChildProcessRunner implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcessRunner.class);
@@ -38,6 +43,10 @@ public final class ChildProcessRunner implements AutoCloseable {
     /** How often a call past its timeout (and not killed) is logged again. */
     private static final Duration WARN_EVERY = Duration.ofMinutes(5);
     private static final Map<Long, RunningCall> RUNNING = new ConcurrentHashMap<>();
+    /** Most stderr lines logged for one run (the whole stderr, up to its cap, is in the result). */
+    static final int MAX_LOGGED_STDERR_LINES = 100;
+    /** Longest stderr line logged (the rest is cut). */
+    static final int MAX_LOGGED_LINE_CHARS = 1000;
 
     /**
      * One child running now, for diagnostics.
@@ -113,24 +122,25 @@ public final class ChildProcessRunner implements AutoCloseable {
         RunningCall running = new RunningCall(process.pid(), program, request.label(), Instant.now());
         RUNNING.put(process.pid(), running);
         ScheduledFuture<?> timer;
+        Map<String, String> call = CallContext.capture(); // the timer's warnings belong to the call too
         if (request.killOnTimeout()) {
-            timer = killer.schedule(() -> {
+            timer = killer.schedule(CallContext.wrap(call, () -> {
                 if (process.isAlive() && killedFor.compareAndSet(null, ExecResult.Termination.TIMED_OUT)) {
                     LOG.warn("{} ({}) ran past {} ms: killing its process tree", request.label(), program,
                             request.timeout().toMillis());
                     ProcessTree.kill(process.toHandle());
                     killGroup(process.pid());
                 }
-            }, request.timeout().toNanos(), TimeUnit.NANOSECONDS);
+            }), request.timeout().toNanos(), TimeUnit.NANOSECONDS);
         } else {
             long every = Math.min(request.timeout().toNanos(), WARN_EVERY.toNanos());
-            timer = killer.scheduleAtFixedRate(() -> {
+            timer = killer.scheduleAtFixedRate(CallContext.wrap(call, () -> {
                 if (process.isAlive()) {
                     LOG.warn("{} ({}, pid {}) still running after {} s (past its {} s timeout; not killed: "
                             + "kill-on-timeout is off)", request.label(), program, process.pid(),
                             running.age().toSeconds(), request.timeout().toSeconds());
                 }
-            }, request.timeout().toNanos(), every, TimeUnit.NANOSECONDS);
+            }), request.timeout().toNanos(), every, TimeUnit.NANOSECONDS);
         }
         try {
             CompletableFuture.runAsync(() -> feed(process, request.stdin()), pipes);
@@ -154,7 +164,10 @@ public final class ChildProcessRunner implements AutoCloseable {
                 }
             }
             ExecResult.Termination termination = killedFor.get() == null ? ExecResult.Termination.EXITED : killedFor.get();
-            return new ExecResult(termination, status, out.bytes(), errBytes, Duration.ofNanos(System.nanoTime() - start));
+            ExecResult result = new ExecResult(termination, status, out.bytes(), errBytes,
+                    Duration.ofNanos(System.nanoTime() - start));
+            logEnd(request, process.pid(), result);
+            return result;
         } finally {
             timer.cancel(false);
             RUNNING.remove(process.pid(), running);
@@ -162,6 +175,51 @@ public final class ChildProcessRunner implements AutoCloseable {
                 ProcessTree.kill(process.toHandle());
             }
         }
+    }
+
+    /** The run's one INFO line, then its stderr lines (INFO when it failed, DEBUG otherwise). */
+    static void logEnd(ExecRequest request, long pid, ExecResult r) {
+        List<String> lines = r.stderrText().lines().filter(l -> !l.isBlank()).toList();
+        boolean failed = !r.succeeded();
+        if (!LOG.isInfoEnabled()) {
+            return;
+        }
+        String stderr = lines.isEmpty() ? "" : ", " + lines.size() + " stderr line" + (lines.size() == 1 ? "" : "s")
+                + (failed || LOG.isDebugEnabled() ? "" : " (log-level DEBUG shows them)");
+        String program = request.argv().get(0);
+        LOG.info("exec {}: {} in {} ms (pid {}{}){}", CallContext.sanitise(request.label(), 1000), outcome(r),
+                r.elapsed().toMillis(), pid, request.label().equals(program) ? ""
+                        : ", " + CallContext.sanitise(program, 1000), stderr);
+        if (!(failed ? LOG.isInfoEnabled() : LOG.isDebugEnabled())) {
+            return;
+        }
+        int n = 0;
+        for (String line : lines) {
+            if (n++ == MAX_LOGGED_STDERR_LINES) {
+                String more = (lines.size() - MAX_LOGGED_STDERR_LINES) + " more stderr lines not logged";
+                if (failed) {
+                    LOG.info("stderr: ({})", more);
+                } else {
+                    LOG.debug("stderr: ({})", more);
+                }
+                break;
+            }
+            String clean = CallContext.sanitise(line, MAX_LOGGED_LINE_CHARS);
+            if (failed) {
+                LOG.info("stderr: {}", clean);
+            } else {
+                LOG.debug("stderr: {}", clean);
+            }
+        }
+    }
+
+    /** How a run ended, for its log line: {@code exit 0}, {@code exit 1}, {@code killed by signal 9}, ... */
+    private static String outcome(ExecResult r) {
+        return switch (r.termination()) {
+            case TIMED_OUT -> "killed after its timeout";
+            case OUTPUT_LIMIT -> "killed: stdout over its limit";
+            case EXITED -> r.signal() != 0 ? "died of signal " + r.signal() : "exit " + r.exitStatus();
+        };
     }
 
     /**

@@ -96,11 +96,16 @@ public final class TwoHosts implements AutoCloseable {
      * (the fallback's line names why namespaces could not be made).
      */
     public static TwoHosts create() throws InterruptedException {
+        return create(System.out);
+    }
+
+    /** {@link #create()}, saying which on {@code say} (a benchmark keeps its standard output for its tables). */
+    public static TwoHosts create(java.io.PrintStream say) throws InterruptedException {
         String why = "-D" + FORCE + "=loopback";
         if (!"loopback".equals(System.getProperty(FORCE))) {
             try {
                 TwoHosts made = makeNamespaces();
-                System.out.println("two-hosts: network namespaces " + made.a.namespace().orElseThrow() + " ("
+                say.println("two-hosts: network namespaces " + made.a.namespace().orElseThrow() + " ("
                         + made.a.address() + ") and " + made.b.namespace().orElseThrow() + " (" + made.b.address()
                         + ") joined by veth " + made.a.iface().orElseThrow() + "/" + made.b.iface().orElseThrow());
                 return made;
@@ -108,7 +113,7 @@ public final class TwoHosts implements AutoCloseable {
                 why = e.getMessage();
             }
         }
-        System.out.println("two-hosts: FALLBACK to loopback addresses 127.0.0.2 and 127.0.0.3 in one network "
+        say.println("two-hosts: FALLBACK to loopback addresses 127.0.0.2 and 127.0.0.3 in one network "
                 + "namespace (network namespaces unavailable: " + why + ")");
         return new TwoHosts(new Host("a", "127.0.0.2", Optional.empty(), Optional.empty()),
                 new Host("b", "127.0.0.3", Optional.empty(), Optional.empty()));

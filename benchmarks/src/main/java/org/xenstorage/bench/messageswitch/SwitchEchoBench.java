@@ -26,7 +26,9 @@ import org.xenstorage.messageswitch.client.Transports;
  * An in-memory echo call through the embedded broker over its Unix socket (send request, server
  * long-poll, reply, ack, client long-poll, ack: six HTTP exchanges per call) at 1 and 32 concurrent
  * callers, against the baseline of one bare HTTP round trip ({@code GET /list/...}) on the same
- * socket. Prints a markdown table: calls/s, p50 and p99 latency, and the ratio to the baseline.
+ * socket. Prints a markdown table: calls/s, p50 and p99 latency, and the ratio to the baseline. With
+ * {@code -Dswitch.external=<socket>} it also compares the echo call through another switch on that socket (upstream's
+ * OCaml message-switch) with ours, same client and server code, same run.
  */
 public final class SwitchEchoBench {
     private static final String QUEUE = "org.xen.bench.echo";
@@ -96,11 +98,45 @@ public final class SwitchEchoBench {
                     row("echo RPC, handler inline on the event loop (non-blocking handlers)", callers, callInline, base);
                 }
                 raw.close();
+                String external = System.getProperty("switch.external");
+                if (external != null && !external.isBlank()) {
+                    compareWith(SwitchAddress.unix(Path.of(external)), echo, warmup, each);
+                }
             }
         } finally {
             deleteTree(dir);
         }
         System.exit(0); // the shared client event loops are daemon threads; leave promptly
+    }
+
+    /**
+     * Issue 17's comparison: the same echo call (the same Java client and queue server) through another switch
+     * listening on {@code other} (e.g. upstream's OCaml message-switch: {@code -Dswitch.external=/path/to/sock}),
+     * against ours, callers taking turns, in the same run. Targets: ours >= 1.5x at 1 caller, >= 2x at 32.
+     */
+    private static void compareWith(SwitchAddress other, Op ours, Duration warmup, Duration each) throws Exception {
+        try (SwitchQueueServer server = SwitchQueueServer.start(other, QUEUE, 64, CompletableFuture::completedFuture);
+             SwitchRpcClient client = SwitchRpcClient.connect(other, "bench")) {
+            Op theirs = () -> {
+                if (!client.call(QUEUE, BODY, Duration.ofSeconds(10)).equals(BODY)) {
+                    throw new IllegalStateException("wrong echo from " + other);
+                }
+            };
+            System.out.println();
+            System.out.println("#### Echo RPC: our broker against the switch at " + other);
+            System.out.println();
+            System.out.println("| concurrent callers | our broker calls/s | other switch calls/s | ratio (target) |");
+            System.out.println("|---:|---:|---:|---:|");
+            for (int callers : new int[] {1, 32}) {
+                measure(theirs, callers, warmup);
+                Run them = measure(theirs, callers, each);
+                measure(ours, callers, warmup);
+                Run us = measure(ours, callers, each);
+                System.out.printf(java.util.Locale.ROOT, "| %d | %,.0f | %,.0f | %.2f× (>= %s) |%n", callers,
+                        us.perSecond(), them.perSecond(), us.perSecond() / them.perSecond(),
+                        callers == 1 ? "1.5×" : "2×");
+            }
+        }
     }
 
     private static Run measure(Op op, int callers, Duration d) throws Exception {

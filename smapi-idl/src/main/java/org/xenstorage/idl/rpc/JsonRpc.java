@@ -173,4 +173,53 @@ public final class JsonRpc {
         }
         return new Response(NullNode.getInstance(), Optional.of(error));
     }
+
+    /**
+     * What a log line says about a request: its method and its {@code dbg}, {@code sr} and {@code vdi} named
+     * parameters, each empty when absent. The values are the caller's: sanitise them before logging.
+     */
+    public record Summary(String method, String dbg, String sr, String vdi) {
+        /** {@code VDI.attach3 sr=<sr> vdi=<vdi>} (the parts present). */
+        public String describe() {
+            return method + (sr.isEmpty() ? "" : " sr=" + sr) + (vdi.isEmpty() ? "" : " vdi=" + vdi);
+        }
+    }
+
+    /** The request's {@link Summary}; never fails (a request that is not JSON-RPC has empty parts). */
+    public static Summary summarise(String request) {
+        try {
+            return summarise(Json.parse(request));
+        } catch (JsonProcessingException | RuntimeException e) {
+            return new Summary("", "", "", "");
+        }
+    }
+
+    /** The {@link Summary} of a parsed request. */
+    public static Summary summarise(JsonNode request) {
+        JsonNode named = request.path("params");
+        named = named.isArray() ? named.path(0) : named; // a v2 request may send the object itself
+        return new Summary(text(request.path("method")), text(named.path("dbg")), text(named.path("sr")),
+                text(named.path("vdi")));
+    }
+
+    private static String text(JsonNode n) {
+        return n.isTextual() ? n.textValue() : "";
+    }
+
+    /**
+     * What a reply says, for a log line: {@code ok}, or {@code error <the error value>} (its JSON, cut at
+     * {@code maxChars}), or {@code unreadable reply}. Never fails.
+     */
+    public static String outcome(String reply, int maxChars) {
+        try {
+            Optional<JsonNode> error = parseResponse(reply).error();
+            if (error.isEmpty()) {
+                return "ok";
+            }
+            String text = error.get().toString();
+            return "error " + (text.length() > maxChars ? text.substring(0, maxChars) + "..." : text);
+        } catch (RuntimeException e) {
+            return "unreadable reply";
+        }
+    }
 }

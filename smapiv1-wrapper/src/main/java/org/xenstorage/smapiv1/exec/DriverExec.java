@@ -136,8 +136,6 @@ public final class DriverExec {
                 attachMutex.unlock();
             }
         }
-        LOG.debug("{} {} -> {} in {} ms", driver.getFileName(), call.command(), result.termination(),
-                result.elapsed().toMillis());
         return decode(result, call);
     }
 

@@ -57,6 +57,8 @@ final class Datapaths {
             } catch (NoOperation e) {
                 throw new StorageException(new StorageError.IllegalTransition(from, to));
             }
+            LOG.debug("datapath {} on {}/{}: {}; VDI {} -> {}, SM steps {}", dp, sr, vdi, op.text(),
+                    VdiAutomaton.text(from), VdiAutomaton.text(to), ops.stream().map(Op::text).toList());
             VdiRecord current = old;
             for (Op step : ops) {
                 if (!(step instanceof Op.Nothing)) {

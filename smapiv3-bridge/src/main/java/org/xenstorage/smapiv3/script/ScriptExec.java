@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.exec.ExecRequest;
 import org.xenstorage.exec.ExecResult;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.idl.wire.Json;
@@ -144,7 +145,7 @@ public final class ScriptExec {
         String p = path.toString();
         switch (r.termination()) {
             case TIMED_OUT -> {
-                LOG.error("{} timed out after {} and was killed, stderr: {}", p, r.elapsed(), r.stderrText());
+                LOG.error("{} timed out after {} and was killed (its stderr lines are logged above)", p, r.elapsed());
                 throw backend("SCRIPT_FAILED", List.of(p, "timed out", r.elapsed().toMillis() + "ms", out,
                         r.stderrText()));
             }
@@ -157,14 +158,14 @@ public final class ScriptExec {
         }
         int signal = r.signal();
         if (signal > 0) {
-            LOG.error("{} caught a signal and failed, stderr: {}", p, r.stderrText());
+            LOG.error("{} caught a signal and failed (its stderr lines are logged above)", p);
             throw backend("SCRIPT_FAILED", List.of(p, "signalled", signalName(signal), out, r.stderrText()));
         }
         if (r.exitStatus() == 0) {
             try {
                 return Json.parse(out.strip());
             } catch (JsonProcessingException e) {
-                LOG.error("{} succeeded but printed bad json: {}", p, out);
+                LOG.error("{} succeeded but printed bad json: {}", p, CallContext.sanitise(out, 1000));
                 throw backend("SCRIPT_FAILED", List.of(p, "bad json on stdout", out));
             }
         }
@@ -172,11 +173,12 @@ public final class ScriptExec {
         try {
             error = WireCodec.decode(Json.parse(out.strip()), ScriptError.class);
         } catch (JsonProcessingException | WireException | NullPointerException e) {
-            LOG.error("{} failed and printed bad error json: {}; stderr: {}", p, out, r.stderrText());
+            LOG.error("{} failed and printed bad error json: {} (its stderr lines are logged above)", p,
+                    CallContext.sanitise(out, 1000));
             throw backend("SCRIPT_FAILED", List.of(p, "non-zero exit and bad json on stdout",
                     Integer.toString(r.exitStatus()), out, r.stderrText()));
         }
-        LOG.debug("{} failed: {}", p, out);
+        LOG.debug("{} failed: {}", p, CallContext.sanitise(out, 1000));
         throw new StorageException(toV2(error));
     }
 

@@ -72,6 +72,8 @@ final class DatapathHolding {
             } catch (NoOperation e) {
                 throw new StorageException(new StorageError.IllegalTransition(from, to));
             }
+            LOG.debug("datapath {} on {}/{} ({}): {}; volume {} -> {}, plugin steps {}", dp, sr, vdi, domain, op.text(),
+                    VdiAutomaton.text(from), VdiAutomaton.text(to), steps.stream().map(Op::text).toList());
             if (steps.stream().allMatch(s -> s instanceof Op.Nothing)) {
                 return unchanged(dp, op, old, wanted, mine, plugin);
             }

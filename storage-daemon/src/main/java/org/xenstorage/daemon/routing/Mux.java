@@ -50,6 +50,7 @@ import org.xenstorage.idl.types.SrInfo;
 import org.xenstorage.idl.types.SrVdi;
 import org.xenstorage.idl.types.VdiInfo;
 import org.xenstorage.idl.wire.WireCodec;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.messageswitch.client.SwitchException;
 import org.xenstorage.threads.EventLoopGuard;
 
@@ -156,6 +157,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * {@code Activated_on_another_host} error, which becomes {@code Redirect} (looked up on {@code workers}).
      */
     public CompletableFuture<String> forwardSnapshot(String sr, String request, JsonNode id, Executor workers) {
+        Map<String, String> call = CallContext.capture(); // the lookup's lines belong to the call
         return forward(sr, request, id).thenCompose(reply -> {
             Optional<JsonNode> error;
             try {
@@ -173,8 +175,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             } catch (RuntimeException e) {
                 return CompletableFuture.completedFuture(reply);
             }
-            return CompletableFuture.supplyAsync(() -> snapshotRedirect(decoded)
-                    .map(redirect -> JsonRpc.failure(redirect, id)).orElse(reply), workers);
+            return CompletableFuture.supplyAsync(CallContext.wrap(call, () -> snapshotRedirect(decoded)
+                    .map(redirect -> JsonRpc.failure(redirect, id)).orElse(reply)), workers);
         });
     }
 
@@ -231,12 +233,13 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
         } catch (StorageException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return directory.liveness(b.srType()).thenApply(live -> {
+        // may complete on the thread that learnt the liveness: its warning carries the call's context
+        return directory.liveness(b.srType()).thenApply(CallContext.wrapFunction(live -> {
             if (!live) {
                 throw notServed(sr, b);
             }
             return b;
-        });
+        }));
     }
 
     /**
@@ -251,10 +254,11 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
 
     /** A transport to one queue whose switch failures become storage errors naming {@code sr}. */
     RpcTransport transport(String sr, String queue) {
+        // the failure is mapped (and logged) on the thread that learnt it: with the call's context
         return text -> directory.track(queue, link.call(queue, text, callTimeout))
-                .exceptionally(t -> {
+                .exceptionally(CallContext.wrapFunction(t -> {
                     throw new CompletionException(switchFailure(sr, queue, t));
-                });
+                }));
     }
 
     private StorageException switchFailure(String sr, String queue, Throwable failure) {
@@ -318,7 +322,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
      * call is sent), a live one gets {@link #fanoutTimeout} to answer.
      */
     private <T> CompletableFuture<Answer<T>> ask(SrBinding b, String method, Object... args) {
-        return directory.liveness(b.srType()).thenCompose(live -> {
+        // the answer is judged (and a timeout logged) on whichever thread completes it: with the call's context
+        return directory.liveness(b.srType()).thenCompose(CallContext.wrapFunction(live -> {
             if (!live) {
                 return CompletableFuture.completedFuture(new Answer<T>(null,
                         new StorageException(new StorageError.NoStoragePluginForSr(b.sr())),
@@ -326,7 +331,7 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
             }
             return this.<T>callAsync(b.sr(), b.queue(), method, args)
                     .orTimeout(fanoutTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-                    .handle((value, failure) -> {
+                    .handle(CallContext.wrapBiFunction((value, failure) -> {
                         if (failure == null) {
                             return new Answer<>(value, null, null);
                         }
@@ -343,8 +348,8 @@ public final class Mux implements QueryApi, DpApi, SrApi, VdiApi, GetByNameApi, 
                         }
                         return new Answer<T>(null, t instanceof StorageException se ? se
                                 : StorageException.internal(t.toString()), null);
-                    });
-        });
+                    }));
+        }));
     }
 
     private static Throwable unwrap(Throwable failure) {

@@ -1,20 +1,19 @@
 package org.xenstorage.daemon.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 import org.xenstorage.daemon.updates.UpdatesService;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.errors.StorageError;
 import org.xenstorage.idl.rpc.JsonRpc;
 import org.xenstorage.idl.rpc.StorageDispatcher;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.logging.CallContext;
 import org.xenstorage.migrate.task.TaskTable;
 
 /**
@@ -30,7 +29,8 @@ import org.xenstorage.migrate.task.TaskTable;
  *       they never block (a long-poll is a future).</li>
  *   <li>Everything else (fan-out, DP_info bookkeeping, registry calls) runs on the worker pool.</li>
  * </ul>
- * Every log line of a call carries its {@code dbg} and the queue (MDC keys {@code dbg}, {@code queue}).
+ * Every log line of a call carries its {@code dbg} and the queue (MDC keys {@code dbg}, {@code queue}); each call
+ * logs its arrival ({@code call VDI.attach3 sr=... vdi=...}) and its reply ({@code reply VDI.attach3 in 41 ms: ok}).
  */
 public final class MuxServer {
     private static final Logger LOG = LoggerFactory.getLogger(MuxServer.class);
@@ -55,6 +55,15 @@ public final class MuxServer {
     private static final Set<String> INLINE = Set.of("UPDATES.get", "TASK.stat", "TASK.cancel", "TASK.destroy",
             "TASK.list", "Query.query", "DP.create");
 
+    /**
+     * Calls logged at DEBUG, not INFO: pollers and read-only queries that xapi, smctl and monitoring send all
+     * the time (every other call logs two INFO lines, its arrival and its reply).
+     */
+    static final Set<String> QUIET = Set.of("UPDATES.get", "TASK.stat", "TASK.list", "Query.query",
+            "Query.diagnostics", "SR.list", "SR.stat", "VDI.stat", "DP.stat_vdi", "DP.diagnostics",
+            "DP.attach_info", "DATA.stat", "DATA.MIRROR.stat", "DATA.MIRROR.list", "Registry.list",
+            "Registry.types", "Mux.diagnostics");
+
     private final Mux mux;
     private final StorageDispatcher dispatcher;
     private final Executor workers;
@@ -78,47 +87,60 @@ public final class MuxServer {
         } catch (Exception e) {
             return dispatcher.dispatch(request); // answers the malformed-request error
         }
-        String method = root.path("method").asText("");
-        JsonNode named = root.path("params").path(0);
-        String dbg = logPart(named.path("dbg").asText(""));
-        MDC.put("queue", queue);
-        MDC.put("dbg", dbg);
-        try {
-            LOG.debug("call {}", method);
-            JsonNode id = root.get("id");
-            JsonNode sr = named.get("sr");
-            if (FORWARDED.contains(method) && sr != null && sr.isTextual() && id != null
-                    && (id.isIntegralNumber() || id.isTextual())) {
-                return method.equals("VDI.snapshot") ? mux.forwardSnapshot(sr.textValue(), request, id, workers)
-                        : mux.forward(sr.textValue(), request, id);
+        JsonRpc.Summary call = JsonRpc.summarise(root);
+        String method = call.method();
+        long start = System.nanoTime();
+        try (CallContext.Scope scope = CallContext.enter(queue, call.dbg())) {
+            boolean quiet = QUIET.contains(method);
+            if (quiet ? LOG.isDebugEnabled() : LOG.isInfoEnabled()) {
+                String what = CallContext.sanitise(call.describe(), 600);
+                if (quiet) {
+                    LOG.debug("call {}", what);
+                } else {
+                    LOG.info("call {}", what);
+                }
             }
-            if (INLINE.contains(method)) {
-                return dispatcher.dispatch(request);
-            }
-            Map<String, String> mdc = MDC.getCopyOfContextMap();
-            try {
-                return CompletableFuture.supplyAsync(() -> {
-                    MDC.setContextMap(mdc);
-                    try {
-                        return dispatcher.dispatch(request);
-                    } finally {
-                        MDC.clear();
-                    }
-                }, workers).thenCompose(f -> f);
-            } catch (RejectedExecutionException e) {
-                JsonNode replyId = id != null && (id.isIntegralNumber() || id.isTextual()) ? id
-                        : Json.NODES.numberNode(0);
-                return CompletableFuture.completedFuture(JsonRpc.failure(
-                        new StorageError.InternalError("the storage daemon is shutting down"), replyId));
-            }
-        } finally {
-            MDC.remove("dbg");
-            MDC.remove("queue");
+            CompletableFuture<String> reply = route(root, method, request);
+            CallContext.whenDone(reply, (text, failure) -> logReply(method, quiet, text, failure, start));
+            return reply;
         }
     }
 
-    private static String logPart(String dbg) {
-        int nl = dbg.indexOf('\n');
-        return nl < 0 ? dbg : dbg.substring(0, nl);
+    private CompletableFuture<String> route(JsonNode root, String method, String request) {
+        JsonNode named = root.path("params").path(0);
+        JsonNode id = root.get("id");
+        JsonNode sr = named.get("sr");
+        if (FORWARDED.contains(method) && sr != null && sr.isTextual() && id != null
+                && (id.isIntegralNumber() || id.isTextual())) {
+            return method.equals("VDI.snapshot") ? mux.forwardSnapshot(sr.textValue(), request, id, workers)
+                    : mux.forward(sr.textValue(), request, id);
+        }
+        if (INLINE.contains(method)) {
+            return dispatcher.dispatch(request);
+        }
+        try {
+            return CompletableFuture.supplyAsync(CallContext.wrap(() -> dispatcher.dispatch(request)), workers)
+                    .thenCompose(f -> f);
+        } catch (RejectedExecutionException e) {
+            JsonNode replyId = id != null && (id.isIntegralNumber() || id.isTextual()) ? id
+                    : Json.NODES.numberNode(0);
+            return CompletableFuture.completedFuture(JsonRpc.failure(
+                    new StorageError.InternalError("the storage daemon is shutting down"), replyId));
+        }
+    }
+
+    /** The call's last line: how it ended and how long it took (INFO, DEBUG for {@link #QUIET} calls). */
+    private static void logReply(String method, boolean quiet, String reply, Throwable failure, long start) {
+        if (!(quiet ? LOG.isDebugEnabled() : LOG.isInfoEnabled())) {
+            return;
+        }
+        // the message's line breaks are escaped by the log pattern
+        String outcome = failure != null ? "failed: " + failure : JsonRpc.outcome(reply, 500);
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        if (quiet) {
+            LOG.debug("reply {} in {} ms: {}", CallContext.sanitise(method), ms, outcome);
+        } else {
+            LOG.info("reply {} in {} ms: {}", CallContext.sanitise(method), ms, outcome);
+        }
     }
 }

@@ -11,9 +11,13 @@ import org.xenstorage.daemon.config.DaemonConfig;
 
 /** Applies {@code log-level} and {@code log-file} on top of the packaged {@code logback.xml}. */
 public final class LogSetup {
-    /** Every line: time, level, thread, logger, then the call's queue and dbg (MDC). */
-    public static final String PATTERN =
-            "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{20} queue=%X{queue:--} dbg=%X{dbg:--} %msg%n";
+    /**
+     * Every line: time, level, thread, logger, then the call's queue and dbg (MDC), then the message with its line
+     * breaks printed as {@code \n} (one event, one line: a caller's text cannot start a line of its own). The same
+     * as the packaged {@code logback.xml}.
+     */
+    public static final String PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{20}"
+            + " queue=%X{queue:--} dbg=%X{dbg:--} %replace(%msg){'[\\r\\n\\u2028\\u2029\\u0085]', '\\\\n'}%n";
 
     private LogSetup() {
     }

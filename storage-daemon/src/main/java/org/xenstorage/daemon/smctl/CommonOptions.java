@@ -15,12 +15,14 @@ import picocli.CommandLine.ParseResult;
  * @param address     the message-switch to connect to
  * @param queuePrefix the daemon's queue prefix; the mux queue is the prefix itself
  * @param timeout     how long one call may wait for its reply
- * @param dbg         the {@code dbg} string sent with every call (shows in the daemon's logs)
+ * @param dbg         the {@code dbg} string sent with every call (shows in the daemon's logs); unique per run
+ *                    unless {@code --dbg} sets it
  * @param json        print results as their wire JSON
  * @param progress    how a followed task shows its progress
+ * @param verbose     say on stderr what is sent (the dbg to grep the daemon's log for)
  */
 record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout, String dbg, boolean json,
-                     Progress progress) {
+                     Progress progress, boolean verbose) {
 
     /** How progress of a followed task is drawn on stderr. */
     enum Progress {
@@ -38,17 +40,35 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
     static final String DBG = "--dbg";
     static final String JSON = "--json";
     static final String PROGRESS = "--progress";
+    static final String VERBOSE = "--verbose";
 
     /** Option names no generated parameter option may take (plus picocli's help options). */
     static final Set<String> RESERVED = Set.of(SWITCH_PATH, SWITCH, QUEUE_PREFIX, TIMEOUT, DBG, JSON, PROGRESS,
-            "--help", "--version");
+            VERBOSE, "--help", "--version");
 
     /** The common options followed by a separate value word. */
     static final Set<String> TAKES_VALUE = Set.of(SWITCH_PATH, SWITCH, QUEUE_PREFIX, TIMEOUT, DBG, PROGRESS);
 
     static final String DEFAULT_QUEUE_PREFIX = "org.xen.xapi.storage";
     static final long DEFAULT_TIMEOUT_SECONDS = 120;
+    /** What the default dbg starts with; {@link #newDbg} adds the host and a random part. */
     static final String DEFAULT_DBG = "smctl";
+
+    /**
+     * This run's dbg: {@code smctl-<host>-<8 hex digits>}, so that {@code grep} on the daemon's log finds this
+     * run's calls and no other's. The host name comes from the kernel (no DNS lookup at start-up).
+     */
+    static String newDbg() {
+        String host;
+        try {
+            host = java.nio.file.Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (java.io.IOException | RuntimeException e) {
+            host = "";
+        }
+        host = host.replaceAll("[^A-Za-z0-9.-]", "");
+        return DEFAULT_DBG + "-" + (host.isEmpty() ? "localhost" : host) + "-"
+                + String.format("%08x", java.util.concurrent.ThreadLocalRandom.current().nextInt());
+    }
 
     /**
      * The socket of the daemon's embedded switch with the default state dir. {@code scripts/smctl} passes the
@@ -70,11 +90,14 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
         spec.addOption(OptionSpec.builder(TIMEOUT).paramLabel("<seconds>").type(String.class)
                 .description("reply timeout of each call, seconds (default: " + DEFAULT_TIMEOUT_SECONDS + ")").build());
         spec.addOption(OptionSpec.builder(DBG).paramLabel("<text>").type(String.class)
-                .description("the dbg string sent with each call (default: " + DEFAULT_DBG + ")").build());
+                .description("the dbg string sent with each call (default: " + DEFAULT_DBG
+                        + "-<host>-<random>, new for each run)").build());
         spec.addOption(OptionSpec.builder(JSON).type(boolean.class).arity("0")
                 .description("print the result as its wire JSON").build());
         spec.addOption(OptionSpec.builder(PROGRESS).paramLabel("<auto|bar|lines|none>").type(String.class)
                 .description("task progress on stderr (default: auto = bar on a terminal, lines otherwise)").build());
+        spec.addOption(OptionSpec.builder(VERBOSE).type(boolean.class).arity("0")
+                .description("print on stderr the dbg sent (grep the daemon's log for it) and where it goes").build());
     }
 
     /** Reads the options from the parse of the top level and of the sub-command (the later one wins). */
@@ -117,7 +140,9 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
             throw new UsageError(PROGRESS + ": expected auto, bar, lines or none, got '" + progressText + "'");
         }
         boolean json = levels.stream().anyMatch(l -> l.hasMatchedOption(JSON));
-        return new CommonOptions(address, prefix, timeout, orDefault(last(levels, DBG), DEFAULT_DBG), json, progress);
+        boolean verbose = levels.stream().anyMatch(l -> l.hasMatchedOption(VERBOSE));
+        String dbg = last(levels, DBG);
+        return new CommonOptions(address, prefix, timeout, dbg != null ? dbg : newDbg(), json, progress, verbose);
     }
 
     private static String last(List<ParseResult> levels, String option) {

@@ -81,6 +81,10 @@ public final class Smctl {
         } catch (UsageError e) {
             return usage(terminal, e.getMessage(), name);
         }
+        if (options.verbose()) {
+            terminal.err().println("smctl: dbg=" + options.dbg() + " (queue " + options.queuePrefix() + ", switch "
+                    + options.address() + ")");
+        }
         try (Session session = new Session(options, connector)) {
             return catalog.handler(name).run(new Invocation(session, sub, terminal));
         } catch (UsageError e) {

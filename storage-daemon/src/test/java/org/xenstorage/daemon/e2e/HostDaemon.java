@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageClient;
@@ -89,7 +90,8 @@ final class HostDaemon implements AutoCloseable {
                 "--remote-listen=" + host.address() + ":" + port, "--remote-token-file=" + tokenFile);
         if (client == null) {
             client = process.connect(state.resolve("message-switch.sock"), "it-" + host.name());
-            mux = StorageClient.of(text -> client.callAsync(PREFIX, text, Soon.timeout()));
+            // a send_start answers once its mirror is ready: calls may take several bounds
+            mux = StorageClient.of(text -> client.callAsync(PREFIX, text, Soon.times(4)));
         }
         process.awaitServing(client, PREFIX);
         process.awaitStarted("both backend types are live on " + host, () -> {
@@ -131,13 +133,21 @@ final class HostDaemon implements AutoCloseable {
         call("Registry.register", ",\"sr\":\"" + sr + "\",\"sr_type\":\"" + type + "\"");
     }
 
-    /** The processes started under this daemon's dirs now (qemu-nbd, qemu-storage-daemon, nbdcopy), as argv text. */
+    /** The helper programs a daemon starts (the NBD and mirror tools), which must not outlive their work. */
+    static final Set<String> HELPERS = Set.of("nbdcopy", "qemu-nbd", "qemu-storage-daemon", "qemu-io");
+
+    /** The helper processes ({@link #HELPERS}) whose argv names this daemon's dirs, as argv text. */
     List<String> processesUnder() {
+        return processesUnderHandles().stream().map(h -> h.info().commandLine().orElse("")).toList();
+    }
+
+    /** The same as handles (to end what a failed test left). */
+    List<ProcessHandle> processesUnderHandles() {
         String mark = dir.toAbsolutePath().normalize().toString();
-        long self = process == null ? -1 : process.process.pid();
-        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive).filter(h -> h.pid() != self)
-                .map(h -> h.info().commandLine().orElse(""))
-                .filter(c -> c.contains(mark) && !c.contains("org.xenstorage.daemon.StorageDaemon"))
+        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
+                .filter(h -> h.info().command().map(c -> HELPERS.contains(Path.of(c).getFileName().toString()))
+                        .orElse(false))
+                .filter(h -> h.info().commandLine().orElse("").contains(mark))
                 .toList();
     }
 

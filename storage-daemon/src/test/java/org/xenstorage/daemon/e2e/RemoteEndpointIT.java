@@ -287,9 +287,8 @@ class RemoteEndpointIT {
         return out.toByteArray();
     }
 
-    /** Hostile requests sent by the bad-input test: {@code -Dreliability.remote.requests=N}, 10,000 at full size. */
-    static final int HOSTILE = Integer.getInteger("reliability.remote.requests",
-            Boolean.getBoolean("reliability.full") ? 10_000 : 1_000);
+    /** Hostile requests sent by the bad-input test (the 10,000; {@code -Dreliability.remote.requests=N}). */
+    static final int HOSTILE = Integer.getInteger("reliability.remote.requests", 10_000);
 
     /**
      * Thousands of hostile requests (seeded, printed): refused shapes of every kind, each mutated (bytes flipped,
