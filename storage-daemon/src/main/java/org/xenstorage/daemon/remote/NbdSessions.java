@@ -8,7 +8,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
@@ -203,6 +205,7 @@ final class NbdSessions implements AutoCloseable {
             Bootstrap b = new Bootstrap().group(inbound.eventLoop()).channel(EpollDomainSocketChannel.class)
                     .option(ChannelOption.AUTO_READ, false)
                     .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                    .option(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED)
                     .handler(new ChannelInboundHandlerAdapter());
             ChannelFuture f = b.connect(new DomainSocketAddress(socket.toFile()));
             f.addListener(done -> {

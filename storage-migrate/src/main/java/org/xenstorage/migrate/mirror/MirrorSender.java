@@ -44,9 +44,16 @@ public final class MirrorSender {
     private static final Logger LOG = LoggerFactory.getLogger(MirrorSender.class);
     /** The domain a send attaches the source for (upstream attaches it for dom0). */
     static final String DOM0 = "0";
+    /**
+     * The first pause between two {@code DATA.stat} of a wait: a small volume, or a mirror already ready at
+     * switch-over, is seen at once rather than a whole {@link Options#poll} later; the pause then doubles, so a
+     * long mirror costs the plugin no more calls than before.
+     */
+    static final Duration FIRST_POLL = Duration.ofMillis(20);
 
     /**
-     * @param poll  how often {@code DATA.stat} is asked while waiting for the mirror
+     * @param poll  the longest pause between two {@code DATA.stat} while waiting for the mirror: the first comes
+     *              {@link #FIRST_POLL} after the start, each next pause twice the last, up to this
      * @param drain how long {@code pre_deactivate_hook} waits for a mirror to be ready
      */
     public record Options(Duration poll, Duration drain) {
@@ -55,7 +62,7 @@ public final class MirrorSender {
             Objects.requireNonNull(drain, "drain");
         }
 
-        /** Polls every 500 ms, drains for up to 10 minutes. */
+        /** Polls at most 500 ms apart (from 20 ms, doubling), drains for up to 10 minutes. */
         public static Options defaults() {
             return new Options(Duration.ofMillis(500), Duration.ofMinutes(10));
         }
@@ -188,6 +195,7 @@ public final class MirrorSender {
             return; // upstream does not wait for a copy operation
         }
         double reported = -1;
+        long pause = firstPause();
         while (true) {
             checkGoing(l, ctx);
             MirrorStatus st = local.data().stat(q.dbg(), q.sr(), q.vdi(), q.liveVm(), op);
@@ -206,7 +214,8 @@ public final class MirrorSender {
                 ctx.progress(p);
                 reported = p;
             }
-            sleep(l);
+            sleep(l, pause);
+            pause = nextPause(pause);
         }
     }
 
@@ -218,10 +227,18 @@ public final class MirrorSender {
         }
     }
 
-    private void sleep(Live l) {
+    private long firstPause() {
+        return Math.max(1, Math.min(FIRST_POLL.toMillis(), options.poll().toMillis()));
+    }
+
+    private long nextPause(long pause) {
+        return Math.max(1, Math.min(options.poll().toMillis(), pause * 2));
+    }
+
+    private void sleep(Live l, long millis) {
         synchronized (l.wake) {
             try {
-                l.wake.wait(Math.max(1, options.poll().toMillis()));
+                l.wake.wait(millis);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw StorageException.internal("interrupted while waiting for the mirror");
@@ -333,6 +350,7 @@ public final class MirrorSender {
         SendRecord r = l.record;
         long deadline = System.nanoTime() + options.drain().toNanos();
         MirrorOperation op = new MirrorOperation.MirrorV1(r.operation().get());
+        long pause = firstPause();
         while (true) {
             if (l.ended.get()) {
                 throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + r.id()
@@ -352,7 +370,8 @@ public final class MirrorSender {
                 throw new StorageException(new StorageError.MigrationMirrorFailure("mirror " + r.id()
                         + " is not ready after " + options.drain().toSeconds() + " s"));
             }
-            sleep(l);
+            sleep(l, pause);
+            pause = nextPause(pause);
         }
     }
 

@@ -44,6 +44,8 @@ class NbdTunnelTest {
     ServerSocket endpoint;
     volatile String answer = new String(NbdUpgrade.ACCEPTED, StandardCharsets.US_ASCII);
     final List<String> heads = new CopyOnWriteArrayList<>();
+    /** When set, the stand-in reads to the end instead of echoing, and completes this with what it read. */
+    volatile CompletableFuture<byte[]> sink;
 
     @BeforeEach
     void startEndpoint() throws IOException {
@@ -86,6 +88,11 @@ class NbdTunnelTest {
             System.arraycopy(GREETING, 0, both, a.length, GREETING.length);
             out.write(both);
             out.flush();
+            CompletableFuture<byte[]> into = sink;
+            if (into != null) {
+                into.complete(in.readAllBytes());
+                return;
+            }
             in.transferTo(out);
         } catch (IOException e) {
             // the client went away
@@ -166,6 +173,24 @@ class NbdTunnelTest {
                 assertEquals(2, heads.size());
                 Soon.await("two connections open", () -> t.connections() == 2);
             }
+        }
+    }
+
+    @Test
+    void whatAClientSendsJustBeforeItHangsUpArrivesWhole() throws Exception {
+        sink = new CompletableFuture<>();
+        try (NbdTunnel t = NbdTunnel.open(url(), RemoteTls.systemTrust(), RemoteNbdPath.nbd("vm", "s", "v", "d"),
+                dir)) {
+            byte[] data = new byte[8 << 20];
+            new Random(2).nextBytes(data);
+            try (SocketChannel ch = connect(t)) {
+                assertArrayEquals(GREETING, readExactly(ch, GREETING.length));
+                ByteBuffer b = ByteBuffer.wrap(data);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+            } // closed at once: what the socket still queues must follow what the relay already moved
+            assertArrayEquals(data, Soon.get(sink));
         }
     }
 

@@ -1,0 +1,231 @@
+package org.xenstorage.bench.migrate;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.xenstorage.bench.Harness;
+import org.xenstorage.daemon.config.RemoteEndpointConfig;
+import org.xenstorage.daemon.remote.RemoteEndpoint;
+import org.xenstorage.idl.api.DpApi;
+import org.xenstorage.idl.api.StorageService;
+import org.xenstorage.idl.rpc.StorageDispatcher;
+import org.xenstorage.idl.types.Backend;
+import org.xenstorage.idl.types.Implementation;
+import org.xenstorage.idl.types.NbdInfo;
+import org.xenstorage.migrate.remote.NbdTunnel;
+import org.xenstorage.migrate.remote.RemoteNbdPath;
+import org.xenstorage.migrate.remote.RemoteTls;
+import org.xenstorage.migrate.remote.RemoteUrl;
+
+/**
+ * What the two Java relays of a remote DATA.copy cost: {@code nbdcopy} of a 1 GiB image (a) straight to a qemu-nbd
+ * export on a Unix socket, against (b) the same nbdcopy to the same kind of export reached the way a remote copy
+ * reaches it: the source's {@link NbdTunnel} (nbdcopy's Unix socket → HTTP upgrade → TCP on loopback) into the
+ * destination's {@link RemoteEndpoint} (TCP → the datapath's NBD socket), both in this process, the endpoint in front
+ * of a one-call service whose {@code DP.attach_info} names the qemu-nbd socket as the datapath's {@code Nbd} export.
+ * Each timing exports a fresh sparse destination with qemu-nbd (as the endpoint's own {@code QemuNbd} runs it:
+ * raw, discard=unmap), syncs, then times nbdcopy ({@code --flush --destination-is-zero}, as NbdCopy runs it) to its
+ * end; the two paths take turns at going first; medians of the rounds, with the median of per-round ratios. A 1 MiB
+ * copy, with next to nothing to move, measures what a connection through the relays costs (connect, HTTP upgrade,
+ * {@code DP.attach_info}, the NBD handshake relayed). The issue's target for a remote copy is {@code >= 0.9x} of
+ * bare nbdcopy.
+ *
+ * <p>Usage: {@code NbdRelayBench [dir] [rounds]} (defaults: java.io.tmpdir, 5). Needs nbdcopy (libnbd-bin) and
+ * qemu-nbd (qemu-utils). Peak disk use: about 2 GiB.
+ */
+public final class NbdRelayBench {
+    private static final long GIB = 1L << 30;
+    private static final int MIB = 1 << 20;
+    private static final Path NBDCOPY = Path.of("/usr/bin/nbdcopy");
+    private static final Path QEMU_NBD = Path.of("/usr/bin/qemu-nbd");
+    private static final String TOKEN = "nbd-relay-bench-token-0123456789";
+
+    private NbdRelayBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        for (Path tool : List.of(NBDCOPY, QEMU_NBD)) {
+            if (!Files.isExecutable(tool)) {
+                throw new IllegalStateException(tool + " is missing: install the Debian packages libnbd-bin and "
+                        + "qemu-utils (apt-get install -y libnbd-bin qemu-utils)");
+            }
+        }
+        Path parent = Path.of(args.length > 0 ? args[0] : System.getProperty("java.io.tmpdir"));
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        Path dir = Files.createTempDirectory(parent, "nbd-relay-bench");
+        Path exportSocket = dir.resolve("q/nbd.sock");
+        Files.createDirectories(exportSocket.getParent());
+        String loadBefore = loadAverage();
+        class Datapath implements DpApi {
+            @Override
+            public Backend attachInfo(String dbg, String sr, String vdi, String dp, String vm) {
+                return new Backend(List.of(new Implementation.Nbd(new NbdInfo("nbd+unix:///?socket=" + exportSocket))));
+            }
+        }
+        StorageDispatcher dispatcher = new StorageDispatcher(StorageService.of(new Datapath()));
+        Path token = dir.resolve("token");
+        Files.writeString(token, TOKEN + "\n");
+        Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
+        RemoteEndpoint endpoint = RemoteEndpoint.start(new RemoteEndpointConfig("127.0.0.1", 0, token,
+                Optional.empty(), Optional.empty()), dispatcher::dispatch, dir.resolve("run"));
+        RemoteUrl url = RemoteUrl.parse("http://127.0.0.1:" + endpoint.address().getPort()
+                + "/services/SM?session_id=" + TOKEN);
+        try (NbdTunnel tunnel = NbdTunnel.open(url, RemoteTls.unverified(),
+                RemoteNbdPath.nbd("vm-0", "sr-b", "vdi-b", "dp-b"), dir)) {
+            String viaRelays = tunnel.nbdUri();
+            String bare = "nbd+unix:///?socket=" + exportSocket;
+            List<String[]> rows = new ArrayList<>();
+            Path full = dir.resolve("full.img");
+            makeImage(full, GIB, 1);
+            measure("fully written", full, dir, exportSocket, bare, viaRelays, rounds, rows);
+            Files.delete(full);
+            Path sparse = dir.resolve("sparse.img");
+            makeImage(sparse, GIB, 16);
+            measure("mostly sparse (64 MiB data)", sparse, dir, exportSocket, bare, viaRelays, rounds, rows);
+            Files.delete(sparse);
+            // next to nothing to move: what a connection through the relays costs whatever the size
+            Path tiny = dir.resolve("tiny.img");
+            makeImage(tiny, MIB, 1);
+            measure("1 MiB (fixed cost per copy)", tiny, dir, exportSocket, bare, viaRelays, 2 * rounds + 1, rows);
+            Files.delete(tiny);
+
+            System.out.println("### NBD relays of a remote DATA.copy: nbdcopy through NbdTunnel and RemoteEndpoint vs "
+                    + "bare nbdcopy (1 GiB, and 1 MiB for the fixed cost, qemu-nbd export)");
+            System.out.println();
+            System.out.println("Machine: " + Harness.machine() + "; files under " + parent + "; median of " + rounds
+                    + " rounds (" + (2 * rounds + 1) + " for 1 MiB), the paths taking turns at going first; tunnel and endpoint in one JVM on loopback"
+                    + " (plain HTTP); load average before " + loadBefore + ", after " + loadAverage() + ".");
+            System.out.println();
+            System.out.println("| image | path | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
+            System.out.println("|---|---|---:|---:|---:|---:|");
+            rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
+        } finally {
+            endpoint.close();
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static void measure(String image, Path src, Path dir, Path exportSocket, String bare, String viaRelays,
+                                int rounds, List<String[]> rows) throws Exception {
+        List<String> names = List.of("bare nbdcopy → qemu-nbd", "nbdcopy → NbdTunnel → RemoteEndpoint → qemu-nbd");
+        List<String> uris = List.of(bare, viaRelays);
+        double[][] secs = new double[2][rounds];
+        for (int i = 0; i < rounds; i++) {
+            for (int k = 0; k < 2; k++) {
+                int v = (i + k) % 2;
+                secs[v][i] = time(src, dir, exportSocket, uris.get(v));
+            }
+        }
+        double b = median(secs[0]);
+        for (int v = 0; v < 2; v++) {
+            System.err.printf(Locale.ROOT, "%s: %s %s%n", image, names.get(v), Arrays.toString(secs[v]));
+            double[] paired = new double[rounds];
+            for (int i = 0; i < rounds; i++) {
+                paired[i] = secs[0][i] / secs[v][i];
+            }
+            rows.add(new String[] {image, names.get(v), String.format(Locale.ROOT, "%.3f", median(secs[v])),
+                    String.format(Locale.ROOT, "%.0f", Files.size(src) / (double) MIB / median(secs[v])),
+                    String.format(Locale.ROOT, "%.2f×", b / median(secs[v])),
+                    String.format(Locale.ROOT, "%.2f×", median(paired))});
+        }
+    }
+
+    /** Seconds nbdcopy takes from {@code src} to {@code uri}, whose export is a fresh sparse file on qemu-nbd. */
+    private static double time(Path src, Path dir, Path exportSocket, String uri) throws Exception {
+        Path dst = dir.resolve("dst.img");
+        Files.deleteIfExists(dst);
+        try (RandomAccessFile f = new RandomAccessFile(dst.toFile(), "rw")) {
+            f.setLength(Files.size(src));
+        }
+        Process qemu = startQemuNbd(dst, exportSocket);
+        try {
+            waitFor(new ProcessBuilder("/usr/bin/sync", "-f", dir.toString()).start(), "sync");
+            long t0 = System.nanoTime();
+            waitFor(new ProcessBuilder(NBDCOPY.toString(), "--flush", "--destination-is-zero", "--", src.toString(),
+                    uri).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start(), "nbdcopy");
+            return (System.nanoTime() - t0) / 1e9;
+        } finally {
+            qemu.destroy();
+            if (!qemu.waitFor(60, TimeUnit.SECONDS)) {
+                qemu.destroyForcibly().waitFor();
+            }
+            Files.delete(dst);
+        }
+    }
+
+    /** qemu-nbd as the endpoint's QemuNbd runs it, persistent so that both paths may connect more than once. */
+    private static Process startQemuNbd(Path file, Path socket) throws Exception {
+        Path pidFile = socket.resolveSibling("qemu-nbd.pid");
+        Files.deleteIfExists(pidFile);
+        Files.deleteIfExists(socket);
+        Path log = socket.resolveSibling("qemu-nbd.log");
+        Process p = new ProcessBuilder(QEMU_NBD.toString(), "--format=raw", "--persistent",
+                "--socket=" + socket, "--pid-file=" + pidFile, "--discard=unmap", "--", file.toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IOException("qemu-nbd did not start: " + Files.readString(log));
+            }
+            Thread.sleep(5);
+        }
+        return p;
+    }
+
+    private static void waitFor(Process p, String what) throws Exception {
+        int status = p.waitFor();
+        if (status != 0) {
+            throw new IOException(what + " failed, exit status " + status);
+        }
+    }
+
+    /** One random 1 MiB run every {@code every} MiB (1 = fully written), the rest a hole. */
+    private static void makeImage(Path file, long size, int every) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw");
+             FileChannel ch = f.getChannel()) {
+            f.setLength(size);
+            SplittableRandom rnd = new SplittableRandom(42);
+            byte[] chunk = new byte[MIB];
+            for (long off = 0; off < size; off += (long) every * MIB) {
+                rnd.nextBytes(chunk);
+                ByteBuffer b = ByteBuffer.wrap(chunk);
+                while (b.hasRemaining()) {
+                    ch.write(b, off + b.position());
+                }
+            }
+            ch.force(true);
+        }
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private static double median(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+}
