@@ -21,9 +21,11 @@ public final class Smctl {
     }
 
     public static void main(String[] args) {
-        // before any logger exists: a CLI logs warnings to stderr only, whatever logback.xml the jar carries
-        if (System.getProperty("logback.configurationFile") == null) {
-            System.setProperty("logback.configurationFile", "org/xenstorage/smctl/logback-smctl.xml");
+        // before any logger exists: warnings on stderr, no logging framework to configure (StderrLogging)
+        if (System.getProperty("slf4j.provider") == null) {
+            System.setProperty("slf4j.provider", StderrLogging.class.getName());
+            // SLF4J would otherwise announce the choice on stderr
+            System.setProperty("slf4j.internal.verbosity", "WARN");
         }
         int status = run(args, Terminal.system());
         System.out.flush();
@@ -119,7 +121,11 @@ public final class Smctl {
     private static CommandCatalog catalogFor(String[] args) {
         String word = CommandCatalog.commandWord(args);
         if (word == null) {
-            return new CommandCatalog();
+            List<String> all = Arrays.asList(args);
+            boolean versionOnly = (all.contains("--version") || all.contains("-V"))
+                    && !all.contains("--help") && !all.contains("-h");
+            // --version needs no command; the usage (or its error) lists them all
+            return versionOnly ? new CommandCatalog(n -> false) : new CommandCatalog();
         }
         if (word.equals(CommandCatalog.HELP)) {
             String target = CommandCatalog.commandWord(Arrays.copyOfRange(args,
