@@ -38,12 +38,32 @@ final class CommandCatalog {
     }
 
     /**
+     * Just the command {@code name} (plus {@code help}), or none if there is no such command. The IDL's method
+     * table is read only when {@code name} is not one of smctl's own commands: reading it (reflection over every
+     * module interface) is a good part of a run that calls none of them.
+     */
+    static CommandCatalog only(String name) {
+        CommandCatalog own = new CommandCatalog(name::equals, false);
+        return own.commandLine().getSubcommands().containsKey(name) ? own : new CommandCatalog(name::equals, true);
+    }
+
+    /** No command at all: the top level's options, for {@code smctl --version}. */
+    static CommandCatalog none() {
+        return new CommandCatalog(name -> false, false);
+    }
+
+    /**
      * Only the commands {@code wanted} accepts (plus {@code help}): building ~90 picocli commands costs more
      * than the call itself, so a run builds just the one it names.
      */
     CommandCatalog(Predicate<String> wanted) {
+        this(wanted, true);
+    }
+
+    private CommandCatalog(Predicate<String> wanted, boolean withIdl) {
         this.wanted = wanted;
-        top = CommandSpec.create().name("smctl").mixinStandardHelpOptions(true).version(VERSION);
+        top = CommandSpec.create().name("smctl").version(VERSION);
+        addHelpOptions(top);
         top.usageMessage().sortOptions(false).width(HELP_WIDTH)
                 .description("Operator CLI of the storage daemon: every SMAPIv2 call, the SR registry, diagnostics.",
                         "Exit status: 0 ok, 1 storage error, 2 usage, 3 switch unreachable/timeout, 4 smctl failure.")
@@ -51,7 +71,7 @@ final class CommandCatalog {
         CommonOptions.addTo(top);
         commandLine = new CommandLine(top);
         commandLine.setColorScheme(Help.defaultColorScheme(Help.Ansi.OFF));
-        List<MethodDescriptor> methods = new ArrayList<>(MethodTable.all());
+        List<MethodDescriptor> methods = withIdl ? new ArrayList<>(MethodTable.all()) : new ArrayList<>();
         // listed module by module (upstream's order), methods alphabetically
         methods.sort(Comparator.<MethodDescriptor>comparingInt(m -> StorageService.MODULES.indexOf(m.module()))
                 .thenComparing(MethodDescriptor::wireName));
@@ -111,11 +131,23 @@ final class CommandCatalog {
     private void addSpec(CommandSpec spec) {
         // the command's own options first, then the common ones, as declared
         spec.usageMessage().sortOptions(false).width(HELP_WIDTH);
-        spec.mixinStandardHelpOptions(true).version(VERSION);
+        spec.version(VERSION);
+        addHelpOptions(spec);
         CommonOptions.addTo(spec);
         CommandLine sub = new CommandLine(spec);
         sub.setColorScheme(Help.defaultColorScheme(Help.Ansi.OFF));
         commandLine.addSubcommand(spec.name(), sub);
+    }
+
+    /**
+     * {@code -h/--help} and {@code -V/--version}, as picocli's standard mixin has them, built directly: the mixin
+     * is read from annotations by reflection, which costs start-up time on every run.
+     */
+    private static void addHelpOptions(CommandSpec spec) {
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+                .description("Show this help message and exit.").build());
+        spec.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+                .description("Print version information and exit.").build());
     }
 
     CommandLine commandLine() {

@@ -125,15 +125,15 @@ public final class Smctl {
             boolean versionOnly = (all.contains("--version") || all.contains("-V"))
                     && !all.contains("--help") && !all.contains("-h");
             // --version needs no command; the usage (or its error) lists them all
-            return versionOnly ? new CommandCatalog(n -> false) : new CommandCatalog();
+            return versionOnly ? CommandCatalog.none() : new CommandCatalog();
         }
         if (word.equals(CommandCatalog.HELP)) {
             String target = CommandCatalog.commandWord(Arrays.copyOfRange(args,
                     Arrays.asList(args).indexOf(word) + 1, args.length));
-            CommandCatalog only = target == null ? null : new CommandCatalog(n -> n.equals(target));
+            CommandCatalog only = target == null ? null : CommandCatalog.only(target);
             return only != null && only.commandLine().getSubcommands().containsKey(target) ? only : new CommandCatalog();
         }
-        CommandCatalog only = new CommandCatalog(word::equals);
+        CommandCatalog only = CommandCatalog.only(word);
         return only.commandLine().getSubcommands().containsKey(word) ? only : new CommandCatalog();
     }
 

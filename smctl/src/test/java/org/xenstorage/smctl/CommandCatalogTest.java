@@ -112,6 +112,11 @@ class CommandCatalogTest {
         // a run builds just its own command
         Map<String, ?> one = new CommandCatalog("sr-list"::equals).commandLine().getSubcommands();
         assertEquals(Set.of("sr-list", "help"), one.keySet().stream().collect(Collectors.toSet()));
+        // smctl's own commands and IDL ones alike, and nothing for a name that is neither
+        assertEquals(Set.of("sr-list", "help"), CommandCatalog.only("sr-list").commandLine().getSubcommands().keySet());
+        assertEquals(Set.of("types", "help"), CommandCatalog.only("types").commandLine().getSubcommands().keySet());
+        assertEquals(Set.of("help"), CommandCatalog.only("no-such").commandLine().getSubcommands().keySet());
+        assertEquals(Set.of("help"), CommandCatalog.none().commandLine().getSubcommands().keySet());
     }
 
     @Test
