@@ -2,12 +2,11 @@ package org.xenstorage.packaging;
 
 import java.io.File;
 import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.xenstorage.messageswitch.cli.MessageCli;
+import org.xenstorage.smctl.Smctl;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.codegen.docgen.manpage.ManPageGenerator;
@@ -21,9 +20,6 @@ import picocli.codegen.docgen.manpage.ManPageGenerator;
  */
 public final class CliDocs {
 
-    /** smctl builds its commands from the IDL at run time; its catalogue is package-private in the daemon. */
-    static final String SMCTL_CATALOG = "org.xenstorage.daemon.smctl.CommandCatalog";
-
     private CliDocs() {
     }
 
@@ -34,7 +30,7 @@ public final class CliDocs {
         Path out = Path.of(args[0]);
         Path man = Files.createDirectories(out.resolve("man"));
         Path completion = Files.createDirectories(out.resolve("completion"));
-        CommandLine smctl = smctlCommandLine();
+        CommandLine smctl = Smctl.commandLine();
         CommandLine messageCli = new CommandLine(new MessageCli());
         int status = ManPageGenerator.generateManPage(man.toFile(), (File) null, new boolean[0], true,
                 smctl.getCommandSpec(), messageCli.getCommandSpec());
@@ -43,19 +39,6 @@ public final class CliDocs {
         }
         write(completion.resolve("smctl"), AutoComplete.bash("smctl", smctl));
         write(completion.resolve("message-cli"), AutoComplete.bash("message-cli", messageCli));
-    }
-
-    /**
-     * Every smctl command, as {@code smctl completion} sees them. Reached by reflection because the catalogue
-     * is internal to the CLI; when smctl has a public way to its model, use that instead.
-     */
-    static CommandLine smctlCommandLine() throws ReflectiveOperationException {
-        Class<?> catalog = Class.forName(SMCTL_CATALOG);
-        Constructor<?> create = catalog.getDeclaredConstructor();
-        create.setAccessible(true);
-        Method commandLine = catalog.getDeclaredMethod("commandLine");
-        commandLine.setAccessible(true);
-        return (CommandLine) commandLine.invoke(create.newInstance());
     }
 
     private static void write(Path file, String text) throws IOException {

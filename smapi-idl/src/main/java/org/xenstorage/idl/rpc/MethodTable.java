@@ -54,6 +54,22 @@ public final class MethodTable {
         return BY_METHOD.get(m);
     }
 
+    /**
+     * Builds the wire codec of every parameter and result type, failing if one has no wire form. Not done when
+     * the table loads: a client making one call (smctl) needs the codecs of that call only, and building all of
+     * them is most of the table's cost. A server checks them all when it starts ({@link StorageDispatcher}).
+     *
+     * @throws IllegalArgumentException naming a type without a wire form
+     */
+    public static void checkWireForms() {
+        for (MethodDescriptor d : BY_NAME.values()) {
+            for (MethodDescriptor.ParamSpec p : d.params()) {
+                WireCodec.of(p.type());
+            }
+            WireCodec.of(d.resultType());
+        }
+    }
+
     /** Every SMAPIv2 method. */
     public static Collection<MethodDescriptor> all() {
         return BY_NAME.values();
@@ -69,7 +85,6 @@ public final class MethodTable {
             Type t = p.getParameterizedType();
             boolean optional = p.getType() == Optional.class;
             Type valueType = optional ? ((ParameterizedType) t).getActualTypeArguments()[0] : t;
-            WireCodec.of(valueType); // fail at class-load time, not on the first call, if a type has no wire form
             params.add(new MethodDescriptor.ParamSpec(name.value(), valueType, optional));
         }
         boolean async = m.getReturnType() == CompletableFuture.class;
@@ -78,7 +93,6 @@ public final class MethodTable {
         if (result == void.class) {
             result = Void.class;
         }
-        WireCodec.of(result);
         return new MethodDescriptor(rpc.value(), module, m, params,
                 rpc.unitParam().isEmpty() ? Optional.empty() : Optional.of(rpc.unitParam()), result, async,
                 m.isAnnotationPresent(Deprecated.class));

@@ -38,6 +38,7 @@ public final class StorageDispatcher {
 
     public StorageDispatcher(StorageService service) {
         this(service, Map.of());
+        MethodTable.checkWireForms(); // a server fails at start, not on the first call, if a type has no wire form
     }
 
     private StorageDispatcher(StorageService service,

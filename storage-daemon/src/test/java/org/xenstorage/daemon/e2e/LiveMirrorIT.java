@@ -187,7 +187,7 @@ class LiveMirrorIT {
         Path out = dir.resolve("smctl.out");
         Path err = dir.resolve("smctl.err");
         List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-cp", DaemonProcess.classpath(), "org.xenstorage.daemon.smctl.Smctl",
+                .toString(), "-cp", DaemonProcess.classpath(), "org.xenstorage.smctl.Smctl",
                 "--switch-path", a.daemon.state.resolve("message-switch.sock").toString(),
                 "--timeout", String.valueOf(Soon.seconds()), "vdi-mirror", "--sr", a.sr, "--vdi", v.vdi(),
                 "--dp", "vbd-4", "--vm", "guest4", "--url", b.url(), "--dest", b.sr, "--finalize"));

@@ -247,21 +247,13 @@ class RemoteDataCopyIT {
         a.task().destroy("it", task);
     }
 
-    /** smctl on A's switch, in this JVM. */
+    /** smctl on A's switch, in this JVM: exit status, stdout, stderr. */
     static String[] smctl(String... args) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         List<String> all = new java.util.ArrayList<>(List.of("--switch-path",
                 pair.a.state.resolve("message-switch.sock").toString(), "--progress", "none"));
         all.addAll(List.of(args));
-        int status;
-        try (java.io.PrintStream o = new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8);
-             java.io.PrintStream e = new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8)) {
-            status = org.xenstorage.daemon.smctl.Smctl.run(all.toArray(String[]::new),
-                    new org.xenstorage.daemon.smctl.Terminal(o, e, false));
-        }
-        return new String[] {String.valueOf(status), out.toString(java.nio.charset.StandardCharsets.UTF_8),
-                err.toString(java.nio.charset.StandardCharsets.UTF_8)};
+        org.xenstorage.daemon.smctl.SmctlRun r = org.xenstorage.daemon.smctl.SmctlRun.run(all.toArray(String[]::new));
+        return new String[] {String.valueOf(r.status()), r.out(), r.err()};
     }
 
     /**

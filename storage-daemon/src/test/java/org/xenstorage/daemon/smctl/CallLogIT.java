@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.smctl.ExitStatus;
 import org.xenstorage.testing.Soon;
 
 /**
@@ -240,7 +241,7 @@ class CallLogIT {
         List<String> all = new ArrayList<>(List.of("--switch-path", socket.toString(),
                 "--timeout", String.valueOf(Soon.seconds())));
         all.addAll(List.of(args));
-        return SmctlRun.run(MessageSwitchLink::connect, false, all.toArray(String[]::new));
+        return SmctlRun.run(all.toArray(String[]::new));
     }
 
     private SmctlRun ok(String... args) {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xenstorage.idl.wire.Json;
+import org.xenstorage.smctl.ExitStatus;
 import org.xenstorage.testing.Soon;
 
 /**
@@ -70,7 +71,7 @@ class SmctlDaemonIT {
         List<String> all = new ArrayList<>(List.of("--switch-path", socket.toString(),
                 "--timeout", String.valueOf(Soon.seconds())));
         all.addAll(List.of(args));
-        return SmctlRun.run(MessageSwitchLink::connect, false, all.toArray(String[]::new));
+        return SmctlRun.run(all.toArray(String[]::new));
     }
 
     /** A run that must succeed; a failure shows what smctl said. */

@@ -3,17 +3,22 @@ package org.xenstorage.daemon.smctl;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import org.xenstorage.smctl.Smctl;
+import org.xenstorage.smctl.Terminal;
 
-/** One in-process smctl run: its exit status and what it printed. */
-record SmctlRun(int status, String out, String err) {
+/**
+ * One smctl run in the test JVM, through its public entry point (the real message-switch link): its exit
+ * status and what it printed. For the daemon's tests that drive a real daemon with smctl.
+ */
+public record SmctlRun(int status, String out, String err) {
 
-    static SmctlRun run(SwitchLink.Connector connector, boolean tty, String... args) {
+    public static SmctlRun run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int status;
         try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
              PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            status = Smctl.run(args, new Terminal(o, e, tty), connector);
+            status = Smctl.run(args, new Terminal(o, e, false));
         }
         return new SmctlRun(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }

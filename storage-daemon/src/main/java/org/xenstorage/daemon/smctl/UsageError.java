@@ -1,8 +1,0 @@
-package org.xenstorage.daemon.smctl;
-
-/** A command line that names a real command but gives it a value it cannot take; exits with {@link ExitStatus#USAGE}. */
-final class UsageError extends RuntimeException {
-    UsageError(String message) {
-        super(message, null, false, false);
-    }
-}
