@@ -53,4 +53,43 @@ public final class Harness {
             System.out.print("");
         }
     }
+
+    /** The 1, 5 and 15 minute load averages, for a report ("?" where /proc has none). */
+    public static String loadAverage() {
+        try {
+            String[] f = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** The median of {@code xs} (the upper one of an even count). */
+    public static double median(double[] xs) {
+        double[] s = xs.clone();
+        java.util.Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    /**
+     * Writes a benchmark image of {@code size} bytes: one random 1 MiB run every {@code every} MiB (1 = fully
+     * written), the rest a hole; the same bytes every time (a fixed seed), flushed to disk.
+     */
+    public static void makeImage(java.nio.file.Path file, long size, int every) throws java.io.IOException {
+        int mib = 1 << 20;
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw");
+             java.nio.channels.FileChannel ch = f.getChannel()) {
+            f.setLength(size);
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(42);
+            byte[] chunk = new byte[mib];
+            for (long off = 0; off < size; off += (long) every * mib) {
+                rnd.nextBytes(chunk);
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(chunk);
+                while (b.hasRemaining()) {
+                    ch.write(b, off + b.position());
+                }
+            }
+            ch.force(true);
+        }
+    }
 }

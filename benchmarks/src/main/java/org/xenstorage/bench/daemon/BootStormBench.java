@@ -28,7 +28,6 @@ import org.xenstorage.exec.ExecJournal;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageClient;
 import org.xenstorage.idl.types.VdiInfo;
-import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 
 /**
@@ -287,7 +286,7 @@ public final class BootStormBench {
         b.append(String.format(Locale.ROOT, "### Boot storm: %d VDIs on 8 SRs (4 localfile SMAPIv1, 4 simplefile "
                 + "SMAPIv3), %d callers, UPDATES.get long-polled throughout%n%n", vdis, callers));
         b.append("Machine: ").append(Harness.machine()).append("; load average before the run: ")
-                .append(loadAverage()).append("\n\n");
+                .append(Harness.loadAverage()).append("\n\n");
         b.append("| phase | daemon wall | ideal wall (same execs, plain pool of ").append(callers)
                 .append(") | ratio (target <= 1.15×) | execs | p50 per VDI | p99 per VDI | errors |\n");
         b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -308,14 +307,6 @@ public final class BootStormBench {
             p.firstErrors().forEach(e -> b.append("  error in ").append(p.name()).append(": ").append(e).append('\n'));
         }
         System.out.print(b);
-    }
-
-    static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
-        } catch (IOException e) {
-            return "?";
-        }
     }
 
     /** Samples a process's VmHWM-independent peaks (RSS, threads) every 100 ms from /proc. */

@@ -2,8 +2,6 @@ package org.xenstorage.bench.migrate;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,7 +11,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
@@ -60,21 +57,21 @@ public final class NbdCopyBench {
         Path parent = Path.of(args.length > 0 ? args[0] : System.getProperty("java.io.tmpdir"));
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 9;
         Path dir = Files.createTempDirectory(parent, "nbd-copy-bench");
-        String loadBefore = loadAverage();
+        String loadBefore = Harness.loadAverage();
         try (ChildProcessRunner runner = new ChildProcessRunner()) {
             NbdCopy copier = NbdCopy.withSystemTools(runner);
             List<String[]> rows = new ArrayList<>();
             Path sparse = dir.resolve("sparse.img");
-            makeImage(sparse, GIB, 16);
+            Harness.makeImage(sparse, GIB, 16);
             measure("mostly sparse (64 MiB data)", sparse, GIB, dir, rounds, runner, copier, rows);
             Files.delete(sparse);
             Path full = dir.resolve("full.img");
-            makeImage(full, GIB, 1);
+            Harness.makeImage(full, GIB, 1);
             measure("fully written", full, GIB, dir, rounds, runner, copier, rows);
             Files.delete(full);
             // a copy with next to nothing to move: what each copy costs whatever its size
             Path tiny = dir.resolve("tiny.img");
-            makeImage(tiny, MIB, 1);
+            Harness.makeImage(tiny, MIB, 1);
             measure("1 MiB (fixed cost per copy)", tiny, MIB, dir, 2 * rounds + 1, runner, copier, rows);
             Files.delete(tiny);
 
@@ -85,7 +82,7 @@ public final class NbdCopyBench {
                     + parent + "; median of " + rounds + " runs (" + (2 * rounds + 1) + " for 1 MiB), the copiers"
                     + " taking turns at going first; destination a fresh sparse raw file exported on a Unix socket;"
                     + " every copier runs `nbdcopy --flush --destination-is-zero` (NbdCopy adds `--progress=1`);"
-                    + " load average before " + loadBefore + ", after " + loadAverage() + ".");
+                    + " load average before " + loadBefore + ", after " + Harness.loadAverage() + ".");
             System.out.println();
             System.out.println("| image | copier | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
             System.out.println("|---|---|---:|---:|---:|---:|");
@@ -94,24 +91,6 @@ public final class NbdCopyBench {
             try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
-        }
-    }
-
-    /** An image of {@code size} bytes: one random 1 MiB run every {@code every} MiB (1 = fully written), the rest a hole. */
-    private static void makeImage(Path file, long size, int every) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw");
-             FileChannel ch = f.getChannel()) {
-            f.setLength(size);
-            SplittableRandom rnd = new SplittableRandom(42);
-            byte[] chunk = new byte[MIB];
-            for (long off = 0; off < size; off += (long) every * MIB) {
-                rnd.nextBytes(chunk);
-                ByteBuffer b = ByteBuffer.wrap(chunk);
-                while (b.hasRemaining()) {
-                    ch.write(b, off + b.position());
-                }
-            }
-            ch.force(true);
         }
     }
 
@@ -130,14 +109,14 @@ public final class NbdCopyBench {
                 secs[v][i] = time(size, dir, runner, copies.get(v));
             }
         }
-        double b = median(secs[1]);
+        double b = Harness.median(secs[1]);
         for (int v = 0; v < copies.size(); v++) {
             System.err.printf(Locale.ROOT, "%s: %s %s%n", image, names.get(v), Arrays.toString(secs[v]));
             double[] paired = new double[rounds];
             for (int i = 0; i < rounds; i++) {
                 paired[i] = secs[1][i] / secs[v][i]; // the runs of a round share the machine's state of the moment
             }
-            rows.add(row(image, names.get(v), median(secs[v]), size, b, median(paired)));
+            rows.add(row(image, names.get(v), Harness.median(secs[v]), size, b, Harness.median(paired)));
         }
     }
 
@@ -212,15 +191,6 @@ public final class NbdCopyBench {
         return r.stdoutText().lines().findFirst().orElse("nbdcopy ?").strip();
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
     private static void run(ChildProcessRunner runner, String... argv) throws IOException {
         ExecResult r = runner.run(ExecRequest.of(List.of(argv), Map.of("LC_ALL", "C"), Duration.ofMinutes(10)));
         if (!r.succeeded()) {
@@ -233,11 +203,5 @@ public final class NbdCopyBench {
                 String.format(Locale.ROOT, "%.0f", size / (double) MIB / secs),
                 String.format(Locale.ROOT, "%.2f×", bare / secs),
                 String.format(Locale.ROOT, "%.2f×", paired)};
-    }
-
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }

@@ -2,8 +2,6 @@ package org.xenstorage.bench.migrate;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -13,7 +11,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
@@ -68,7 +65,7 @@ public final class NbdRelayBench {
         Path dir = Files.createTempDirectory(parent, "nbd-relay-bench");
         Path exportSocket = dir.resolve("q/nbd.sock");
         Files.createDirectories(exportSocket.getParent());
-        String loadBefore = loadAverage();
+        String loadBefore = Harness.loadAverage();
         class Datapath implements DpApi {
             @Override
             public Backend attachInfo(String dbg, String sr, String vdi, String dp, String vm) {
@@ -89,16 +86,16 @@ public final class NbdRelayBench {
             String bare = "nbd+unix:///?socket=" + exportSocket;
             List<String[]> rows = new ArrayList<>();
             Path full = dir.resolve("full.img");
-            makeImage(full, GIB, 1);
+            Harness.makeImage(full, GIB, 1);
             measure("fully written", full, dir, exportSocket, bare, viaRelays, rounds, rows);
             Files.delete(full);
             Path sparse = dir.resolve("sparse.img");
-            makeImage(sparse, GIB, 16);
+            Harness.makeImage(sparse, GIB, 16);
             measure("mostly sparse (64 MiB data)", sparse, dir, exportSocket, bare, viaRelays, rounds, rows);
             Files.delete(sparse);
             // next to nothing to move: what a connection through the relays costs whatever the size
             Path tiny = dir.resolve("tiny.img");
-            makeImage(tiny, MIB, 1);
+            Harness.makeImage(tiny, MIB, 1);
             measure("1 MiB (fixed cost per copy)", tiny, dir, exportSocket, bare, viaRelays, 2 * rounds + 1, rows);
             Files.delete(tiny);
 
@@ -107,7 +104,7 @@ public final class NbdRelayBench {
             System.out.println();
             System.out.println("Machine: " + Harness.machine() + "; files under " + parent + "; median of " + rounds
                     + " rounds (" + (2 * rounds + 1) + " for 1 MiB), the paths taking turns at going first; tunnel and endpoint in one JVM on loopback"
-                    + " (plain HTTP); load average before " + loadBefore + ", after " + loadAverage() + ".");
+                    + " (plain HTTP); load average before " + loadBefore + ", after " + Harness.loadAverage() + ".");
             System.out.println();
             System.out.println("| image | path | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
             System.out.println("|---|---|---:|---:|---:|---:|");
@@ -131,17 +128,17 @@ public final class NbdRelayBench {
                 secs[v][i] = time(src, dir, exportSocket, uris.get(v));
             }
         }
-        double b = median(secs[0]);
+        double b = Harness.median(secs[0]);
         for (int v = 0; v < 2; v++) {
             System.err.printf(Locale.ROOT, "%s: %s %s%n", image, names.get(v), Arrays.toString(secs[v]));
             double[] paired = new double[rounds];
             for (int i = 0; i < rounds; i++) {
                 paired[i] = secs[0][i] / secs[v][i];
             }
-            rows.add(new String[] {image, names.get(v), String.format(Locale.ROOT, "%.3f", median(secs[v])),
-                    String.format(Locale.ROOT, "%.0f", Files.size(src) / (double) MIB / median(secs[v])),
-                    String.format(Locale.ROOT, "%.2f×", b / median(secs[v])),
-                    String.format(Locale.ROOT, "%.2f×", median(paired))});
+            rows.add(new String[] {image, names.get(v), String.format(Locale.ROOT, "%.3f", Harness.median(secs[v])),
+                    String.format(Locale.ROOT, "%.0f", Files.size(src) / (double) MIB / Harness.median(secs[v])),
+                    String.format(Locale.ROOT, "%.2f×", b / Harness.median(secs[v])),
+                    String.format(Locale.ROOT, "%.2f×", Harness.median(paired))});
         }
     }
 
@@ -194,38 +191,5 @@ public final class NbdRelayBench {
         if (status != 0) {
             throw new IOException(what + " failed, exit status " + status);
         }
-    }
-
-    /** One random 1 MiB run every {@code every} MiB (1 = fully written), the rest a hole. */
-    private static void makeImage(Path file, long size, int every) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw");
-             FileChannel ch = f.getChannel()) {
-            f.setLength(size);
-            SplittableRandom rnd = new SplittableRandom(42);
-            byte[] chunk = new byte[MIB];
-            for (long off = 0; off < size; off += (long) every * MIB) {
-                rnd.nextBytes(chunk);
-                ByteBuffer b = ByteBuffer.wrap(chunk);
-                while (b.hasRemaining()) {
-                    ch.write(b, off + b.position());
-                }
-            }
-            ch.force(true);
-        }
-    }
-
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }

@@ -1,20 +1,14 @@
 package org.xenstorage.bench.migrate;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
 import org.xenstorage.exec.ChildProcessRunner;
@@ -48,11 +42,11 @@ public final class SparseCopyBench {
         try (ChildProcessRunner runner = new ChildProcessRunner()) {
             List<String[]> rows = new ArrayList<>();
             Path sparse = dir.resolve("sparse.img");
-            makeImage(sparse, 16);
+            Harness.makeImage(sparse, GIB, 16);
             measure("mostly sparse (64 MiB data)", sparse, dir, rounds, runner, rows);
             Files.delete(sparse);
             Path full = dir.resolve("full.img");
-            makeImage(full, 1);
+            Harness.makeImage(full, GIB, 1);
             measure("fully written", full, dir, rounds, runner, rows);
             Files.delete(full);
 
@@ -68,24 +62,6 @@ public final class SparseCopyBench {
             try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
-        }
-    }
-
-    /** A 1 GiB image: one random 1 MiB run every {@code every} MiB (1 = fully written), the rest a hole. */
-    private static void makeImage(Path file, int every) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw");
-             FileChannel ch = f.getChannel()) {
-            f.setLength(GIB);
-            SplittableRandom rnd = new SplittableRandom(42);
-            byte[] chunk = new byte[MIB];
-            for (long off = 0; off < GIB; off += (long) every * MIB) {
-                rnd.nextBytes(chunk);
-                ByteBuffer b = ByteBuffer.wrap(chunk);
-                while (b.hasRemaining()) {
-                    ch.write(b, off + b.position());
-                }
-            }
-            ch.force(true);
         }
     }
 
@@ -113,10 +89,10 @@ public final class SparseCopyBench {
                 timeCp(runner, src, dst, dir, cp, cpSync, i);
             }
         }
-        double e = median(engine);
-        double en = median(engineNoMap);
-        double c = median(cp);
-        double cs = median(cpSync);
+        double e = Harness.median(engine);
+        double en = Harness.median(engineNoMap);
+        double c = Harness.median(cp);
+        double cs = Harness.median(cpSync);
         rows.add(row(image, "engine (extent map + zero skip + fsync)", e, c, cs));
         rows.add(row(image, "engine without extent map (+ fsync)", en, c, cs));
         rows.add(row(image, "cp --sparse=always", c, c, cs));
@@ -163,11 +139,5 @@ public final class SparseCopyBench {
                 String.format(Locale.ROOT, "%.0f", 1024 / secs),
                 String.format(Locale.ROOT, "%.2f×", cp / secs),
                 String.format(Locale.ROOT, "%.2f×", cpSync / secs)};
-    }
-
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }

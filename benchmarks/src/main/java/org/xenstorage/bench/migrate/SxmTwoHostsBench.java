@@ -8,12 +8,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
@@ -87,7 +85,7 @@ public final class SxmTwoHostsBench {
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         Path root = repoRoot();
         Path dir = Files.createTempDirectory(parent, "sxm-bench");
-        String loadBefore = loadAverage();
+        String loadBefore = Harness.loadAverage();
         List<String[]> copyRows = new ArrayList<>();
         List<String[]> mirrorRows = new ArrayList<>();
         String bed;
@@ -117,7 +115,7 @@ public final class SxmTwoHostsBench {
         System.out.println();
         System.out.println("Machine: " + Harness.machine() + "; hosts: " + bed + "; files under " + parent + "; median of "
                 + rounds + " rounds, the copiers taking turns at going first; load average before " + loadBefore
-                + ", after " + loadAverage() + ".");
+                + ", after " + Harness.loadAverage() + ".");
         System.out.println();
         System.out.println("| image (1 GiB) | copier | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
         System.out.println("|---|---|---:|---:|---:|---:|");
@@ -137,7 +135,7 @@ public final class SxmTwoHostsBench {
             String image = every == 1 ? "fully written" : "mostly sparse (64 MiB data)";
             VdiInfo src = a.mux().vdi().create("bench", v1a, VdiInfo.defaults("", "src").withSizes(GIB, 0));
             Path srcFile = a.dir().resolve("sr1").resolve(src.vdi() + ".img");
-            makeImage(srcFile, GIB, every);
+            Harness.makeImage(srcFile, GIB, every);
             double[] daemon = new double[rounds];
             double[] transfer = new double[rounds];
             double[] bare = new double[rounds];
@@ -156,16 +154,16 @@ public final class SxmTwoHostsBench {
                         + " s%n", image, i, daemon[i], transfer[i], bare[i]);
             }
             a.mux().vdi().destroy("bench", v1a, src.vdi());
-            double b0 = median(bare);
+            double b0 = Harness.median(bare);
             double[] paired = new double[rounds];
             double[] pairedTransfer = new double[rounds];
             for (int i = 0; i < rounds; i++) {
                 paired[i] = bare[i] / daemon[i];
                 pairedTransfer[i] = bare[i] / transfer[i];
             }
-            rows.add(row(image, "remote DATA.copy (task start to end)", median(daemon), GIB, b0, median(paired)));
-            rows.add(row(image, "its nbdcopy through the tunnel and B's endpoint (A's log)", median(transfer), GIB,
-                    b0, median(pairedTransfer)));
+            rows.add(row(image, "remote DATA.copy (task start to end)", Harness.median(daemon), GIB, b0, Harness.median(paired)));
+            rows.add(row(image, "its nbdcopy through the tunnel and B's endpoint (A's log)", Harness.median(transfer), GIB,
+                    b0, Harness.median(pairedTransfer)));
             rows.add(row(image, "bare nbdcopy A → qemu-nbd on B", b0, GIB, b0, 1.0));
         }
     }
@@ -398,21 +396,6 @@ public final class SxmTwoHostsBench {
         return last[0];
     }
 
-    /** One random 1 MiB run every {@code every} MiB (1 = fully written), the rest a hole. */
-    private static void makeImage(Path file, long size, int every) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-            f.setLength(size);
-            SplittableRandom rnd = new SplittableRandom(42);
-            byte[] chunk = new byte[MIB];
-            for (long off = 0; off < size; off += (long) every * MIB) {
-                rnd.nextBytes(chunk);
-                f.seek(off);
-                f.write(chunk);
-            }
-            f.getFD().sync();
-        }
-    }
-
     private static void sync() throws Exception {
         run(List.of("/usr/bin/sync"));
     }
@@ -442,15 +425,6 @@ public final class SxmTwoHostsBench {
         return p;
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
     private static String fmt(String format, Object... args) {
         return String.format(Locale.ROOT, format, args);
     }
@@ -458,11 +432,5 @@ public final class SxmTwoHostsBench {
     private static String[] row(String image, String copier, double secs, long size, double bare, double paired) {
         return new String[] {image, copier, fmt("%.3f", secs), fmt("%.0f", size / (double) MIB / secs),
                 fmt("%.2f×", bare / secs), fmt("%.2f×", paired)};
-    }
-
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }
