@@ -285,8 +285,9 @@ public final class BootStormBench {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "### Boot storm: %d VDIs on 8 SRs (4 localfile SMAPIv1, 4 simplefile "
                 + "SMAPIv3), %d callers, UPDATES.get long-polled throughout%n%n", vdis, callers));
-        b.append("Machine: ").append(Harness.machine()).append("; load average before the run: ")
-                .append(Harness.loadAverage()).append("\n\n");
+        b.append("Machine: ").append(Harness.machine()).append("; load average at the end (the storm's own ")
+                .append(callers).append(" callers' execs make most of it): ").append(Harness.loadAverage())
+                .append("\n\n");
         b.append("| phase | daemon wall | ideal wall (same execs, plain pool of ").append(callers)
                 .append(") | ratio (target <= 1.15×) | execs | p50 per VDI | p99 per VDI | errors |\n");
         b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");

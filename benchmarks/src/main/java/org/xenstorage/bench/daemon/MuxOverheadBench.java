@@ -67,6 +67,10 @@ public final class MuxOverheadBench {
             SwitchAddress address = SwitchAddress.unix(sock);
             StorageDispatcher fast = new StorageDispatcher(backend(0));
             StorageDispatcher slow = new StorageDispatcher(backend(1));
+            // a backend living in the daemon's JVM (as the SMAPIv1 wrapper and SMAPIv3 bridge do): served on the
+            // switch for other callers...
+            StorageDispatcher inJvm = new StorageDispatcher(backend(0));
+            SwitchQueueServer jvmServer = SwitchQueueServer.start(address, PREFIX + ".jvm", 256, inJvm::dispatch);
             SwitchQueueServer memServer = SwitchQueueServer.start(address, PREFIX + ".mem", 256, fast::dispatch);
             SwitchQueueServer slowServer = SwitchQueueServer.start(address, PREFIX + ".slow", 256,
                     r -> java.util.concurrent.CompletableFuture.supplyAsync(() -> slow.dispatch(r).join()));
@@ -76,10 +80,8 @@ public final class MuxOverheadBench {
                     "--queue-prefix=" + PREFIX, "--log-level=WARN"});
             LogSetup.apply(config);
             DaemonRuntime mux = DaemonRuntime.start(config, SdNotify.fromEnvironment(Map.<String, String>of()));
-            // a backend living in the daemon's JVM (as the SMAPIv1 wrapper and SMAPIv3 bridge do): served on the
-            // switch for other callers and registered for the mux's in-process fast path
-            StorageDispatcher inJvm = new StorageDispatcher(backend(0));
-            SwitchQueueServer jvmServer = SwitchQueueServer.start(address, PREFIX + ".jvm", 256, inJvm::dispatch);
+            // and registered for the mux's in-process fast path (its switch queue started before the runtime, with
+            // the others, so the mux's first listing sees it live)
             mux.inProcessQueues().register(PREFIX + ".jvm", 256, inJvm::dispatch);
             try (SwitchRpcClient client = SwitchRpcClient.connect(address, "bench")) {
                 Duration t = Duration.ofSeconds(30);
