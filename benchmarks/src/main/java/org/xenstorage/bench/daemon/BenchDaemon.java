@@ -12,7 +12,8 @@ import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 
 /**
- * A real storage-daemon process for a load run or benchmark: embedded mode, the systemd unit's heap, the repository's
+ * A real storage-daemon process for a load run or benchmark: embedded mode, the systemd unit's heap (or the JVM options
+ * of {@code -Dbench.daemon.jvm="..."}), the repository's
  * example SM driver and SMAPIv3 plugins, state and log under a directory of the caller's, and the PATH systemd gives a
  * host daemon (no per-user shims: a pyenv shim costs 150 ms per python start).
  */
@@ -34,8 +35,9 @@ final class BenchDaemon implements AutoCloseable {
     static BenchDaemon start(Path root, Path dir, Map<String, String> env) throws IOException {
         Path state = dir.resolve("state");
         Path log = dir.resolve("daemon.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.xenstorage.daemon.StorageDaemon",
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(List.of(System.getProperty("bench.daemon.jvm", "-Xmx256m -XX:+UseSerialGC").trim().split("\\s+")));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.xenstorage.daemon.StorageDaemon",
                 "--state-dir=" + state, "--plugin-root=" + root.resolve("examples/smapiv3"),
                 "--sm-dir=" + root.resolve("examples/sm"), "--log-level=WARN"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
