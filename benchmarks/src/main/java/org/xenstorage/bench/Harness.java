@@ -92,4 +92,11 @@ public final class Harness {
             ch.force(true);
         }
     }
+
+    /** Deletes {@code dir} and everything under it (a benchmark's scratch directory), deepest first. */
+    public static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
 }

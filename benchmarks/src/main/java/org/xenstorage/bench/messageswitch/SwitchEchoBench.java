@@ -1,6 +1,5 @@
 package org.xenstorage.bench.messageswitch;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -104,7 +103,7 @@ public final class SwitchEchoBench {
                 }
             }
         } finally {
-            deleteTree(dir);
+            Harness.deleteTree(dir);
         }
         System.exit(0); // the shared client event loops are daemon threads; leave promptly
     }
@@ -202,11 +201,5 @@ public final class SwitchEchoBench {
 
     private static String micros(long nanos) {
         return String.format(Locale.ROOT, "%,.0f µs", nanos / 1e3);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var s = Files.walk(dir)) {
-            s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-        }
     }
 }

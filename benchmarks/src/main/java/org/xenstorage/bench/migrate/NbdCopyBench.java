@@ -7,13 +7,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
+import org.xenstorage.testing.DebianTools;
+import org.xenstorage.testing.DebianTools.Tool;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.exec.ExecRequest;
 import org.xenstorage.exec.ExecResult;
@@ -48,12 +48,7 @@ public final class NbdCopyBench {
     }
 
     public static void main(String[] args) throws Exception {
-        for (Path tool : List.of(NBDCOPY, QSD)) {
-            if (!Files.isExecutable(tool)) {
-                throw new IllegalStateException(tool + " is missing: install the Debian packages libnbd-bin and "
-                        + "qemu-system-common (apt-get install -y libnbd-bin qemu-system-common)");
-            }
-        }
+        DebianTools.requireAll(Tool.NBDCOPY, Tool.QEMU_STORAGE_DAEMON); // names the Debian package of a missing one
         Path parent = Path.of(args.length > 0 ? args[0] : System.getProperty("java.io.tmpdir"));
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 9;
         Path dir = Files.createTempDirectory(parent, "nbd-copy-bench");
@@ -88,9 +83,7 @@ public final class NbdCopyBench {
             System.out.println("|---|---|---:|---:|---:|---:|");
             rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
         } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            Harness.deleteTree(dir);
         }
     }
 

@@ -7,13 +7,13 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
+import org.xenstorage.testing.DebianTools;
+import org.xenstorage.testing.DebianTools.Tool;
 import org.xenstorage.daemon.config.RemoteEndpointConfig;
 import org.xenstorage.daemon.remote.RemoteEndpoint;
 import org.xenstorage.idl.api.DpApi;
@@ -54,12 +54,7 @@ public final class NbdRelayBench {
     }
 
     public static void main(String[] args) throws Exception {
-        for (Path tool : List.of(NBDCOPY, QEMU_NBD)) {
-            if (!Files.isExecutable(tool)) {
-                throw new IllegalStateException(tool + " is missing: install the Debian packages libnbd-bin and "
-                        + "qemu-utils (apt-get install -y libnbd-bin qemu-utils)");
-            }
-        }
+        DebianTools.requireAll(Tool.NBDCOPY, Tool.QEMU_NBD); // names the Debian package of a missing one
         Path parent = Path.of(args.length > 0 ? args[0] : System.getProperty("java.io.tmpdir"));
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         Path dir = Files.createTempDirectory(parent, "nbd-relay-bench");
@@ -111,9 +106,7 @@ public final class NbdRelayBench {
             rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
         } finally {
             endpoint.close();
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            Harness.deleteTree(dir);
         }
     }
 

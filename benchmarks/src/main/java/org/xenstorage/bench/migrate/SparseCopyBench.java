@@ -5,11 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
 import org.xenstorage.exec.ChildProcessRunner;
 import org.xenstorage.exec.ExecRequest;
@@ -59,9 +57,7 @@ public final class SparseCopyBench {
             System.out.println("|---|---|---:|---:|---:|---:|");
             rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
         } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            Harness.deleteTree(dir);
         }
     }
 

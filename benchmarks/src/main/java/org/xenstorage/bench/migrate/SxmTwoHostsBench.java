@@ -8,12 +8,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.xenstorage.bench.Harness;
 import org.xenstorage.idl.api.StorageService;
 import org.xenstorage.idl.rpc.StorageClient;
@@ -105,9 +103,7 @@ public final class SxmTwoHostsBench {
             if (Boolean.getBoolean("sxm.bench.keep")) {
                 System.err.println("kept (the daemons' logs and SRs): " + dir); // -Dsxm.bench.keep=true
             } else {
-                try (Stream<Path> s = Files.walk(dir)) {
-                    s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                Harness.deleteTree(dir);
             }
         }
         System.out.println("### Storage motion between two hosts: remote DATA.copy vs bare nbdcopy, live mirror under a "
