@@ -302,9 +302,12 @@ public final class DaemonRuntime {
                 SwitchOptions.defaults(), Runnable::run);
         if (config.remote().isPresent()) {
             // the same mux over HTTP(S) for another host's storage_migrate; no token, no endpoint (start fails)
-            // its NBD sessions tell the mirror receiver when a sender's connection comes and goes
+            // its NBD sessions tell the mirror receiver when a sender's connection comes and goes: off the event
+            // loop (the receiver reads the mirror records, whose lock is held while they are written to disk), on
+            // one thread so that a session's start and end stay in order
             remote = RemoteEndpoint.start(config.remote().get(), server::handle, config.runDir().resolve("remote"),
-                    (target, connected) -> data.remoteNbdSession(target.sr(), target.dp(), connected));
+                    (target, connected) -> scheduler.execute(
+                            () -> data.remoteNbdSession(target.sr(), target.dp(), connected)));
         }
         // copies a killed predecessor left half-done: tear down their datapaths and partial VDIs
         taskRunner.execute(() -> {
