@@ -64,6 +64,24 @@ public final class Harness {
         }
     }
 
+    /**
+     * "met" or "missed": whether a ratio printed with two decimals ({@code ratio}, as the table shows it) is at
+     * most {@code target}. The rounded figure is compared so that the verdict agrees with the figure beside it.
+     */
+    public static String atMost(double ratio, double target) {
+        return verdict(Math.round(ratio * 100) / 100.0 <= target);
+    }
+
+    /** "met" or "missed": whether a ratio printed with two decimals is at least {@code target} (see atMost). */
+    public static String atLeast(double ratio, double target) {
+        return verdict(Math.round(ratio * 100) / 100.0 >= target);
+    }
+
+    /** The word a report prints beside a target. */
+    public static String verdict(boolean met) {
+        return met ? "met" : "missed";
+    }
+
     /** The median of {@code xs} (the upper one of an even count). */
     public static double median(double[] xs) {
         double[] s = xs.clone();

@@ -307,6 +307,19 @@ public final class BootStormBench {
         for (Phase p : phases) {
             p.firstErrors().forEach(e -> b.append("  error in ").append(p.name()).append(": ").append(e).append('\n'));
         }
+        // issue 17's targets, judged from the figures above as printed (rounded)
+        b.append("\nAgainst issue 17's targets: wall time <= 1.15× the ideal:");
+        for (int i = 0; i < phases.size(); i++) {
+            double ratio = phases.get(i).seconds() / ideals.get(i).seconds();
+            b.append(String.format(Locale.ROOT, "%s %s %.2f× %s", i == 0 ? "" : ",", phases.get(i).name(), ratio,
+                    Harness.atMost(ratio, 1.15)));
+        }
+        long errors = phases.stream().mapToLong(Phase::errors).sum();
+        long peakMib = stats.peakRssKb() / 1024;
+        long idleChange = Math.round(100.0 * (idleAfter - idleBefore) / Math.max(1, idleBefore));
+        b.append(String.format(Locale.ROOT, "; errors 0: %d %s; peak RSS <= 256 MiB: %d MiB %s; idle RSS after the "
+                        + "storm within 10%% of before: %+d%% %s.%n", errors, Harness.verdict(errors == 0), peakMib,
+                Harness.verdict(peakMib <= 256), idleChange, Harness.verdict(idleChange <= 10)));
         System.out.print(b);
     }
 

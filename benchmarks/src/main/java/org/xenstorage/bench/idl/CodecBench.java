@@ -61,6 +61,8 @@ public final class CodecBench {
         row("baseline: Jackson parse request + parse/write reply", baseline, baseline);
         row("StorageDispatcher.dispatch (decode, call, encode)", dispatch, baseline);
         row("encode one vdi_info to text", encodeOnly, baseline);
+        System.out.println();
+        System.out.println("No issue sets a target for this table; it shows where a call's time goes.");
     }
 
     private static void row(String name, double ops, double baseline) {

@@ -56,18 +56,19 @@ public final class NbdCopyBench {
         try (ChildProcessRunner runner = new ChildProcessRunner()) {
             NbdCopy copier = NbdCopy.withSystemTools(runner);
             List<String[]> rows = new ArrayList<>();
+            List<String> verdicts = new ArrayList<>();
             Path sparse = dir.resolve("sparse.img");
             Harness.makeImage(sparse, GIB, 16);
-            measure("mostly sparse (64 MiB data)", sparse, GIB, dir, rounds, runner, copier, rows);
+            measure("mostly sparse (64 MiB data)", sparse, GIB, dir, rounds, runner, copier, rows, verdicts);
             Files.delete(sparse);
             Path full = dir.resolve("full.img");
             Harness.makeImage(full, GIB, 1);
-            measure("fully written", full, GIB, dir, rounds, runner, copier, rows);
+            measure("fully written", full, GIB, dir, rounds, runner, copier, rows, verdicts);
             Files.delete(full);
             // a copy with next to nothing to move: what each copy costs whatever its size
             Path tiny = dir.resolve("tiny.img");
             Harness.makeImage(tiny, MIB, 1);
-            measure("1 MiB (fixed cost per copy)", tiny, MIB, dir, 2 * rounds + 1, runner, copier, rows);
+            measure("1 MiB (fixed cost per copy)", tiny, MIB, dir, 2 * rounds + 1, runner, copier, rows, null);
             Files.delete(tiny);
 
             System.out.println("### NBD copy path: NbdCopy vs bare nbdcopy (1 GiB images, and 1 MiB for the fixed "
@@ -82,13 +83,18 @@ public final class NbdCopyBench {
             System.out.println("| image | copier | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
             System.out.println("|---|---|---:|---:|---:|---:|");
             rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
+            System.out.println();
+            System.out.println("Issue 15's target is for the whole remote DATA.copy between two hosts (>= 0.9× bare "
+                    + "nbdcopy; `SxmTwoHostsBench`); this table is its copy engine's share, held to the same ratio: "
+                    + "NbdCopy " + String.join(", ", verdicts) + " (the 1 MiB row is the fixed cost of a copy, no "
+                    + "target).");
         } finally {
             Harness.deleteTree(dir);
         }
     }
 
     private static void measure(String image, Path src, long size, Path dir, int rounds, ChildProcessRunner runner,
-                                NbdCopy copier, List<String[]> rows) throws Exception {
+                                NbdCopy copier, List<String[]> rows, List<String> verdicts) throws Exception {
         List<String> names = List.of("NbdCopy (Java: progress, cancel, errors)", "bare nbdcopy",
                 "bare nbdcopy in a session of its own (setsid, as NbdCopy runs it)");
         List<Copy> copies = List.of(
@@ -110,6 +116,10 @@ public final class NbdCopyBench {
                 paired[i] = secs[1][i] / secs[v][i]; // the runs of a round share the machine's state of the moment
             }
             rows.add(row(image, names.get(v), Harness.median(secs[v]), size, b, Harness.median(paired)));
+            if (v == 0 && verdicts != null) { // NbdCopy against the target, from the ratio of medians as printed
+                double ratio = b / Harness.median(secs[v]);
+                verdicts.add(String.format(Locale.ROOT, "%s %.2f× %s", image, ratio, Harness.atLeast(ratio, 0.9)));
+            }
         }
     }
 

@@ -80,18 +80,20 @@ public final class NbdRelayBench {
             String viaRelays = tunnel.nbdUri();
             String bare = "nbd+unix:///?socket=" + exportSocket;
             List<String[]> rows = new ArrayList<>();
+            List<String> verdicts = new ArrayList<>();
             Path full = dir.resolve("full.img");
             Harness.makeImage(full, GIB, 1);
-            measure("fully written", full, dir, exportSocket, bare, viaRelays, rounds, rows);
+            measure("fully written", full, dir, exportSocket, bare, viaRelays, rounds, rows, verdicts);
             Files.delete(full);
             Path sparse = dir.resolve("sparse.img");
             Harness.makeImage(sparse, GIB, 16);
-            measure("mostly sparse (64 MiB data)", sparse, dir, exportSocket, bare, viaRelays, rounds, rows);
+            measure("mostly sparse (64 MiB data)", sparse, dir, exportSocket, bare, viaRelays, rounds, rows, verdicts);
             Files.delete(sparse);
             // next to nothing to move: what a connection through the relays costs whatever the size
             Path tiny = dir.resolve("tiny.img");
             Harness.makeImage(tiny, MIB, 1);
-            measure("1 MiB (fixed cost per copy)", tiny, dir, exportSocket, bare, viaRelays, 2 * rounds + 1, rows);
+            measure("1 MiB (fixed cost per copy)", tiny, dir, exportSocket, bare, viaRelays, 2 * rounds + 1, rows,
+                    null);
             Files.delete(tiny);
 
             System.out.println("### NBD relays of a remote DATA.copy: nbdcopy through NbdTunnel and RemoteEndpoint vs "
@@ -104,6 +106,11 @@ public final class NbdRelayBench {
             System.out.println("| image | path | seconds | MiB/s | ratio to bare nbdcopy | median of per-round ratios |");
             System.out.println("|---|---|---:|---:|---:|---:|");
             rows.forEach(r -> System.out.println("| " + String.join(" | ", r) + " |"));
+            System.out.println();
+            System.out.println("Issue 15's target is for the whole remote DATA.copy between two hosts (>= 0.9× bare "
+                    + "nbdcopy; `SxmTwoHostsBench`); this table is the relays' share, held to the same ratio: "
+                    + "through the relays " + String.join(", ", verdicts) + " (the 1 MiB row is the fixed cost of a "
+                    + "connection, no target).");
         } finally {
             endpoint.close();
             Harness.deleteTree(dir);
@@ -111,7 +118,7 @@ public final class NbdRelayBench {
     }
 
     private static void measure(String image, Path src, Path dir, Path exportSocket, String bare, String viaRelays,
-                                int rounds, List<String[]> rows) throws Exception {
+                                int rounds, List<String[]> rows, List<String> verdicts) throws Exception {
         List<String> names = List.of("bare nbdcopy → qemu-nbd", "nbdcopy → NbdTunnel → RemoteEndpoint → qemu-nbd");
         List<String> uris = List.of(bare, viaRelays);
         double[][] secs = new double[2][rounds];
@@ -132,6 +139,10 @@ public final class NbdRelayBench {
                     String.format(Locale.ROOT, "%.0f", Files.size(src) / (double) MIB / Harness.median(secs[v])),
                     String.format(Locale.ROOT, "%.2f×", b / Harness.median(secs[v])),
                     String.format(Locale.ROOT, "%.2f×", Harness.median(paired))});
+            if (v == 1 && verdicts != null) { // the relayed path against the target, ratio of medians as printed
+                double ratio = b / Harness.median(secs[v]);
+                verdicts.add(String.format(Locale.ROOT, "%s %.2f× %s", image, ratio, Harness.atLeast(ratio, 0.9)));
+            }
         }
     }
 

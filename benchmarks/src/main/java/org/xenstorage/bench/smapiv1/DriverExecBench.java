@@ -197,6 +197,23 @@ public final class DriverExecBench {
             }
             System.out.println(line.append(" |"));
         }
+        // issue 5's target: the daemon's per-call overhead over the bare exec, ratios of medians as printed
+        System.out.println();
+        StringBuilder t = new StringBuilder("Against issue 5's target, <= 1.05× the bare exec:");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            double bare = median(r.samples()[0]);
+            double service = median(r.samples()[2]) / bare;
+            double viaSwitch = median(r.samples()[3]) / bare;
+            t.append(String.format(Locale.ROOT, "%s %s: serviceFor %.3f× %s, via message-switch %.3f× %s",
+                    i == 0 ? "" : ";", r.name(), service, atMost3(service, 1.05), viaSwitch, atMost3(viaSwitch, 1.05)));
+        }
+        System.out.println(t.append('.'));
+    }
+
+    /** Harness.atMost for a ratio printed with three decimals, as this table prints them. */
+    private static String atMost3(double ratio, double target) {
+        return Harness.verdict(Math.round(ratio * 1000) / 1000.0 <= target);
     }
 
     private static Path locate(String relative) {

@@ -94,6 +94,13 @@ public final class ScriptBridgeBench {
             System.out.println("|---|---:|---:|");
             System.out.printf(Locale.ROOT, "| WatchService + 1 s periodic rescan (7 trials) | %d | %d |%n",
                     millis.get(millis.size() / 2), millis.get(millis.size() - 1));
+            // issue 6's targets; "no measurable cost" is read as within 5 % of the direct run
+            long worst = millis.get(millis.size() - 1);
+            System.out.println();
+            System.out.printf(Locale.ROOT, "Against issue 6's targets: no measurable cost over running the script "
+                            + "directly (read here as >= 0.95× its rate), 1 caller: %.2f× %s; a new plugin directory "
+                            + "served within 2 s: at most %d ms %s.%n", one / baseline, Harness.atLeast(one / baseline,
+                            0.95), worst, Harness.verdict(worst <= 2000));
         }
     }
 
