@@ -67,7 +67,13 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
         }
         host = host.replaceAll("[^A-Za-z0-9.-]", "");
         return DEFAULT_DBG + "-" + (host.isEmpty() ? "localhost" : host) + "-"
-                + String.format("%08x", java.util.concurrent.ThreadLocalRandom.current().nextInt());
+                + hex8(java.util.concurrent.ThreadLocalRandom.current().nextInt());
+    }
+
+    /** As {@code String.format("%08x", n)}, without loading the formatter at start-up. */
+    static String hex8(int n) {
+        String h = Integer.toHexString(n);
+        return "00000000".substring(h.length()) + h;
     }
 
     /**
@@ -102,8 +108,18 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
 
     /** Reads the options from the parse of the top level and of the sub-command (the later one wins). */
     static CommonOptions from(List<ParseResult> levels) {
-        String switchPath = last(levels, SWITCH_PATH);
-        String switchText = last(levels, SWITCH);
+        return of(option -> last(levels, option), levels.stream().anyMatch(l -> l.hasMatchedOption(JSON)),
+                levels.stream().anyMatch(l -> l.hasMatchedOption(VERBOSE)));
+    }
+
+    /**
+     * The options from their values as given ({@code last}: the value a command line gave an option last, or
+     * null), checked and defaulted. The picocli parse and smctl's fast path both come here, so a value either
+     * refuses is refused with the same words.
+     */
+    static CommonOptions of(java.util.function.UnaryOperator<String> last, boolean json, boolean verbose) {
+        String switchPath = last.apply(SWITCH_PATH);
+        String switchText = last.apply(SWITCH);
         if (switchPath != null && switchText != null) {
             throw new UsageError("give either " + SWITCH_PATH + " or " + SWITCH + ", not both");
         }
@@ -114,12 +130,12 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
         } catch (IllegalArgumentException e) {
             throw new UsageError((switchText != null ? SWITCH : SWITCH_PATH) + ": " + e.getMessage());
         }
-        String prefix = orDefault(last(levels, QUEUE_PREFIX), DEFAULT_QUEUE_PREFIX);
+        String prefix = orDefault(last.apply(QUEUE_PREFIX), DEFAULT_QUEUE_PREFIX);
         if (prefix.isEmpty() || !prefix.matches("[A-Za-z0-9._-]+")) {
             throw new UsageError(QUEUE_PREFIX + ": expected a queue name (letters, digits, '.', '_', '-'), got '"
                     + prefix + "'");
         }
-        String timeoutText = last(levels, TIMEOUT);
+        String timeoutText = last.apply(TIMEOUT);
         Duration timeout = Duration.ofSeconds(DEFAULT_TIMEOUT_SECONDS);
         if (timeoutText != null) {
             try {
@@ -132,16 +148,14 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
                 throw new UsageError(TIMEOUT + ": expected a positive number of seconds, got '" + timeoutText + "'");
             }
         }
-        String progressText = orDefault(last(levels, PROGRESS), "auto");
+        String progressText = orDefault(last.apply(PROGRESS), "auto");
         Progress progress;
         try {
             progress = Progress.valueOf(progressText.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new UsageError(PROGRESS + ": expected auto, bar, lines or none, got '" + progressText + "'");
         }
-        boolean json = levels.stream().anyMatch(l -> l.hasMatchedOption(JSON));
-        boolean verbose = levels.stream().anyMatch(l -> l.hasMatchedOption(VERBOSE));
-        String dbg = last(levels, DBG);
+        String dbg = last.apply(DBG);
         return new CommonOptions(address, prefix, timeout, dbg != null ? dbg : newDbg(), json, progress, verbose);
     }
 

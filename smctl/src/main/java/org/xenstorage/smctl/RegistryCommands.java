@@ -116,7 +116,8 @@ final class RegistryCommands {
         return ExitStatus.OK;
     }
 
-    private static String srTable(JsonNode srs) {
+    /** The registered SRs as a table (sr, type, queue, ...), or their plain rendering when not SR records. */
+    static String srTable(JsonNode srs) {
         if (!srs.isObject() || !allObjects(srs)) {
             return HumanFormat.render(srs);
         }
