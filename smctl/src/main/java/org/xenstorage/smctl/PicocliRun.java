@@ -16,6 +16,11 @@ final class PicocliRun {
     private PicocliRun() {
     }
 
+    /** Every command's model (see {@link SmctlCommands#commandLine()}). */
+    static CommandLine commandLine() {
+        return new CommandCatalog().commandLine();
+    }
+
     static int run(String[] args, Terminal terminal, SwitchLink.Connector connector) {
         CommandCatalog catalog = catalogFor(args);
         CommandLine top = catalog.commandLine();

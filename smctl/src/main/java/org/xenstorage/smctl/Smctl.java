@@ -2,14 +2,15 @@ package org.xenstorage.smctl;
 
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.messageswitch.client.SwitchException;
-import picocli.CommandLine;
 import picocli.CommandLine.ParseResult;
 
 /**
  * {@code smctl}, the operator CLI of the storage daemon: every SMAPIv2 call as a sub-command
  * ({@code smctl sr-create}, {@code smctl vdi-attach3}, ...), the daemon's SR registry and diagnostics, and
  * {@code vdi-copy} with a progress bar. Talks to the daemon's mux queue over the message-switch.
- * Exit statuses are in {@link ExitStatus}.
+ * Exit statuses are in {@link ExitStatus}; the picocli model of the commands is {@link SmctlCommands}'s (no
+ * method here names a picocli type: the JVM resolves every type in the main class's method signatures before
+ * {@code main}, which would load picocli even for a run that never parses with it).
  */
 public final class Smctl {
 
@@ -27,14 +28,6 @@ public final class Smctl {
         System.out.flush();
         System.err.flush();
         System.exit(status);
-    }
-
-    /**
-     * The picocli model of every command, as {@code smctl help} and {@code smctl completion} see it: what the
-     * package's man pages and bash completion are generated from.
-     */
-    public static CommandLine commandLine() {
-        return new CommandCatalog().commandLine();
     }
 
     /** Runs one command line in-process and returns its exit status (never calls {@code System.exit}). */

@@ -159,7 +159,7 @@ class FastPathTest {
 
     @Test
     void fastCommandsAreRealCommands() {
-        CommandLine all = Smctl.commandLine();
+        CommandLine all = SmctlCommands.commandLine();
         for (String c : FastPath.commands()) {
             assertTrue(all.getSubcommands().containsKey(c), c);
         }
