@@ -43,6 +43,14 @@ final class BlockingSwitchLink implements SwitchLink {
         in.flip();
     }
 
+    /** {@link #connect} as a {@link SwitchLink.Connector}, without a method reference (start-up time). */
+    static final class Connector implements SwitchLink.Connector {
+        @Override
+        public SwitchLink connect(SwitchAddress address, Duration timeout) {
+            return BlockingSwitchLink.connect(address, timeout);
+        }
+    }
+
     /** Connects, logs in and creates the reply queue, all within {@code timeout}; no retry. */
     static SwitchLink connect(SwitchAddress address, Duration timeout) {
         if (address instanceof SwitchAddress.Unix unix && !Files.exists(unix.path())) {
@@ -60,25 +68,43 @@ final class BlockingSwitchLink implements SwitchLink {
                     "cannot connect to the message-switch at " + address + ": " + e, e);
         }
         // the token the Netty client would log in with from this process (SwitchRpcClient: name-pid-instance)
-        long pid = ProcessHandle.current().pid();
+        String pid = pid();
         BlockingSwitchLink link = new BlockingSwitchLink(address, channel, "smctl-" + pid + "-" + pid + "-1");
-        link.guarded(timeout, () -> new SwitchException(SwitchException.Kind.TIMEOUT, null,
-                "no answer from the message-switch at " + address + " within " + timeout.toSeconds() + " s"), () -> {
+        Watchdog watchdog = link.watch(timeout);
+        try {
             link.exchange("GET", "/login/" + PathSegments.encode(link.replyQueue.substring("client-".length())), "");
             link.exchange("GET", "/transient/" + PathSegments.encode(link.replyQueue), "");
-            return null;
-        });
+        } catch (IOException e) {
+            link.close();
+            throw link.failure(e, new SwitchException(SwitchException.Kind.TIMEOUT, null,
+                    "no answer from the message-switch at " + address + " within " + timeout.toSeconds() + " s"));
+        } finally {
+            watchdog.interrupt();
+        }
         return link;
+    }
+
+    /** This process's id, from {@code /proc/self} (ProcessHandle starts a thread pool on first use). */
+    private static String pid() {
+        try {
+            return Files.readSymbolicLink(java.nio.file.Path.of("/proc/self")).toString();
+        } catch (IOException | RuntimeException e) {
+            return String.valueOf(ProcessHandle.current().pid());
+        }
     }
 
     @Override
     public CompletableFuture<String> call(String queue, String body, Duration timeout) {
+        Watchdog watchdog = watch(timeout);
         try {
-            return CompletableFuture.completedFuture(guarded(timeout, () -> new SwitchException(
-                    SwitchException.Kind.TIMEOUT, queue, "no reply from " + queue + " within " + timeout.toMillis()
-                    + " ms"), () -> callNow(queue, body, timeout)));
+            return CompletableFuture.completedFuture(callNow(queue, body, timeout));
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(failure(e, new SwitchException(SwitchException.Kind.TIMEOUT, queue,
+                    "no reply from " + queue + " within " + timeout.toMillis() + " ms")));
         } catch (SwitchException e) {
             return CompletableFuture.failedFuture(e);
+        } finally {
+            watchdog.interrupt();
         }
     }
 
@@ -132,22 +158,27 @@ final class BlockingSwitchLink implements SwitchLink {
 
     @Override
     public List<String> queues(String prefix, boolean aliveOnly, Duration timeout) {
-        return guarded(timeout, () -> new SwitchException(SwitchException.Kind.TIMEOUT, null,
-                "the switch did not list its queues in time"), () -> {
-            JsonNode names = json(exchange("GET", (aliveOnly ? "/list/alive/" : "/list/") + PathSegments.encode(prefix),
-                    ""));
-            if (!names.isArray()) {
-                throw protocol("expected a queue list, got " + names);
+        Watchdog watchdog = watch(timeout);
+        JsonNode names;
+        try {
+            names = json(exchange("GET", (aliveOnly ? "/list/alive/" : "/list/") + PathSegments.encode(prefix), ""));
+        } catch (IOException e) {
+            throw failure(e, new SwitchException(SwitchException.Kind.TIMEOUT, null,
+                    "the switch did not list its queues in time"));
+        } finally {
+            watchdog.interrupt();
+        }
+        if (!names.isArray()) {
+            throw protocol("expected a queue list, got " + names);
+        }
+        List<String> out = new ArrayList<>(names.size());
+        for (JsonNode n : names) {
+            if (!n.isTextual()) {
+                throw protocol("expected a queue name, got " + n);
             }
-            List<String> out = new ArrayList<>(names.size());
-            for (JsonNode n : names) {
-                if (!n.isTextual()) {
-                    throw protocol("expected a queue name, got " + n);
-                }
-                out.add(n.textValue());
-            }
-            return out;
-        });
+            out.add(n.textValue());
+        }
+        return out;
     }
 
     @Override
@@ -161,37 +192,44 @@ final class BlockingSwitchLink implements SwitchLink {
 
     // ---- one request, one response -------------------------------------------------------------
 
-    private interface Io<T> {
-        T run() throws IOException;
-    }
-
     /**
-     * Runs {@code io} with a deadline: a watchdog closes the channel when it passes (a blocking read has no
-     * timeout of its own), and the failure is then {@code onTimeout}'s.
+     * Closes the channel when {@code limit} passes, which ends a blocked read (a blocking read has no timeout of
+     * its own); interrupt it when the operation is done. A class, not a lambda: start-up time.
      */
-    private <T> T guarded(Duration limit, java.util.function.Supplier<SwitchException> onTimeout, Io<T> io) {
-        Thread watchdog = new Thread(() -> {
+    private final class Watchdog extends Thread {
+        private final long millis;
+
+        Watchdog(long millis) {
+            super("smctl-deadline");
+            this.millis = millis;
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
             try {
-                Thread.sleep(Math.max(1, limit.toMillis()));
+                Thread.sleep(millis);
                 expired = true;
                 close();
             } catch (InterruptedException e) {
                 // the operation finished in time
             }
-        }, "smctl-deadline");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-            return io.run();
-        } catch (IOException e) {
-            if (expired) {
-                throw onTimeout.get();
-            }
-            throw new SwitchException(SwitchException.Kind.DISCONNECTED, null,
-                    "connection to the message-switch at " + address + " failed: " + e.getMessage(), e);
-        } finally {
-            watchdog.interrupt();
         }
+    }
+
+    private Watchdog watch(Duration limit) {
+        Watchdog w = new Watchdog(Math.max(1, limit.toMillis()));
+        w.start();
+        return w;
+    }
+
+    /** What a failed exchange means: {@code onTimeout} when the watchdog closed the channel, else a lost connection. */
+    private SwitchException failure(IOException e, SwitchException onTimeout) {
+        if (expired) {
+            return onTimeout;
+        }
+        return new SwitchException(SwitchException.Kind.DISCONNECTED, null,
+                "connection to the message-switch at " + address + " failed: " + e.getMessage(), e);
     }
 
     /** Sends one request and returns the 200 response's body. */

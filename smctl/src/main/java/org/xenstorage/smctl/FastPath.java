@@ -107,11 +107,21 @@ final class FastPath {
     static int run(Request r, Terminal terminal, SwitchLink.Connector connector) {
         CommonOptions options;
         try {
-            options = CommonOptions.of(r.common()::get, r.json(), r.verbose());
+            options = CommonOptions.of(r.common(), r.json(), r.verbose());
         } catch (UsageError e) {
             return Smctl.usage(terminal, e.getMessage(), r.command());
         }
-        return Smctl.execute(options, r.command(), terminal, connector, session -> switch (r.command()) {
+        // an anonymous class, not a lambda: the first lambda of a run bootstraps java.lang.invoke (start-up time)
+        return Smctl.execute(options, r.command(), terminal, connector, new java.util.function.ToIntFunction<>() {
+            @Override
+            public int applyAsInt(Session session) {
+                return command(r, options, terminal, session);
+            }
+        });
+    }
+
+    private static int command(Request r, CommonOptions options, Terminal terminal, Session session) {
+        return switch (r.command()) {
             case "types" -> {
                 Output.print(options.json(), terminal, session.extension(RegistryCommands.TYPES, Map.of()));
                 yield ExitStatus.OK;
@@ -144,7 +154,7 @@ final class FastPath {
                 yield ExitStatus.OK;
             }
             default -> throw new IllegalStateException("no fast command " + r.command());
-        });
+        };
     }
 
     /** The fast commands, for tests and the docs. */

@@ -32,8 +32,13 @@ public final class Smctl {
 
     /** Runs one command line in-process and returns its exit status (never calls {@code System.exit}). */
     public static int run(String[] args, Terminal terminal) {
-        // the fast path makes one or two calls: a blocking socket costs less start-up than Netty's event loop
-        return run(args, terminal, MessageSwitchLink::connect, BlockingSwitchLink::connect);
+        // the fast path makes one or two calls: a blocking socket costs less start-up than Netty's event loop.
+        // No lambda or method reference before the fast path's run: the first one bootstraps java.lang.invoke
+        FastPath.Request fast = FastPath.parse(args);
+        if (fast != null) {
+            return FastPath.run(fast, terminal, new BlockingSwitchLink.Connector());
+        }
+        return PicocliRun.run(args, terminal, MessageSwitchLink::connect);
     }
 
     static int run(String[] args, Terminal terminal, SwitchLink.Connector connector) {

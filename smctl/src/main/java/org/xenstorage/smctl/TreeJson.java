@@ -109,7 +109,8 @@ final class TreeJson {
      * {@code {"method":M,"params":[{...}],"id":N}}.
      */
     static String request(String method, Map<String, String> params) {
-        return write(g -> {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringField("method", method);
             g.writeArrayFieldStart("params");
@@ -121,7 +122,10 @@ final class TreeJson {
             g.writeEndArray();
             g.writeNumberField("id", NEXT_ID.getAndIncrement());
             g.writeEndObject();
-        });
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to a string cannot fail", e);
+        }
+        return out.toString();
     }
 
     /**
@@ -129,7 +133,8 @@ final class TreeJson {
      * left out on the first poll), as the protocol module's {@code SwitchRequest.Transfer} writes it.
      */
     static String transfer(String from, String timeout, List<String> queues) {
-        return write(g -> {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
             g.writeStartObject();
             if (from != null) {
                 g.writeStringField("from", from);
@@ -142,17 +147,6 @@ final class TreeJson {
             }
             g.writeEndArray();
             g.writeEndObject();
-        });
-    }
-
-    private interface Body {
-        void writeTo(JsonGenerator g) throws IOException;
-    }
-
-    private static String write(Body body) {
-        StringWriter out = new StringWriter();
-        try (JsonGenerator g = FACTORY.createGenerator(out)) {
-            body.writeTo(g);
         } catch (IOException e) {
             throw new IllegalStateException("writing to a string cannot fail", e);
         }

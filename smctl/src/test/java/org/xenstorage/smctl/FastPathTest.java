@@ -158,6 +158,14 @@ class FastPathTest {
     }
 
     @Test
+    void queueNamesAreCheckedAsTheRegexDid() {
+        for (String s : List.of("", "a", "org.xen.xapi.storage", "a_b-c.9", "a/b", "a b", "é", "A-Z", "-", ".", "x\n",
+                "a\u0661", "tab\t")) {
+            assertEquals(!s.isEmpty() && s.matches("[A-Za-z0-9._-]+"), CommonOptions.isQueueName(s), s);
+        }
+    }
+
+    @Test
     void fastCommandsAreRealCommands() {
         CommandLine all = SmctlCommands.commandLine();
         for (String c : FastPath.commands()) {
