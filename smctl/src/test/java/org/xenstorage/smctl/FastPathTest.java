@@ -39,7 +39,9 @@ class FastPathTest {
             List.of("types", "--progress", "none"),
             List.of("types", "--dbg", ""),
             List.of("types", "--dbg", "with space"),
-            List.of("types", "--dbg", "sr-list"),
+            List.of("types", "--dbg", "vdi-list"),
+            List.of("sr-list"),
+            List.of("--json", "sr-list", "--dbg", "d"),
             List.of("sr-registry"),
             List.of("sr-registry", "--json", "--verbose"),
             List.of("sr-register", "--sr", "s1", "--type", "ext"),
@@ -65,7 +67,8 @@ class FastPathTest {
             List.of("-V"),
             List.of("--version"),
             List.of("completion"),
-            List.of("sr-list"),
+            List.of("sr-list", "--sr", "s"),
+            List.of("types", "--dbg", "sr-list"),
             List.of("vdi-stat", "--sr", "s", "--vdi", "v"),
             List.of("types", "extra"),
             List.of("types", "types"),
@@ -133,6 +136,16 @@ class FastPathTest {
         String[] unregister = {"sr-unregister", "--sr", "s1"};
         assertEquals(runOn(viaPicocli, true, unregister), runOn(viaFast, false, unregister));
         assertEquals(runOn(viaPicocli, true, "--json", "sr-registry"), runOn(viaFast, true, "--json", "sr-registry"));
+        // sr-list with an SR in it, human and JSON
+        Map<String, TinyStorage> withSrs = fresh();
+        String[] create = {"sr-create", "--type", "ext", "--sr", "sr1", "--name-label", "L", "--device-config",
+            "path=/srv/sr1", "--physical-size", "1G"};
+        assertEquals(0, runOn(withSrs, true, create).status());
+        assertEquals(0, runOn(withSrs, true, "sr-attach", "--sr", "sr1", "--device-config", "path=/srv/sr1").status());
+        SmctlRun srs = runOn(withSrs, false, "sr-list");
+        assertEquals("sr1\n", srs.out(), srs.toString());
+        assertEquals(runOn(withSrs, true, "sr-list"), srs);
+        assertEquals(runOn(withSrs, true, "--json", "sr-list"), runOn(withSrs, false, "--json", "sr-list"));
     }
 
     @Test
@@ -154,6 +167,23 @@ class FastPathTest {
     void hex8IsStringFormatsEightHexDigits() {
         for (int n : new int[] {0, 1, 0xabc, -1, Integer.MIN_VALUE, Integer.MAX_VALUE, 0x0fffffff}) {
             assertEquals(String.format("%08x", n), CommonOptions.hex8(n));
+        }
+    }
+
+    @Test
+    void aStringListReadsAsTheTypedOutputPrintsIt() throws Exception {
+        java.lang.reflect.Type type = org.xenstorage.idl.rpc.MethodTable.byWireName("SR.list").orElseThrow()
+                .resultType();
+        for (String json : List.of("[]", "[\"a\"]", "[\"a\",\"\",\"b c\"]", "[\"\"]", "[1,2]", "[\"a\",1]", "null",
+                "{\"x\":1}", "\"s\"", "[[\"a\"]]", "[null]", "[true]")) {
+            com.fasterxml.jackson.databind.JsonNode node = org.xenstorage.idl.wire.Json.parse(json);
+            String typed;
+            try {
+                typed = HumanFormat.render(org.xenstorage.idl.wire.WireCodec.decode(node, type), type);
+            } catch (org.xenstorage.idl.wire.WireException | IllegalArgumentException | NullPointerException e) {
+                typed = HumanFormat.render(node);
+            }
+            assertEquals(typed, FastPath.stringListText(node), json);
         }
     }
 

@@ -32,7 +32,8 @@ import org.xenstorage.testing.Soon;
 
 /**
  * smctl's fast path against the real embedded message-switch: the blocking {@link BlockingSwitchLink} gives the
- * same output, error text and exit status as the Netty client through picocli, over a Unix socket and TCP; a
+ * same output, error text and exit status as the Netty client through picocli (types, sr-list, the registry
+ * commands), over a Unix socket and TCP; a
  * reply that does not come in time, a queue nobody serves and a missing switch fail as they do there; and a
  * separate {@code java} process running {@code smctl types} loads neither picocli nor Netty.
  */
@@ -90,7 +91,7 @@ class SmctlFastIT {
     @Test
     void fastRunsMatchTheNettyClientRuns() {
         List<String[]> lines = List.of(
-                line("types"), line("--json", "types"), line("sr-registry"),
+                line("types"), line("--json", "types"), line("sr-list"), line("--json", "sr-list"), line("sr-registry"),
                 line("sr-register", "--sr", "s1", "--type", "ext"), line("sr-registry"), line("--json", "sr-registry"),
                 line("sr-unregister", "--sr", "s1"), line("sr-registry"),
                 line("sr-register", "--sr", "s2", "--type", "nfs"),
