@@ -19,8 +19,9 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  * variant once per round, so they share the machine's load). smctl runs from a copy of the build tree's jars in a
  * temporary directory, laid out as the package has them (the smctl jar's manifest names the others), with the
  * launcher's JVM options, and with and without a class-data-sharing archive made in this run as make-smctl-cds
- * makes it (smctl's CdsTraining against the daemon). Also shown: {@code smctl sr-list}, a SMAPIv2 call, which goes
- * through picocli and the Netty client. Target: at most 0.5 s and at most 1.5x the bare JVM.
+ * makes it (smctl's CdsTraining against the daemon). Also shown: {@code smctl sr-list} (a SMAPIv2 call on the fast
+ * path) and {@code smctl diagnostics}, which goes through picocli, the IDL and the Netty client. Target: at most
+ * 0.5 s and at most 1.5x the bare JVM.
  */
 public final class SmctlStartBench {
     private static final int ROUNDS = 20;
@@ -74,8 +75,10 @@ public final class SmctlStartBench {
                         "-version"));
                 variants.put("`smctl types`, no archive of its own", smctl(java, jar, null, sock, "types"));
                 variants.put("**`smctl types` with smctl's archive**", smctl(java, jar, archive, sock, "types"));
-                variants.put("`smctl sr-list` (picocli, Netty) with smctl's archive",
+                variants.put("`smctl sr-list` (fast path, SMAPIv2 SR.list) with smctl's archive",
                         smctl(java, jar, archive, sock, "sr-list"));
+                variants.put("`smctl diagnostics` (picocli, Netty, the IDL) with smctl's archive",
+                        smctl(java, jar, archive, sock, "diagnostics"));
                 Map<String, double[]> times = new LinkedHashMap<>();
                 variants.keySet().forEach(k -> times.put(k, new double[ROUNDS]));
                 String loadBefore = Harness.loadAverage();
