@@ -6,7 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.xenstorage.messageswitch.cli.MessageCli;
-import org.xenstorage.smctl.Smctl;
+import org.xenstorage.smctl.SmctlCommands;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.codegen.docgen.manpage.ManPageGenerator;
@@ -30,7 +30,7 @@ public final class CliDocs {
         Path out = Path.of(args[0]);
         Path man = Files.createDirectories(out.resolve("man"));
         Path completion = Files.createDirectories(out.resolve("completion"));
-        CommandLine smctl = Smctl.commandLine();
+        CommandLine smctl = SmctlCommands.commandLine();
         CommandLine messageCli = new CommandLine(new MessageCli());
         int status = ManPageGenerator.generateManPage(man.toFile(), (File) null, new boolean[0], true,
                 smctl.getCommandSpec(), messageCli.getCommandSpec());

@@ -65,9 +65,43 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
         } catch (java.io.IOException | RuntimeException e) {
             host = "";
         }
-        host = host.replaceAll("[^A-Za-z0-9.-]", "");
+        StringBuilder kept = new StringBuilder(host.length());
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if (isAsciiLetterOrDigit(c) || c == '.' || c == '-') {
+                kept.append(c);
+            }
+        }
+        host = kept.toString();
         return DEFAULT_DBG + "-" + (host.isEmpty() ? "localhost" : host) + "-"
-                + String.format("%08x", java.util.concurrent.ThreadLocalRandom.current().nextInt());
+                + hex8(java.util.concurrent.ThreadLocalRandom.current().nextInt());
+    }
+
+    /**
+     * Whether {@code s} is a queue (or type) name: one or more ASCII letters, digits, '.', '_' or '-' (the regex
+     * {@code [A-Za-z0-9._-]+}, checked without compiling one at start-up).
+     */
+    static boolean isQueueName(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!(isAsciiLetterOrDigit(c) || c == '.' || c == '_' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isAsciiLetterOrDigit(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    }
+
+    /** As {@code String.format("%08x", n)}, without loading the formatter at start-up. */
+    static String hex8(int n) {
+        String h = Integer.toHexString(n);
+        return "00000000".substring(h.length()) + h;
     }
 
     /**
@@ -102,8 +136,25 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
 
     /** Reads the options from the parse of the top level and of the sub-command (the later one wins). */
     static CommonOptions from(List<ParseResult> levels) {
-        String switchPath = last(levels, SWITCH_PATH);
-        String switchText = last(levels, SWITCH);
+        java.util.Map<String, String> given = new java.util.HashMap<>();
+        for (String option : TAKES_VALUE) {
+            String value = last(levels, option);
+            if (value != null) {
+                given.put(option, value);
+            }
+        }
+        return of(given, levels.stream().anyMatch(l -> l.hasMatchedOption(JSON)),
+                levels.stream().anyMatch(l -> l.hasMatchedOption(VERBOSE)));
+    }
+
+    /**
+     * The options from their values as given ({@code last}: by option name, the value a command line gave it last;
+     * absent when not given), checked and defaulted. The picocli parse and smctl's fast path both come here, so a
+     * value either refuses is refused with the same words.
+     */
+    static CommonOptions of(java.util.Map<String, String> last, boolean json, boolean verbose) {
+        String switchPath = last.get(SWITCH_PATH);
+        String switchText = last.get(SWITCH);
         if (switchPath != null && switchText != null) {
             throw new UsageError("give either " + SWITCH_PATH + " or " + SWITCH + ", not both");
         }
@@ -114,12 +165,12 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
         } catch (IllegalArgumentException e) {
             throw new UsageError((switchText != null ? SWITCH : SWITCH_PATH) + ": " + e.getMessage());
         }
-        String prefix = orDefault(last(levels, QUEUE_PREFIX), DEFAULT_QUEUE_PREFIX);
-        if (prefix.isEmpty() || !prefix.matches("[A-Za-z0-9._-]+")) {
+        String prefix = orDefault(last.get(QUEUE_PREFIX), DEFAULT_QUEUE_PREFIX);
+        if (!isQueueName(prefix)) {
             throw new UsageError(QUEUE_PREFIX + ": expected a queue name (letters, digits, '.', '_', '-'), got '"
                     + prefix + "'");
         }
-        String timeoutText = last(levels, TIMEOUT);
+        String timeoutText = last.get(TIMEOUT);
         Duration timeout = Duration.ofSeconds(DEFAULT_TIMEOUT_SECONDS);
         if (timeoutText != null) {
             try {
@@ -132,16 +183,14 @@ record CommonOptions(SwitchAddress address, String queuePrefix, Duration timeout
                 throw new UsageError(TIMEOUT + ": expected a positive number of seconds, got '" + timeoutText + "'");
             }
         }
-        String progressText = orDefault(last(levels, PROGRESS), "auto");
+        String progressText = orDefault(last.get(PROGRESS), "auto");
         Progress progress;
         try {
             progress = Progress.valueOf(progressText.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new UsageError(PROGRESS + ": expected auto, bar, lines or none, got '" + progressText + "'");
         }
-        boolean json = levels.stream().anyMatch(l -> l.hasMatchedOption(JSON));
-        boolean verbose = levels.stream().anyMatch(l -> l.hasMatchedOption(VERBOSE));
-        String dbg = last(levels, DBG);
+        String dbg = last.get(DBG);
         return new CommonOptions(address, prefix, timeout, dbg != null ? dbg : newDbg(), json, progress, verbose);
     }
 

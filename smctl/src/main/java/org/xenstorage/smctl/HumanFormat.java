@@ -82,7 +82,9 @@ final class HumanFormat {
         }
         if (node.isArray() && allScalars(node)) {
             List<String> lines = new ArrayList<>();
-            node.forEach(n -> lines.add(n.asText()));
+            for (JsonNode n : node) {
+                lines.add(n.asText());
+            }
             return String.join("\n", lines);
         }
         if (node.isArray() && allObjects(node)) {

@@ -31,13 +31,18 @@ final class Output {
 
     /** Prints an untyped result (extension calls). */
     static void print(Smctl.Invocation inv, JsonNode result) {
-        if (inv.options().json()) {
-            inv.terminal().out().println(Json.write(result));
+        print(inv.options().json(), inv.terminal(), result);
+    }
+
+    /** Prints an untyped result: its wire JSON when {@code json}, else its human form. */
+    static void print(boolean json, Terminal terminal, JsonNode result) {
+        if (json) {
+            terminal.out().println(Json.write(result));
             return;
         }
         String text = HumanFormat.render(result);
         if (!text.isEmpty()) {
-            inv.terminal().out().println(text);
+            terminal.out().println(text);
         }
     }
 }

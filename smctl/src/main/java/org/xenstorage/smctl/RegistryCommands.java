@@ -80,7 +80,7 @@ final class RegistryCommands {
 
     /** Type names become queue names: letters, digits, '.', '_' and '-' only. */
     static void validateName(String option, String value) {
-        if (value.isEmpty() || !value.matches("[A-Za-z0-9._-]+")) {
+        if (!CommonOptions.isQueueName(value)) {
             throw new UsageError(option + ": expected letters, digits, '.', '_' or '-', got '" + value + "'");
         }
     }
@@ -116,7 +116,8 @@ final class RegistryCommands {
         return ExitStatus.OK;
     }
 
-    private static String srTable(JsonNode srs) {
+    /** The registered SRs as a table (sr, type, queue, ...), or their plain rendering when not SR records. */
+    static String srTable(JsonNode srs) {
         if (!srs.isObject() || !allObjects(srs)) {
             return HumanFormat.render(srs);
         }

@@ -102,6 +102,18 @@ final class Session implements AutoCloseable {
         return send(method, JsonRpc.request(method, params));
     }
 
+    /**
+     * Calls a daemon extension with named text parameters ({@code dbg} first, then {@code params} in order),
+     * the request written without {@code Json}'s {@code ObjectMapper}: the fast path's form of
+     * {@link #extension(String, ObjectNode)}, same request but for its id.
+     */
+    JsonNode extension(String method, java.util.Map<String, String> params) {
+        java.util.Map<String, String> all = new java.util.LinkedHashMap<>();
+        all.put("dbg", options.dbg());
+        all.putAll(params);
+        return send(method, TreeJson.request(method, all));
+    }
+
     /** A named-parameter object holding the session's {@code dbg}. */
     ObjectNode params() {
         ObjectNode p = Json.NODES.objectNode();
@@ -122,7 +134,15 @@ final class Session implements AutoCloseable {
         String reply = await(via.call(queue, request, options.timeout()), options.timeout().plus(GUARD));
         JsonRpc.Response response;
         try {
-            response = JsonRpc.parseResponse(reply);
+            JsonNode root;
+            try {
+                // the IDL's Json.parse, but without building its ObjectMapper (start-up time)
+                root = TreeJson.parse(reply);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalArgumentException("malformed JSON-RPC response (not JSON: " + e.getOriginalMessage()
+                        + ")");
+            }
+            response = JsonRpc.parseResponse(root);
         } catch (IllegalArgumentException e) {
             throw new UnreadableReply(method + ": " + e.getMessage());
         }

@@ -1,19 +1,16 @@
 package org.xenstorage.smctl;
 
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
 import org.xenstorage.idl.errors.StorageException;
 import org.xenstorage.messageswitch.client.SwitchException;
-import picocli.AutoComplete;
-import picocli.CommandLine;
 import picocli.CommandLine.ParseResult;
 
 /**
  * {@code smctl}, the operator CLI of the storage daemon: every SMAPIv2 call as a sub-command
  * ({@code smctl sr-create}, {@code smctl vdi-attach3}, ...), the daemon's SR registry and diagnostics, and
  * {@code vdi-copy} with a progress bar. Talks to the daemon's mux queue over the message-switch.
- * Exit statuses are in {@link ExitStatus}.
+ * Exit statuses are in {@link ExitStatus}; the picocli model of the commands is {@link SmctlCommands}'s (no
+ * method here names a picocli type: the JVM resolves every type in the main class's method signatures before
+ * {@code main}, which would load picocli even for a run that never parses with it).
  */
 public final class Smctl {
 
@@ -33,70 +30,46 @@ public final class Smctl {
         System.exit(status);
     }
 
-    /**
-     * The picocli model of every command, as {@code smctl help} and {@code smctl completion} see it: what the
-     * package's man pages and bash completion are generated from.
-     */
-    public static CommandLine commandLine() {
-        return new CommandCatalog().commandLine();
-    }
-
     /** Runs one command line in-process and returns its exit status (never calls {@code System.exit}). */
     public static int run(String[] args, Terminal terminal) {
-        return run(args, terminal, MessageSwitchLink::connect);
+        // the fast path makes one or two calls: a blocking socket costs less start-up than Netty's event loop.
+        // No lambda or method reference before the fast path's run: the first one bootstraps java.lang.invoke
+        FastPath.Request fast = FastPath.parse(args);
+        if (fast != null) {
+            return FastPath.run(fast, terminal, new BlockingSwitchLink.Connector());
+        }
+        return PicocliRun.run(args, terminal, MessageSwitchLink::connect);
     }
 
     static int run(String[] args, Terminal terminal, SwitchLink.Connector connector) {
-        CommandCatalog catalog = catalogFor(args);
-        CommandLine top = catalog.commandLine();
-        ParseResult parsed;
-        try {
-            parsed = top.parseArgs(args);
-        } catch (CommandLine.ParameterException e) {
-            return usage(terminal, e.getMessage(), e.getCommandLine().getCommandName());
+        return run(args, terminal, connector, connector);
+    }
+
+    /**
+     * Runs a command line: through the fast path ({@link FastPath}, over {@code fastConnector}) when it takes the
+     * line, else through picocli (over {@code connector}).
+     */
+    static int run(String[] args, Terminal terminal, SwitchLink.Connector connector,
+                   SwitchLink.Connector fastConnector) {
+        FastPath.Request fast = FastPath.parse(args);
+        if (fast != null) {
+            return FastPath.run(fast, terminal, fastConnector);
         }
-        if (parsed.isUsageHelpRequested()) {
-            top.usage(terminal.out());
-            return ExitStatus.OK;
-        }
-        if (parsed.isVersionHelpRequested()) {
-            top.printVersionHelp(terminal.out());
-            return ExitStatus.OK;
-        }
-        ParseResult sub = parsed.subcommand();
-        if (sub == null) {
-            top.usage(terminal.err());
-            return ExitStatus.USAGE;
-        }
-        if (sub.isUsageHelpRequested()) {
-            sub.commandSpec().commandLine().usage(terminal.out());
-            return ExitStatus.OK;
-        }
-        if (sub.isVersionHelpRequested()) {
-            top.printVersionHelp(terminal.out());
-            return ExitStatus.OK;
-        }
-        String name = sub.commandSpec().name();
-        if (name.equals(CommandCatalog.HELP)) {
-            return help(top, sub, terminal);
-        }
-        if (name.equals(CommandCatalog.COMPLETION)) {
-            // every command, whatever this run built
-            terminal.out().print(AutoComplete.bash("smctl", new CommandCatalog().commandLine()));
-            return ExitStatus.OK;
-        }
-        CommonOptions options;
-        try {
-            options = CommonOptions.from(List.of(parsed, sub));
-        } catch (UsageError e) {
-            return usage(terminal, e.getMessage(), name);
-        }
+        return PicocliRun.run(args, terminal, connector);
+    }
+
+    /**
+     * Runs a parsed command in a session and turns its outcome into output and an exit status; both the picocli
+     * path and the fast path end here.
+     */
+    static int execute(CommonOptions options, String name, Terminal terminal, SwitchLink.Connector connector,
+                       java.util.function.ToIntFunction<Session> command) {
         if (options.verbose()) {
             terminal.err().println("smctl: dbg=" + options.dbg() + " (queue " + options.queuePrefix() + ", switch "
                     + options.address() + ")");
         }
         try (Session session = new Session(options, connector)) {
-            return catalog.handler(name).run(new Invocation(session, sub, terminal));
+            return command.applyAsInt(session);
         } catch (UsageError e) {
             return usage(terminal, e.getMessage(), name);
         } catch (CallFailed e) {
@@ -117,26 +90,6 @@ public final class Smctl {
         }
     }
 
-    /** Just the named command when the line names one (help and usage errors need them all). */
-    private static CommandCatalog catalogFor(String[] args) {
-        String word = CommandCatalog.commandWord(args);
-        if (word == null) {
-            List<String> all = Arrays.asList(args);
-            boolean versionOnly = (all.contains("--version") || all.contains("-V"))
-                    && !all.contains("--help") && !all.contains("-h");
-            // --version needs no command; the usage (or its error) lists them all
-            return versionOnly ? CommandCatalog.none() : new CommandCatalog();
-        }
-        if (word.equals(CommandCatalog.HELP)) {
-            String target = CommandCatalog.commandWord(Arrays.copyOfRange(args,
-                    Arrays.asList(args).indexOf(word) + 1, args.length));
-            CommandCatalog only = target == null ? null : CommandCatalog.only(target);
-            return only != null && only.commandLine().getSubcommands().containsKey(target) ? only : new CommandCatalog();
-        }
-        CommandCatalog only = CommandCatalog.only(word);
-        return only.commandLine().getSubcommands().containsKey(word) ? only : new CommandCatalog();
-    }
-
     /** What went wrong with the switch, and what the operator can do about it. */
     static String describe(SwitchException e, CommonOptions options) {
         String where = "the message-switch at " + options.address();
@@ -153,23 +106,7 @@ public final class Smctl {
         };
     }
 
-    private static int help(CommandLine top, ParseResult sub, Terminal terminal) {
-        String name = sub.matchedPositionalValue(0, null);
-        if (name == null) {
-            top.usage(terminal.out());
-            return ExitStatus.OK;
-        }
-        Map<String, CommandLine> subs = top.getSubcommands();
-        CommandLine target = subs.get(name);
-        if (target == null) {
-            terminal.err().println("error: no command '" + name + "' (smctl help lists them)");
-            return ExitStatus.USAGE;
-        }
-        target.usage(terminal.out());
-        return ExitStatus.OK;
-    }
-
-    private static int usage(Terminal terminal, String message, String command) {
+    static int usage(Terminal terminal, String message, String command) {
         terminal.err().println("error: " + message);
         terminal.err().println(command == null || command.equals("smctl") ? "see: smctl help"
                 : "see: smctl help " + command);

@@ -143,6 +143,14 @@ public final class JsonRpc {
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("malformed JSON-RPC response (not JSON: " + e.getOriginalMessage() + ")");
         }
+        return parseResponse(root);
+    }
+
+    /**
+     * As {@link #parseResponse(String)}, for a body already parsed (smctl's fast path parses without
+     * {@link Json}'s {@code ObjectMapper}, which costs a short-lived CLI a good part of its start-up).
+     */
+    public static Response parseResponse(JsonNode root) {
         if (!root.isObject()) {
             throw new IllegalArgumentException("malformed JSON-RPC response (not an object)");
         }
