@@ -14,6 +14,8 @@ import picocli.CommandLine.ParseResult;
  */
 public final class Smctl {
 
+    private static final String SELECTOR_PROVIDER = "java.nio.channels.spi.SelectorProvider";
+
     private Smctl() {
     }
 
@@ -23,6 +25,11 @@ public final class Smctl {
             System.setProperty("slf4j.provider", StderrLogging.class.getName());
             // SLF4J would otherwise announce the choice on stderr
             System.setProperty("slf4j.internal.verbosity", "WARN");
+        }
+        // The JDK's default selector provider on Linux, named so that the first socket does not look for another
+        // one in every jar on the class path (a ServiceLoader scan of 17 jars: ~20% of a fast run's time)
+        if (System.getProperty(SELECTOR_PROVIDER) == null && "Linux".equals(System.getProperty("os.name"))) {
+            System.setProperty(SELECTOR_PROVIDER, "sun.nio.ch.EPollSelectorProvider");
         }
         int status = run(args, Terminal.system());
         System.out.flush();

@@ -25,6 +25,8 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  */
 public final class SmctlStartBench {
     private static final int ROUNDS = 20;
+    /** The row issue 16's targets apply to. */
+    private static final String TARGET_ROW = "**`smctl types` with smctl's archive**";
     private static final List<String> LAUNCHER_OPTIONS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Xshare:auto", "-Xlog:disable", "-Xlog:all=warning:stderr", "-Xlog:cds*=off");
 
@@ -74,7 +76,7 @@ public final class SmctlStartBench {
                 variants.put("`java -Xshare:auto -version` (the bare JVM start)", List.of(java, "-Xshare:auto",
                         "-version"));
                 variants.put("`smctl types`, no archive of its own", smctl(java, jar, null, sock, "types"));
-                variants.put("**`smctl types` with smctl's archive**", smctl(java, jar, archive, sock, "types"));
+                variants.put(TARGET_ROW, smctl(java, jar, archive, sock, "types"));
                 variants.put("`smctl sr-list` (fast path, SMAPIv2 SR.list) with smctl's archive",
                         smctl(java, jar, archive, sock, "sr-list"));
                 variants.put("`smctl diagnostics` (picocli, Netty, the IDL) with smctl's archive",
@@ -101,12 +103,20 @@ public final class SmctlStartBench {
                 System.out.println();
                 System.out.println("| what | median | ratio to the bare JVM | target |");
                 System.out.println("|---|---:|---:|---|");
+                double typesMs = Double.NaN;
                 for (Map.Entry<String, double[]> t : times.entrySet()) {
                     double m = Harness.median(t.getValue());
-                    String goal = t.getKey().contains("types") && t.getKey().contains("archive")
-                            && !t.getKey().contains("no archive") ? "<= 500 ms and <= 1.5x" : "";
-                    System.out.printf(Locale.ROOT, "| %s | %.0f ms | %.2fx | %s |%n", t.getKey(), m, m / bare, goal);
+                    boolean isTarget = t.getKey().equals(TARGET_ROW);
+                    if (isTarget) {
+                        typesMs = m;
+                    }
+                    System.out.printf(Locale.ROOT, "| %s | %.0f ms | %.2fx | %s |%n", t.getKey(), m, m / bare,
+                            isTarget ? "<= 500 ms and <= 1.5x" : "");
                 }
+                System.out.println();
+                System.out.printf(Locale.ROOT, "Issue 16: `smctl types` with the archive %.0f ms, target <= 500 ms: %s;"
+                        + " %.2fx the bare JVM, target <= 1.5x: %s.%n", typesMs,
+                        Harness.verdict(Math.round(typesMs) <= 500), typesMs / bare, Harness.atMost(typesMs / bare, 1.5));
             }
         } finally {
             Harness.deleteTree(dir);
