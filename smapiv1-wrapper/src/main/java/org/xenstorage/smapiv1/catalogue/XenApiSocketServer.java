@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.xenstorage.threads.BurstPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.smapiv1.xmlrpc.MethodCall;
@@ -65,7 +66,8 @@ public final class XenApiSocketServer implements AutoCloseable {
         this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-        this.workers = Executors.newFixedThreadPool(maxConnections, r -> {
+        // one thread per connection (each driver exec opens one); idle, they exit: a boot storm makes them all
+        this.workers = BurstPools.bounded(maxConnections, BurstPools.KEEP_ALIVE, r -> {
             Thread t = new Thread(r, "xenapi-callback-" + THREADS.incrementAndGet());
             t.setDaemon(true);
             return t;
