@@ -14,10 +14,8 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.xenstorage.threads.BurstPools;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +41,7 @@ import org.xenstorage.smapiv1.translation.Smapiv1Translation;
 import org.xenstorage.smapiv1.wrapper.Wrapper;
 import org.xenstorage.statefile.BootScope;
 import org.xenstorage.idl.types.RoRw;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The SMAPIv1 backend: discovers SM drivers and serves {@code <prefix>.<type>} for each.

@@ -14,11 +14,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.xenstorage.threads.BurstPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.exec.ChildProcessRunner;
@@ -38,6 +35,7 @@ import org.xenstorage.smapiv3.state.AttachedSrTable;
 import org.xenstorage.smapiv3.state.HolderTable;
 import org.xenstorage.smapiv3.translation.VolumePluginService;
 import org.xenstorage.statefile.BootScope;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The SMAPIv3 bridge (xapi-storage-script's job): watches the plugin root and serves

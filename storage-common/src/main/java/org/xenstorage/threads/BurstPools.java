@@ -15,8 +15,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code newCachedThreadPool} for 60 s.
  */
 public final class BurstPools {
-    /** How long a pool thread may wait for work before it exits; a new one costs well under a millisecond. */
-    public static final Duration KEEP_ALIVE = Duration.ofSeconds(10);
+    /**
+     * How long a pool thread may wait for work before it exits: a burst's threads are gone a few seconds after it,
+     * and a new one costs well under a millisecond, against tens of milliseconds for the exec it usually waits on.
+     */
+    public static final Duration KEEP_ALIVE = Duration.ofSeconds(3);
 
     private BurstPools() {
     }

@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.xenstorage.threads.BurstPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.smapiv1.xmlrpc.MethodCall;
@@ -29,6 +28,7 @@ import org.xenstorage.smapiv1.xmlrpc.XmlRpcFormatException;
 import org.xenstorage.smapiv1.xmlrpc.XmlRpcParser;
 import org.xenstorage.smapiv1.xmlrpc.XmlRpcWriter;
 import org.xenstorage.statefile.AtomicFile;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * Serves a {@link XenApi} as XenAPI XML-RPC over HTTP/1.1 on a private Unix socket (the directory is

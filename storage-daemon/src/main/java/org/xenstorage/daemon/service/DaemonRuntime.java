@@ -14,12 +14,9 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.xenstorage.threads.BurstPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.daemon.config.DaemonConfig;
@@ -66,6 +63,7 @@ import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 import org.xenstorage.statefile.AtomicFile;
 import org.xenstorage.statefile.BootScope;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The running daemon: starts the parts in dependency order (embedded broker, backends, then the mux, which
