@@ -19,7 +19,7 @@ public final class BurstPools {
      * How long a pool thread may wait for work before it exits: a burst's threads are gone a few seconds after it,
      * and a new one costs well under a millisecond, against tens of milliseconds for the exec it usually waits on.
      */
-    public static final Duration KEEP_ALIVE = Duration.ofSeconds(3);
+    public static final Duration KEEP_ALIVE = Duration.ofSeconds(10);
 
     private BurstPools() {
     }
