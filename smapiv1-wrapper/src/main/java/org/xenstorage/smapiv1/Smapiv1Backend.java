@@ -14,7 +14,6 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -42,6 +41,7 @@ import org.xenstorage.smapiv1.translation.Smapiv1Translation;
 import org.xenstorage.smapiv1.wrapper.Wrapper;
 import org.xenstorage.statefile.BootScope;
 import org.xenstorage.idl.types.RoRw;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The SMAPIv1 backend: discovers SM drivers and serves {@code <prefix>.<type>} for each.
@@ -144,8 +144,8 @@ public final class Smapiv1Backend implements AutoCloseable {
         this.switchAddress = switchAddress;
         // one thread per request, as upstream: a call waiting for an SR's or a VDI's lock, or for a hung driver,
         // holds only its own thread, never a slot other SRs need (the bound is per SR, in DriverExec, and the
-        // queue's in-flight window caps the threads)
-        this.execs = Executors.newCachedThreadPool(r -> {
+        // queue's in-flight window caps the threads); idle ones exit after BurstPools.KEEP_ALIVE
+        this.execs = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
             Thread t = new Thread(r, "sm-request-" + EXEC_THREADS.incrementAndGet());
             t.setDaemon(true);
             return t;

@@ -14,8 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -37,6 +35,7 @@ import org.xenstorage.smapiv3.state.AttachedSrTable;
 import org.xenstorage.smapiv3.state.HolderTable;
 import org.xenstorage.smapiv3.translation.VolumePluginService;
 import org.xenstorage.statefile.BootScope;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The SMAPIv3 bridge (xapi-storage-script's job): watches the plugin root and serves
@@ -126,8 +125,9 @@ public final class Smapiv3Bridge implements AutoCloseable {
         this.datapaths = new DatapathRegistry(exec);
         AtomicInteger n = new AtomicInteger();
         // one thread per request, as upstream: a call behind a hung script of one SR holds only its own thread;
-        // the bound on scripts is per SR (srCalls), and each queue's in-flight window caps the threads
-        this.calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+        // the bound on scripts is per SR (srCalls), and each queue's in-flight window caps the threads; idle ones
+        // exit after BurstPools.KEEP_ALIVE
+        this.calls = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
             Thread t = new Thread(r, "smapiv3-call-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.logging.CallContext;
+import org.xenstorage.threads.BurstPools;
 import org.xenstorage.threads.EventLoopGuard;
 
 /**
@@ -76,7 +77,8 @@ public final class ChildProcessRunner implements AutoCloseable {
     private static final Path SETSID = java.util.stream.Stream.of("/usr/bin/setsid", "/bin/setsid").map(Path::of)
             .filter(Files::isExecutable).findFirst().orElse(null);
 
-    private final ExecutorService pipes = Executors.newCachedThreadPool(r -> {
+    // two per running child (stdout, stderr): a boot storm's worth exit once idle
+    private final ExecutorService pipes = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
         Thread t = new Thread(r, "child-process-pipe-" + THREADS.incrementAndGet());
         t.setDaemon(true);
         return t;

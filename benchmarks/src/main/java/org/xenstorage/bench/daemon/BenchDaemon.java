@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -12,14 +13,17 @@ import org.xenstorage.messageswitch.client.SwitchAddress;
 import org.xenstorage.messageswitch.client.SwitchRpcClient;
 
 /**
- * A real storage-daemon process for a load run or benchmark: embedded mode, the systemd unit's heap (or the JVM options
- * of {@code -Dbench.daemon.jvm="..."}), the repository's
+ * A real storage-daemon process for a load run or benchmark: embedded mode, the systemd unit's JVM options and
+ * environment ({@value #UNIT}; {@code -Dbench.daemon.jvm="..."} replaces its JVM options), the repository's
  * example SM driver and SMAPIv3 plugins, state and log under a directory of the caller's, and the PATH systemd gives a
  * host daemon (no per-user shims: a pyenv shim costs 150 ms per python start).
  */
 final class BenchDaemon implements AutoCloseable {
     static final String PREFIX = "org.xen.xapi.storage";
     static final Duration T = Duration.ofMinutes(10);
+    /** The systemd unit the package installs: its JVM options and environment are the daemon's here too. */
+    static final String UNIT = "scripts/xapi-storage-daemon.service";
+    static final String JAVA_OPTS = "XAPI_STORAGE_DAEMON_JAVA_OPTS";
 
     final Process process;
     final Path state;
@@ -33,10 +37,21 @@ final class BenchDaemon implements AutoCloseable {
 
     /** Starts the daemon with {@code env} added to its environment. */
     static BenchDaemon start(Path root, Path dir, Map<String, String> env) throws IOException {
+        return start(root, dir, env, List.of());
+    }
+
+    /** Starts the daemon with {@code env} added to its environment and {@code jvmExtra} after its JVM options. */
+    static BenchDaemon start(Path root, Path dir, Map<String, String> env, List<String> jvmExtra) throws IOException {
         Path state = dir.resolve("state");
         Path log = dir.resolve("daemon.log");
+        Map<String, String> unitEnv = unitEnvironment(root.resolve(UNIT));
+        String jvm = System.getProperty("bench.daemon.jvm", unitEnv.getOrDefault(JAVA_OPTS, ""));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(List.of(System.getProperty("bench.daemon.jvm", "-Xmx256m -XX:+UseSerialGC").trim().split("\\s+")));
+        cmd.add("-Xshare:auto"); // as the package's launcher (packaging/bin/xapi-storage-daemon)
+        if (!jvm.isBlank()) {
+            cmd.addAll(List.of(jvm.trim().split("\\s+")));
+        }
+        cmd.addAll(jvmExtra);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.xenstorage.daemon.StorageDaemon",
                 "--state-dir=" + state, "--plugin-root=" + root.resolve("examples/smapiv3"),
                 "--sm-dir=" + root.resolve("examples/sm"), "--log-level=WARN"));
@@ -44,8 +59,41 @@ final class BenchDaemon implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().remove("NOTIFY_SOCKET");
         pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        // the rest of the unit's environment (MALLOC_ARENA_MAX, ...): the process the bench measures is the one
+        // that ships
+        unitEnv.forEach((k, v) -> {
+            if (!k.equals(JAVA_OPTS)) {
+                pb.environment().put(k, v);
+            }
+        });
         pb.environment().putAll(env);
+        System.err.println("daemon: " + String.join(" ", cmd.subList(0, cmd.indexOf("-cp"))) + " (environment "
+                + unitEnv.keySet().stream().filter(k -> !k.equals(JAVA_OPTS)).map(k -> k + "=" + unitEnv.get(k))
+                .toList() + ")");
         return new BenchDaemon(pb.start(), state, log);
+    }
+
+    /**
+     * The {@code Environment=} settings of a systemd unit file: {@code Environment="K=V"} or {@code Environment=K=V},
+     * one setting a line (what the daemon's unit uses; systemd's several-per-line form is not needed there).
+     */
+    static Map<String, String> unitEnvironment(Path unit) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(unit)) {
+            String l = line.strip();
+            if (!l.startsWith("Environment=")) {
+                continue;
+            }
+            String kv = l.substring("Environment=".length());
+            if (kv.length() >= 2 && kv.startsWith("\"") && kv.endsWith("\"")) {
+                kv = kv.substring(1, kv.length() - 1);
+            }
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                out.put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        return out;
     }
 
     long pid() {

@@ -42,6 +42,10 @@ import org.xenstorage.messageswitch.client.SwitchRpcClient;
  * phase ({@link ExecJournal}); those same execs (argv, environment, stdin) are then run again directly by a plain
  * pool of the same width, each VDI's execs in their order. The ratio is the daemon's wall time over the ideal's:
  * everything the daemon adds above the execs (switch hops, mux, state writes, locks, logging).
+ *
+ * <p>{@code -Dstorm.nmt=true}: the daemon runs with native memory tracking and a GC log; what each part of it
+ * committed before and after the storm is printed, and its mappings (smaps) and GC log are kept in the run's
+ * directory.
  */
 public final class BootStormBench {
     static final Duration T = BenchDaemon.T;
@@ -68,7 +72,10 @@ public final class BootStormBench {
         Path root = repoRoot();
         Path dir = Files.createTempDirectory("bootstorm");
         Path journal = dir.resolve("exec.journal");
-        try (BenchDaemon daemon = BenchDaemon.start(root, dir, Map.of(ExecJournal.VARIABLE, journal.toString()))) {
+        boolean nmt = Boolean.getBoolean("storm.nmt");
+        try (BenchDaemon daemon = BenchDaemon.start(root, dir, Map.of(ExecJournal.VARIABLE, journal.toString()),
+                nmt ? List.of("-XX:NativeMemoryTracking=summary", "-Xlog:gc:file=" + dir.resolve("gc.log"))
+                        : List.of())) {
             long pid = daemon.pid();
             try (SwitchRpcClient client = daemon.connect("bootstorm")) {
                 StorageService mux = StorageClient.of(text -> client.callAsync(BenchDaemon.PREFIX, text, T));
@@ -89,7 +96,11 @@ public final class BootStormBench {
                 Thread poller = new Thread(() -> pollUpdates(mux, polling, updates), "updates-poller");
                 poller.setDaemon(true);
                 poller.start();
-                long idleBefore = settledRss(pid);
+                long[] idleBefore = settledRss(pid);
+                String nmtBefore = nmt ? NativeMemory.summary(pid) : "";
+                if (nmt) { // the mappings behind the RSS, for a diagnosis the NMT table does not settle
+                    Files.copy(Path.of("/proc/" + pid + "/smaps"), dir.resolve("smaps-before"));
+                }
                 ProcStats stats = ProcStats.sample(pid);
                 Phase up = phase("attach3 + activate3", disks, callers, journal, (d, i) -> {
                     String dp = "vbd/storm/" + i;
@@ -102,7 +113,12 @@ public final class BootStormBench {
                     mux.vdi().detach("storm-" + i, dp, d[0], d[1], "vm-" + i);
                 });
                 stats.stop();
-                long idleAfter = settledRss(pid);
+                long[] idleAfter = settledRss(pid);
+                if (nmt) {
+                    System.err.print(NativeMemory.compare(nmtBefore, NativeMemory.summary(pid)));
+                    Files.copy(Path.of("/proc/" + pid + "/smaps"), dir.resolve("smaps-after"));
+                    System.err.println("mappings: " + dir.resolve("smaps-before") + ", " + dir.resolve("smaps-after"));
+                }
                 polling.set(false);
                 // the same execs without the daemon, phase by phase, a VDI's execs in their order
                 List<String> keys = disks.stream().map(d -> d[1]).toList();
@@ -266,10 +282,25 @@ public final class BootStormBench {
         return p.waitFor();
     }
 
-    /** The daemon's RSS once it has been idle a few seconds (what it keeps, not what is in flight). */
-    static long settledRss(long pid) throws InterruptedException {
-        Thread.sleep(5000);
-        return ProcStats.field(pid, "VmRSS:");
+    /** Seconds of idleness after which {@link #settledRss} reads the daemon's RSS. */
+    static final int[] SETTLE_SECONDS = {5, 30};
+
+    /**
+     * The daemon's RSS (kB) once it has been idle {@link #SETTLE_SECONDS} (what it keeps, not what is in flight): at
+     * 5 s, and at 30 s, after pool threads idle since the burst have expired and the daemon trimmed its heap.
+     */
+    static long[] settledRss(long pid) throws InterruptedException {
+        long[] out = new long[SETTLE_SECONDS.length];
+        int waited = 0;
+        for (int i = 0; i < out.length; i++) {
+            Thread.sleep((SETTLE_SECONDS[i] - waited) * 1000L);
+            waited = SETTLE_SECONDS[i];
+            out[i] = ProcStats.field(pid, "VmRSS:");
+            System.err.printf(Locale.ROOT, "idle %d s: RSS %d MiB (anonymous %d, file %d), %d threads%n", waited,
+                    out[i] / 1024, ProcStats.field(pid, "RssAnon:") / 1024, ProcStats.field(pid, "RssFile:") / 1024,
+                    ProcStats.field(pid, "Threads:"));
+        }
+        return out;
     }
 
     static double pct(long[] sorted, double p) {
@@ -281,7 +312,7 @@ public final class BootStormBench {
     }
 
     static void report(int vdis, int callers, List<Phase> phases, List<Replay> ideals, ProcStats stats,
-                       long idleBefore, long idleAfter, long updates) {
+                       long[] idleBefore, long[] idleAfter, long updates) {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "### Boot storm: %d VDIs on 8 SRs (4 localfile SMAPIv1, 4 simplefile "
                 + "SMAPIv3), %d callers, UPDATES.get long-polled throughout%n%n", vdis, callers));
@@ -301,9 +332,23 @@ public final class BootStormBench {
         }
         b.append('\n');
         b.append(String.format(Locale.ROOT, "Daemon: peak RSS %d MiB (target <= 256), peak threads %d; idle RSS "
-                        + "%d MiB before the storm, %d MiB after (%+.0f%%, target within 10%%). Updates seen by the "
-                        + "poller: %d.%n", stats.peakRssKb() / 1024, stats.peakThreads(), idleBefore / 1024,
-                idleAfter / 1024, 100.0 * (idleAfter - idleBefore) / Math.max(1, idleBefore), updates));
+                        + "%d MiB before the storm, %d MiB after (%+.0f%%, target within 10%%), both %d s after the "
+                        + "last call; %d s after: %d and %d MiB (%+.0f%%). Updates seen by the poller: %d.%n",
+                stats.peakRssKb() / 1024, stats.peakThreads(), idleBefore[0] / 1024, idleAfter[0] / 1024,
+                100.0 * (idleAfter[0] - idleBefore[0]) / Math.max(1, idleBefore[0]), SETTLE_SECONDS[0],
+                SETTLE_SECONDS[1], idleBefore[1] / 1024, idleAfter[1] / 1024,
+                100.0 * (idleAfter[1] - idleBefore[1]) / Math.max(1, idleBefore[1]), updates));
+        Map<String, Integer> named = new LinkedHashMap<>();
+        int single = 0;
+        for (Map.Entry<String, Integer> e : stats.threadsAtPeak().entrySet()) {
+            if (e.getValue() > 1) {
+                named.put(e.getKey(), e.getValue());
+            } else {
+                single++;
+            }
+        }
+        b.append("Threads at the peak, by name: ").append(named).append(" and ").append(single)
+                .append(" single ones (JVM, timers, switch loops)\n");
         for (Phase p : phases) {
             p.firstErrors().forEach(e -> b.append("  error in ").append(p.name()).append(": ").append(e).append('\n'));
         }
@@ -330,13 +375,18 @@ public final class BootStormBench {
         private volatile boolean running = true;
         private volatile long peakRssKb;
         private volatile long peakThreads;
+        private volatile Map<String, Integer> threadsAtPeak = Map.of();
 
         private ProcStats(long pid) {
             this.pid = pid;
             this.sampler = new Thread(() -> {
                 while (running) {
                     peakRssKb = Math.max(peakRssKb, field(pid, "VmRSS:"));
-                    peakThreads = Math.max(peakThreads, field(pid, "Threads:"));
+                    long threads = field(pid, "Threads:");
+                    if (threads > peakThreads) {
+                        peakThreads = threads;
+                        threadsAtPeak = threadNames(pid);
+                    }
                     try {
                         Thread.sleep(100);
                     } catch (InterruptedException e) {
@@ -364,6 +414,32 @@ public final class BootStormBench {
 
         long peakThreads() {
             return peakThreads;
+        }
+
+        /** The daemon's threads when their count peaked, by name without its number, most numerous first. */
+        Map<String, Integer> threadsAtPeak() {
+            return threadsAtPeak;
+        }
+
+        static Map<String, Integer> threadNames(long pid) {
+            Map<String, Integer> byName = new java.util.TreeMap<>();
+            try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                for (Path t : tasks.toList()) {
+                    try {
+                        // comm: the first 15 bytes of the Java thread's name
+                        String name = Files.readString(t.resolve("comm")).trim().replaceAll("[-0-9]+$", "");
+                        byName.merge(name, 1, Integer::sum);
+                    } catch (IOException e) {
+                        // the thread ended
+                    }
+                }
+            } catch (IOException e) {
+                // the process is gone
+            }
+            Map<String, Integer> sorted = new LinkedHashMap<>();
+            byName.entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
+                    .forEach(e -> sorted.put(e.getKey(), e.getValue()));
+            return sorted;
         }
 
         static long field(long pid, String name) {

@@ -28,6 +28,7 @@ import org.xenstorage.smapiv1.xmlrpc.XmlRpcFormatException;
 import org.xenstorage.smapiv1.xmlrpc.XmlRpcParser;
 import org.xenstorage.smapiv1.xmlrpc.XmlRpcWriter;
 import org.xenstorage.statefile.AtomicFile;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * Serves a {@link XenApi} as XenAPI XML-RPC over HTTP/1.1 on a private Unix socket (the directory is
@@ -65,7 +66,8 @@ public final class XenApiSocketServer implements AutoCloseable {
         this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-        this.workers = Executors.newFixedThreadPool(maxConnections, r -> {
+        // one thread per connection (each driver exec opens one); idle, they exit: a boot storm makes them all
+        this.workers = BurstPools.bounded(maxConnections, BurstPools.KEEP_ALIVE, r -> {
             Thread t = new Thread(r, "xenapi-callback-" + THREADS.incrementAndGet());
             t.setDaemon(true);
             return t;

@@ -14,9 +14,7 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -65,6 +63,7 @@ import org.xenstorage.smapiv3.Smapiv3Bridge;
 import org.xenstorage.smapiv3.Smapiv3Config;
 import org.xenstorage.statefile.AtomicFile;
 import org.xenstorage.statefile.BootScope;
+import org.xenstorage.threads.BurstPools;
 
 /**
  * The running daemon: starts the parts in dependency order (embedded broker, backends, then the mux, which
@@ -86,6 +85,10 @@ public final class DaemonRuntime {
     private Smapiv3Bridge smapiv3;
     private SwitchRpcClient client;
     private SwitchQueueServer muxQueue;
+    /** No collection for this long means a burst is over (IdleHeapTrim); checked this often. */
+    static final java.time.Duration HEAP_TRIM_IDLE = java.time.Duration.ofSeconds(5);
+    static final java.time.Duration HEAP_TRIM_CHECK = java.time.Duration.ofMillis(2500);
+
     private ExecutorService workers;
     private ExecutorService taskRunner;
     private ScheduledExecutorService scheduler;
@@ -146,6 +149,9 @@ public final class DaemonRuntime {
             throw new IOException("cannot read the boot id from boot-id-file " + config.bootIdFile() + ": " + e, e);
         }
         scheduler = Executors.newSingleThreadScheduledExecutor(new NamedThreads("daemon-timer"));
+        // after a burst (a boot storm), the heap it grew goes back to the host once the daemon is idle again
+        scheduler.scheduleWithFixedDelay(IdleHeapTrim.ofThisJvm(HEAP_TRIM_IDLE), HEAP_TRIM_CHECK.toMillis(),
+                HEAP_TRIM_CHECK.toMillis(), TimeUnit.MILLISECONDS);
         if (config.mode() == Mode.EMBEDDED) {
             Path sock = config.switchPath().toAbsolutePath();
             AtomicFile.createPrivateDirectories(sock.getParent());
@@ -245,7 +251,7 @@ public final class DaemonRuntime {
         }
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
-        taskRunner = Executors.newCachedThreadPool(new NamedThreads("storage-task"));
+        taskRunner = BurstPools.unbounded(BurstPools.KEEP_ALIVE, new NamedThreads("storage-task"));
         TaskTable tasks = DaemonTasks.table(updates, taskRunner);
         mux = new Mux(registry, dps, directory, link, config.callTimeout(), config.fanoutTimeout());
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
@@ -279,8 +285,8 @@ public final class DaemonRuntime {
             Smapiv1Backend hosts = smapiv1;
             mux.setHostAddresses(hosts::hostAddress);
         }
-        workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), new NamedThreads("mux-worker"));
+        // a boot storm makes all of them; idle, they exit (their stacks are RSS the idle daemon would keep)
+        workers = BurstPools.bounded(config.workers(), BurstPools.KEEP_ALIVE, new NamedThreads("mux-worker"));
         AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),
                 config.backendDomain());
         MuxServer server = new MuxServer(mux, tasks, new UpdatesService(updates), admin, workers,
