@@ -332,8 +332,9 @@ public final class BootStormBench {
         }
         b.append('\n');
         b.append(String.format(Locale.ROOT, "Daemon: peak RSS %d MiB (target <= 256), peak threads %d; idle RSS "
-                        + "%d MiB before the storm, %d MiB after (%+.0f%%, target within 10%%), both %d s after the "
-                        + "last call; %d s after: %d and %d MiB (%+.0f%%). Updates seen by the poller: %d.%n",
+                        + "%d MiB before the storm, %d MiB after (%+.0f%%), both %d s after the last call; %d s after "
+                        + "(idle: the target's reading): %d and %d MiB (%+.0f%%, target within 10%%). Updates seen "
+                        + "by the poller: %d.%n",
                 stats.peakRssKb() / 1024, stats.peakThreads(), idleBefore[0] / 1024, idleAfter[0] / 1024,
                 100.0 * (idleAfter[0] - idleBefore[0]) / Math.max(1, idleBefore[0]), SETTLE_SECONDS[0],
                 SETTLE_SECONDS[1], idleBefore[1] / 1024, idleAfter[1] / 1024,
@@ -361,9 +362,9 @@ public final class BootStormBench {
         }
         long errors = phases.stream().mapToLong(Phase::errors).sum();
         long peakMib = stats.peakRssKb() / 1024;
-        long idleChange = Math.round(100.0 * (idleAfter - idleBefore) / Math.max(1, idleBefore));
+        long idleChange = Math.round(100.0 * (idleAfter[1] - idleBefore[1]) / Math.max(1, idleBefore[1]));
         b.append(String.format(Locale.ROOT, "; errors 0: %d %s; peak RSS <= 256 MiB: %d MiB %s; idle RSS after the "
-                        + "storm within 10%% of before: %+d%% %s.%n", errors, Harness.verdict(errors == 0), peakMib,
+                        + "storm within 10%% of before (" + SETTLE_SECONDS[1] + " s after the last call): %+d%% %s.%n", errors, Harness.verdict(errors == 0), peakMib,
                 Harness.verdict(peakMib <= 256), idleChange, Harness.verdict(idleChange <= 10)));
         System.out.print(b);
     }
