@@ -2,106 +2,33 @@ package org.xenstorage.smctl;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonParseException;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.NullNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import org.xenstorage.idl.wire.JsonTree;
 
 /**
- * JSON for smctl's hot path on a bare jackson-core {@link JsonFactory}: the same trees as the IDL's
- * {@code Json.parse} (first of duplicate keys wins, {@code NaN}/{@code Infinity} read, trailing content
- * rejected) and the few small texts a run writes, without building {@code Json}'s {@code ObjectMapper}
- * (its type factory, date formats and locale data cost a CLI ~0.2 s of a 0.8 s run).
+ * JSON for smctl's hot path on a bare jackson-core {@link JsonFactory}: the IDL's tree reader ({@link JsonTree},
+ * the same trees as {@code Json.parse}) and the few small texts a run writes, without building {@code Json}'s
+ * {@code ObjectMapper} (its type factory, date formats and locale data cost a CLI ~0.2 s of a 0.8 s run).
  */
 final class TreeJson {
-    private static final JsonFactory FACTORY = JsonFactory.builder()
-            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
-            .build();
+    private static final JsonFactory FACTORY = JsonTree.factory();
     /** As {@code Json.NODES}: big decimals kept exact. */
-    static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
-    private static final int MAX_DEPTH = 512;
+    static final JsonNodeFactory NODES = JsonTree.NODES;
     private static final AtomicLong NEXT_ID = new AtomicLong(1);
 
     private TreeJson() {
     }
 
-    /** Parses exactly one JSON value, as {@code Json.parse} does. */
+    /** Parses exactly one JSON value, as {@code Json.parse} does ({@link JsonTree}). */
     static JsonNode parse(String text) throws JsonProcessingException {
-        try (JsonParser p = FACTORY.createParser(text)) {
-            JsonToken first = p.nextToken();
-            if (first == null) {
-                throw new JsonParseException(p, "empty document");
-            }
-            JsonNode node = read(p, first, 0);
-            if (p.nextToken() != null) {
-                throw new JsonParseException(p, "trailing content after the JSON value");
-            }
-            return node;
-        } catch (JsonProcessingException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new JsonParseException(null, "unreadable JSON: " + e.getMessage());
-        }
-    }
-
-    private static JsonNode read(JsonParser p, JsonToken t, int depth) throws IOException {
-        if (depth > MAX_DEPTH) {
-            throw new JsonParseException(p, "JSON nested deeper than " + MAX_DEPTH);
-        }
-        switch (t) {
-            case START_OBJECT: {
-                ObjectNode o = NODES.objectNode();
-                JsonToken k;
-                while ((k = p.nextToken()) == JsonToken.FIELD_NAME) {
-                    String name = p.currentName();
-                    JsonNode v = read(p, p.nextToken(), depth + 1);
-                    if (!o.has(name)) {
-                        o.set(name, v);
-                    }
-                }
-                if (k != JsonToken.END_OBJECT) {
-                    throw new JsonParseException(p, "unterminated object");
-                }
-                return o;
-            }
-            case START_ARRAY: {
-                ArrayNode a = NODES.arrayNode();
-                JsonToken e;
-                while ((e = p.nextToken()) != JsonToken.END_ARRAY) {
-                    if (e == null) {
-                        throw new JsonParseException(p, "unterminated array");
-                    }
-                    a.add(read(p, e, depth + 1));
-                }
-                return a;
-            }
-            case VALUE_STRING:
-                return NODES.textNode(p.getText());
-            case VALUE_NUMBER_INT:
-                return p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
-                        ? NODES.numberNode(p.getBigIntegerValue()) : NODES.numberNode(p.getLongValue());
-            case VALUE_NUMBER_FLOAT:
-                return NODES.numberNode(p.getDoubleValue());
-            case VALUE_TRUE:
-                return NODES.booleanNode(true);
-            case VALUE_FALSE:
-                return NODES.booleanNode(false);
-            case VALUE_NULL:
-                return NullNode.getInstance();
-            default:
-                throw new JsonParseException(p, "unexpected token " + t);
-        }
+        return JsonTree.parse(text);
     }
 
     /**

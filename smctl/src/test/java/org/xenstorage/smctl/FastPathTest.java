@@ -248,14 +248,7 @@ class FastPathTest {
 
     private static SmctlRun runOn(Map<String, TinyStorage> queues, boolean picocliOnly, String... args) {
         SwitchLink.Connector connector = (a, t) -> new InProcessLink(queues);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status;
-        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
-             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            Terminal t = new Terminal(o, e, false);
-            status = picocliOnly ? PicocliRun.run(args, t, connector) : Smctl.run(args, t, connector);
-        }
-        return new SmctlRun(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return SmctlRun.capture(false, t -> picocliOnly ? PicocliRun.run(args, t, connector)
+                : Smctl.run(args, t, connector));
     }
 }

@@ -4,11 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -63,22 +60,14 @@ class SmctlFastIT {
 
     /** A run through the fast path (over the blocking link) or through picocli (over the Netty client). */
     private static SmctlRun run(boolean fast, String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status;
-        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
-             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            Terminal t = new Terminal(o, e, false);
-            if (fast) {
-                assertTrue(FastPath.parse(args) != null, "not a fast line: " + List.of(args));
-                status = Smctl.run(args, t, (a, d) -> {
-                    throw new AssertionError("picocli path used");
-                }, BlockingSwitchLink::connect);
-            } else {
-                status = PicocliRun.run(args, t, MessageSwitchLink::connect);
-            }
+        if (fast) {
+            assertTrue(FastPath.parse(args) != null, "not a fast line: " + List.of(args));
         }
-        return new SmctlRun(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return SmctlRun.capture(false, t -> fast
+                ? Smctl.run(args, t, (a, d) -> {
+                    throw new AssertionError("picocli path used");
+                }, BlockingSwitchLink::connect)
+                : PicocliRun.run(args, t, MessageSwitchLink::connect));
     }
 
     private String[] line(String... args) {

@@ -8,12 +8,17 @@ import java.nio.charset.StandardCharsets;
 record SmctlRun(int status, String out, String err) {
 
     static SmctlRun run(SwitchLink.Connector connector, boolean tty, String... args) {
+        return capture(tty, t -> Smctl.run(args, t, connector));
+    }
+
+    /** Runs {@code body} on a terminal that records what it prints; the body returns the exit status. */
+    static SmctlRun capture(boolean tty, java.util.function.ToIntFunction<Terminal> body) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int status;
         try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
              PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            status = Smctl.run(args, new Terminal(o, e, tty), connector);
+            status = body.applyAsInt(new Terminal(o, e, tty));
         }
         return new SmctlRun(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
