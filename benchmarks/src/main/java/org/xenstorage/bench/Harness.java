@@ -111,6 +111,30 @@ public final class Harness {
         }
     }
 
+    /**
+     * Waits up to a minute for a server a harness started (qemu-nbd, qemu-storage-daemon) to write its pid file,
+     * which it does once it serves; fails with its log when it exits first or takes longer (it is then killed).
+     */
+    public static void awaitPidFile(Process server, java.nio.file.Path pidFile, java.nio.file.Path log, String what)
+            throws java.io.IOException, InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (!(java.nio.file.Files.exists(pidFile) && java.nio.file.Files.size(pidFile) > 0)) {
+            if (!server.isAlive() || System.nanoTime() > deadline) {
+                server.destroyForcibly();
+                throw new java.io.IOException(what + " did not start: " + java.nio.file.Files.readString(log));
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    /** Stops a helper process a harness started: SIGTERM, up to a minute to exit, then SIGKILL. */
+    public static void stop(Process process) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor();
+        }
+    }
+
     /** Deletes {@code dir} and everything under it (a benchmark's scratch directory), deepest first. */
     public static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
         try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.walk(dir)) {

@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.xenstorage.bench.Harness;
 import org.xenstorage.testing.DebianTools;
 import org.xenstorage.testing.DebianTools.Tool;
@@ -144,10 +143,7 @@ public final class NbdCopyBench {
             copy.into(uri);
             return (System.nanoTime() - t0) / 1e9;
         } finally {
-            qsd.destroy();
-            if (!qsd.waitFor(60, TimeUnit.SECONDS)) {
-                qsd.destroyForcibly().waitFor();
-            }
+            Harness.stop(qsd);
             Files.delete(dst);
         }
     }
@@ -162,14 +158,7 @@ public final class NbdCopyBench {
                 "--export", "type=nbd,id=exp0,node-name=file0,name=disk,writable=on",
                 "--pidfile", pidFile.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("qsd.log").toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) { // written once the export is up
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                p.destroyForcibly();
-                throw new IOException("qemu-storage-daemon did not start: " + Files.readString(dir.resolve("qsd.log")));
-            }
-            Thread.sleep(5);
-        }
+        Harness.awaitPidFile(p, pidFile, dir.resolve("qsd.log"), "qemu-storage-daemon");
         return p;
     }
 

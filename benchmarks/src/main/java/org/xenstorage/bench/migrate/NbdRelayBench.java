@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.xenstorage.bench.Harness;
 import org.xenstorage.testing.DebianTools;
 import org.xenstorage.testing.DebianTools.Tool;
@@ -162,10 +161,7 @@ public final class NbdRelayBench {
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start(), "nbdcopy");
             return (System.nanoTime() - t0) / 1e9;
         } finally {
-            qemu.destroy();
-            if (!qemu.waitFor(60, TimeUnit.SECONDS)) {
-                qemu.destroyForcibly().waitFor();
-            }
+            Harness.stop(qemu);
             Files.delete(dst);
         }
     }
@@ -179,14 +175,7 @@ public final class NbdRelayBench {
         Process p = new ProcessBuilder(QEMU_NBD.toString(), "--format=raw", "--persistent",
                 "--socket=" + socket, "--pid-file=" + pidFile, "--discard=unmap", "--", file.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                p.destroyForcibly();
-                throw new IOException("qemu-nbd did not start: " + Files.readString(log));
-            }
-            Thread.sleep(5);
-        }
+        Harness.awaitPidFile(p, pidFile, log, "qemu-nbd");
         return p;
     }
 

@@ -72,10 +72,7 @@ public final class SxmTwoHostsBench {
         @Override
         public void close() throws Exception {
             client.close();
-            process.destroy();
-            if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
-            }
+            Harness.stop(process);
         }
     }
 
