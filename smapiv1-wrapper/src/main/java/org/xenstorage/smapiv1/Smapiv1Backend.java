@@ -15,7 +15,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,7 +53,6 @@ import org.xenstorage.threads.BurstPools;
  */
 public final class Smapiv1Backend implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Smapiv1Backend.class);
-    private static final AtomicInteger EXEC_THREADS = new AtomicInteger();
 
     /**
      * Tuning beyond {@link Smapiv1Config}.
@@ -145,11 +143,7 @@ public final class Smapiv1Backend implements AutoCloseable {
         // one thread per request, as upstream: a call waiting for an SR's or a VDI's lock, or for a hung driver,
         // holds only its own thread, never a slot other SRs need (the bound is per SR, in DriverExec, and the
         // queue's in-flight window caps the threads); idle ones exit after BurstPools.KEEP_ALIVE
-        this.execs = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
-            Thread t = new Thread(r, "sm-request-" + EXEC_THREADS.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.execs = BurstPools.unbounded(BurstPools.KEEP_ALIVE, BurstPools.daemonThreads("sm-request"));
         Map<String, String> env = new LinkedHashMap<>();
         if (config.xapiSocket().isPresent()) {
             Path xapi = config.xapiSocket().get();

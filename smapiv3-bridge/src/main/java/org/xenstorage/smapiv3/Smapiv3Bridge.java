@@ -15,7 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.exec.ChildProcessRunner;
@@ -123,15 +122,10 @@ public final class Smapiv3Bridge implements AutoCloseable {
         this.srs = AttachedSrTable.load(config.stateDir().resolve(STATE_FILE));
         this.holders = HolderTable.load(config.stateDir().resolve(HolderTable.FILE));
         this.datapaths = new DatapathRegistry(exec);
-        AtomicInteger n = new AtomicInteger();
         // one thread per request, as upstream: a call behind a hung script of one SR holds only its own thread;
         // the bound on scripts is per SR (srCalls), and each queue's in-flight window caps the threads; idle ones
         // exit after BurstPools.KEEP_ALIVE
-        this.calls = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
-            Thread t = new Thread(r, "smapiv3-call-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.calls = BurstPools.unbounded(BurstPools.KEEP_ALIVE, BurstPools.daemonThreads("smapiv3-call"));
     }
 
     /** Discovers plugins, reloads the attached-SR table, starts watching and serving. */

@@ -17,7 +17,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,7 +39,6 @@ import org.xenstorage.threads.EventLoopGuard;
  */
 public final class ChildProcessRunner implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcessRunner.class);
-    private static final AtomicInteger THREADS = new AtomicInteger();
     /** How often a call past its timeout (and not killed) is logged again. */
     private static final Duration WARN_EVERY = Duration.ofMinutes(5);
     private static final Map<Long, RunningCall> RUNNING = new ConcurrentHashMap<>();
@@ -78,11 +76,8 @@ public final class ChildProcessRunner implements AutoCloseable {
             .filter(Files::isExecutable).findFirst().orElse(null);
 
     // two per running child (stdout, stderr): a boot storm's worth exit once idle
-    private final ExecutorService pipes = BurstPools.unbounded(BurstPools.KEEP_ALIVE, r -> {
-        Thread t = new Thread(r, "child-process-pipe-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService pipes = BurstPools.unbounded(BurstPools.KEEP_ALIVE,
+            BurstPools.daemonThreads("child-process-pipe"));
     private final ScheduledExecutorService killer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "child-process-timeout");
         t.setDaemon(true);

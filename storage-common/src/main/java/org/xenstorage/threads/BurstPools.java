@@ -1,6 +1,8 @@
 package org.xenstorage.threads;
 
 import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
@@ -20,6 +22,7 @@ public final class BurstPools {
      * and a new one costs well under a millisecond, against tens of milliseconds for the exec it usually waits on.
      */
     public static final Duration KEEP_ALIVE = Duration.ofSeconds(10);
+    private static final ConcurrentMap<String, AtomicInteger> NUMBERS = new ConcurrentHashMap<>();
 
     private BurstPools() {
     }
@@ -44,9 +47,12 @@ public final class BurstPools {
         return pool;
     }
 
-    /** Daemon threads named {@code name-1}, {@code name-2}, ... (a thread dump reads as the design). */
+    /**
+     * Daemon threads named {@code name-1}, {@code name-2}, ... (a thread dump reads as the design); the numbers
+     * run on across every factory of one name in the process, so no two live threads share a name.
+     */
     public static ThreadFactory daemonThreads(String name) {
-        AtomicInteger n = new AtomicInteger();
+        AtomicInteger n = NUMBERS.computeIfAbsent(name, k -> new AtomicInteger());
         return r -> {
             Thread t = new Thread(r, name + "-" + n.incrementAndGet());
             t.setDaemon(true);

@@ -20,7 +20,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xenstorage.smapiv1.xmlrpc.MethodCall;
@@ -40,7 +39,6 @@ public final class XenApiSocketServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(XenApiSocketServer.class);
     private static final int MAX_HEADER = 16 * 1024;
     private static final int MAX_BODY = 8 << 20;
-    private static final AtomicInteger THREADS = new AtomicInteger();
 
     private final Path socket;
     private final XenApi api;
@@ -67,11 +65,8 @@ public final class XenApiSocketServer implements AutoCloseable {
         server.bind(UnixDomainSocketAddress.of(socket));
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
         // one thread per connection (each driver exec opens one); idle, they exit: a boot storm makes them all
-        this.workers = BurstPools.bounded(maxConnections, BurstPools.KEEP_ALIVE, r -> {
-            Thread t = new Thread(r, "xenapi-callback-" + THREADS.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.workers = BurstPools.bounded(maxConnections, BurstPools.KEEP_ALIVE,
+                BurstPools.daemonThreads("xenapi-callback"));
         this.acceptor = new Thread(this::acceptLoop, "xenapi-callback-accept");
         acceptor.setDaemon(true);
         acceptor.start();

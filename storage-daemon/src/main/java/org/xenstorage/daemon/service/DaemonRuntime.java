@@ -148,7 +148,7 @@ public final class DaemonRuntime {
         } catch (IOException e) {
             throw new IOException("cannot read the boot id from boot-id-file " + config.bootIdFile() + ": " + e, e);
         }
-        scheduler = Executors.newSingleThreadScheduledExecutor(new NamedThreads("daemon-timer"));
+        scheduler = Executors.newSingleThreadScheduledExecutor(BurstPools.daemonThreads("daemon-timer"));
         // after a burst (a boot storm), the heap it grew goes back to the host once the daemon is idle again
         scheduler.scheduleWithFixedDelay(IdleHeapTrim.ofThisJvm(HEAP_TRIM_IDLE), HEAP_TRIM_CHECK.toMillis(),
                 HEAP_TRIM_CHECK.toMillis(), TimeUnit.MILLISECONDS);
@@ -251,7 +251,7 @@ public final class DaemonRuntime {
         }
         BackendDirectory directory = new BackendDirectory(link, config.queuePrefix(), config.discoveryInterval());
         UpdateLog updates = new UpdateLog(System.currentTimeMillis(), scheduler);
-        taskRunner = BurstPools.unbounded(BurstPools.KEEP_ALIVE, new NamedThreads("storage-task"));
+        taskRunner = BurstPools.unbounded(BurstPools.KEEP_ALIVE, BurstPools.daemonThreads("storage-task"));
         TaskTable tasks = DaemonTasks.table(updates, taskRunner);
         mux = new Mux(registry, dps, directory, link, config.callTimeout(), config.fanoutTimeout());
         // DATA.copy: storage-migrate's service, reaching every SR through this mux (so over the switch)
@@ -286,7 +286,7 @@ public final class DaemonRuntime {
             mux.setHostAddresses(hosts::hostAddress);
         }
         // a boot storm makes all of them; idle, they exit (their stacks are RSS the idle daemon would keep)
-        workers = BurstPools.bounded(config.workers(), BurstPools.KEEP_ALIVE, new NamedThreads("mux-worker"));
+        workers = BurstPools.bounded(config.workers(), BurstPools.KEEP_ALIVE, BurstPools.daemonThreads("mux-worker"));
         AdminCalls admin = new AdminCalls(mux, tasks, updates, config.queuePrefix(), address.toString(),
                 config.backendDomain());
         MuxServer server = new MuxServer(mux, tasks, new UpdatesService(updates), admin, workers,
@@ -294,7 +294,7 @@ public final class DaemonRuntime {
         directory.refresh();
         long every = Math.max(100, config.discoveryInterval().toMillis());
         // its own thread: a slow switch listing must not delay long-poll timeouts or watchdog pings
-        discovery = Executors.newSingleThreadScheduledExecutor(new NamedThreads("backend-discovery"));
+        discovery = Executors.newSingleThreadScheduledExecutor(BurstPools.daemonThreads("backend-discovery"));
         discovery.scheduleWithFixedDelay(() -> {
             try {
                 directory.refresh();
